@@ -1,0 +1,83 @@
+// `edge-bench codes`: reception overhead of LT codes, conditioning and float32
+// decode error of MDS generators, and encode/decode time beside the local
+// product. Options -> runner (verifies every decode before it counts or times
+// anything) -> reporters (console table, JSON).
+#ifndef CODEDGE_BENCH_CODES_BENCH_H_
+#define CODEDGE_BENCH_CODES_BENCH_H_
+
+#include <cstdint>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace codedge::bench {
+
+struct CodesBenchOptions {
+  int runs = 500;                     // LT seeds per (k, decoder)
+  std::vector<int64_t> lt_ks = {10, 100, 1000, 10000};
+  double lt_c = -1;                   // < 0: the library default (LtParams)
+  double lt_delta = -1;
+  double lt_max_amplification = -1;   // < 0: the library default
+  bool lt_sweep = false;              // also sweep (c, delta) for choosing defaults
+  int sweep_runs = 100;
+  int64_t mds_max_subsets = 3003;     // enumerate all when C(m,n) <= this, else sample
+  int64_t timing_rows = 10000, timing_inner = 1000, timing_cols = 10;
+  int timing_repeats = 5;
+  uint64_t seed = 1;
+};
+
+struct LtOverheadRow {
+  int64_t k = 0;
+  std::string decoder;  // "peeling" | "peeling+elimination"
+  double c = 0, delta = 0, max_amplification = 0;
+  int runs = 0;
+  double overhead_mean = 0, overhead_p99 = 0, overhead_max = 0;
+  double attempts_mean = 0;       // elimination attempts per run
+  double inactivations_mean = 0;  // inactive sources in the successful solve
+  double amplification_max = 0;   // decoder's probe estimate, worst run
+  double rel_error_max = 0;       // measured decode error, worst run (data rounded once to float)
+  double seconds = 0;             // wall time for all runs
+};
+
+struct MdsRow {
+  std::string generator;
+  int64_t m = 0, n = 0, subsets = 0;
+  int64_t refused = 0;  // subsets the decoder declared numerically singular
+  bool exhaustive = false;
+  double worst_cond = 0, worst_rel_error = 0, median_rel_error = 0;
+  bool is_default = false;
+};
+
+struct TimingResult {
+  int64_t rows = 0, inner = 0, cols = 0;
+  std::string backend;
+  double local_product_s = 0;
+  double lt_encode_s = 0, lt_decode_s = 0;
+  int64_t lt_tasks = 0, lt_symbols = 0;
+  double lt_rel_error = 0;
+  double local_rel_error = 0;  // the float32 local product against the exact one
+  double lt_amplification = 0;
+  double mds_encode_s = 0, mds_decode_s = 0;
+  double mds_rel_error = 0;
+  std::string lt_code, mds_code;
+};
+
+struct CodesBenchResult {
+  std::vector<LtOverheadRow> lt;
+  std::vector<LtOverheadRow> lt_sweep;
+  std::vector<MdsRow> mds;
+  TimingResult timing;
+};
+
+// Runs everything; progress lines go to the log. Errors: InvalidArgument for
+// bad options, Internal if a decode does not reproduce the local product.
+absl::StatusOr<CodesBenchResult> RunCodesBench(const CodesBenchOptions& options);
+
+void PrintCodesTable(const CodesBenchResult& result, std::ostream& out);
+std::string CodesJson(const CodesBenchResult& result);
+
+}  // namespace codedge::bench
+
+#endif  // CODEDGE_BENCH_CODES_BENCH_H_

@@ -1,0 +1,658 @@
+#include "codes/lt.h"
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <queue>
+#include <span>
+
+#include <Eigen/QR>
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+
+namespace codedge {
+namespace {
+
+constexpr uint64_t kLtStream = 0x6c74;  // "lt"
+constexpr int64_t kMaxTaskSymbolIndex = int64_t{1} << 62;
+
+// Incremental LT decoder.
+//
+// Names: k sources; "equations" are the received coded symbols; for equation
+// e, rem[e] = its neighbours not yet determined and idx_sum[e] = the sum of
+// their ids, so when rem[e] == 1, idx_sum[e] *is* the last unknown source.
+//
+// 1. As results arrive, Add() runs *structural* peeling only (no row values).
+// 2. When peeling stalls with at least as many unused equations as unknown
+//    sources, inactivation decoding checks the rank of the residual: peel on,
+//    declaring a few sources "inactive" (free variables x) whenever stuck;
+//    every resolved source is then  v_s + c_s . x,  and the unused equations
+//    give  M x = rhs.  The rank check runs over GF(2) on bitsets (cheap; a
+//    0/1 matrix of full rank mod 2 has an odd determinant, hence full rank
+//    over the reals too -- conservative, never wrong).
+// 3. Numerics. Over the reals a peeling chain sums the rounding errors of
+//    every source it subtracts, and in arrival order these sums compound
+//    along chains of depth ~sqrt(k) (measured: relative error 1e+8 at
+//    k = 10000 with float32 data). So the value solve is planned best-first:
+//    each source is resolved by the ready equation with the smallest error
+//    bound, bound(e) = 1 + sum of the bounds of the sources subtracted from e
+//    (Knuth's generalisation of Dijkstra: each source gets its smallest
+//    achievable bound); the core is solved by a column-pivoted QR in double.
+// 4. Before answering "decodable", the plan is applied to a random probe
+//    (noise of relative size 2^-24, as float32 results carry); if the probe
+//    amplifies the noise more than params.max_error_amplification, wait for
+//    more symbols (more choice for the best-first plan).
+// Decode() applies the same plan to the real results ("pull" form: a
+// resolved source reads its equation and its known neighbours, O(degree)).
+class LtDecoder : public Decoder {
+ public:
+  explicit LtDecoder(const LtCode& code) : Decoder(code), lt_(code), k_(code.k()) {
+    decoded_.assign(k_, 0);
+    adj_.resize(k_);
+    eq_begin_.push_back(0);
+    const int64_t cap = code.params().max_inactivations;
+    // The real-valued core costs O(i * residual edges) to set up and O(i^3) to
+    // factor; beyond this cap it is cheaper to wait for more symbols.
+    max_inactive_ = cap > 0 ? cap : std::max<int64_t>(64, static_cast<int64_t>(8.0 * std::sqrt(static_cast<double>(k_))));
+  }
+
+ protected:
+  absl::StatusOr<bool> DoAdd(const TaskSpec& task, ConstMatrixRef result) override {
+    const int64_t sr = lt_.layout().symbol_rows;
+    len_ = sr * cols();
+    for (size_t i = 0; i < task.symbols.size(); ++i) {
+      for (int64_t r = 0; r < sr; ++r) {
+        const auto row = result.row(static_cast<int64_t>(i) * sr + r);
+        for (int64_t c = 0; c < cols(); ++c) vals_.push_back(row(c));
+      }
+      AddEquation(task.symbols[i].sources);
+    }
+    Peel();
+    if (NumEqs() < next_attempt_at_) return false;
+    if (num_decoded_ < k_) {
+      if (!lt_.params().elimination || active_ < k_ - num_decoded_) return false;
+      stats_.elimination_attempts++;
+      const int64_t deficiency = StructuralRankDeficiency();
+      if (deficiency > 0) {
+        next_attempt_at_ = NumEqs() + deficiency;
+        return false;
+      }
+    }
+    ASSIGN_OR_RETURN(int64_t deficiency, BuildPlan());
+    if (deficiency > 0) {  // GF(2) said yes; the real QR judged it singular
+      next_attempt_at_ = NumEqs() + deficiency;
+      return false;
+    }
+    return AccurateEnough();
+  }
+
+  absl::StatusOr<Matrix> DoDecode() override {
+    if (src_val_.empty()) {
+      std::vector<double> values(vals_.begin(), vals_.end());
+      src_val_ = ApplyPlan(values, len_);
+      MeasureRedundancy(values);
+    }
+    const SourceLayout& l = lt_.layout();
+    Matrix out(l.rows, cols());
+    for (int64_t s = 0; s < k_; ++s) {
+      const int64_t begin = l.SymbolBegin(s), rows = l.SymbolEnd(s) - begin;
+      if (rows <= 0) continue;
+      out.middleRows(begin, rows) =
+          Eigen::Map<const MatrixD>(src_val_.data() + s * len_, l.symbol_rows, cols()).topRows(rows).cast<float>();
+    }
+    return out;
+  }
+
+ private:
+  enum : uint8_t { kUnknown = 0, kPeeled = 1, kResolved = 2, kInactive = 3 };
+
+  int64_t NumEqs() const { return static_cast<int64_t>(eq_begin_.size()) - 1; }
+  std::span<const int32_t> Nbrs(int64_t e) const {
+    return {nbrs_.data() + eq_begin_[e], static_cast<size_t>(eq_begin_[e + 1] - eq_begin_[e])};
+  }
+
+  // ---- 1. structure, as results arrive --------------------------------------
+
+  void AddEquation(const std::vector<int32_t>& sources) {
+    const int32_t id = static_cast<int32_t>(NumEqs());
+    nbrs_.insert(nbrs_.end(), sources.begin(), sources.end());
+    eq_begin_.push_back(static_cast<int64_t>(nbrs_.size()));
+    int32_t rem = 0;
+    int64_t idx_sum = 0;
+    for (int32_t s : sources) {
+      if (decoded_[s]) continue;
+      rem++;
+      idx_sum += s;
+      adj_[s].push_back(id);
+    }
+    rem_.push_back(rem);
+    idx_sum_.push_back(idx_sum);
+    used_.push_back(rem == 0);  // redundant on arrival
+    if (rem == 0) return;
+    active_++;
+    if (rem == 1) ripple_.push_back(id);
+  }
+
+  void Peel() {
+    while (!ripple_.empty()) {
+      const int32_t id = ripple_.back();
+      ripple_.pop_back();
+      if (used_[id]) continue;
+      used_[id] = 1;
+      active_--;
+      const int32_t s = static_cast<int32_t>(idx_sum_[id]);
+      decoded_[s] = 1;
+      num_decoded_++;
+      for (int32_t e : adj_[s]) {
+        if (used_[e]) continue;
+        idx_sum_[e] -= s;
+        if (--rem_[e] == 1) {
+          ripple_.push_back(e);
+        } else if (rem_[e] == 0) {
+          used_[e] = 1;
+          active_--;
+        }
+      }
+      std::vector<int32_t>().swap(adj_[s]);
+    }
+  }
+
+  // ---- 2. inactivation: phase 1 (which source each equation resolves) ------
+
+  // Result of phase 1 over a residual system.
+  struct Inactivation {
+    std::vector<uint8_t> state;        // per source: kUnknown (=known before), kResolved, kInactive
+    std::vector<int32_t> slot;         // resolved: index in order; inactive: index in inactive
+    std::vector<int32_t> order, resolver, inactive, constraints;
+    bool capped = false;               // stopped at max_inactive_
+  };
+
+  // `known[s]`: determined before the residual. `cnt[e]`: unknown neighbours
+  // of each unused equation (0 for used ones); `active`: the unused
+  // equations; `eqs_of(s)`: equations holding s (used ones are skipped via
+  // cnt/consumed). Peels best-first by error bound; when stuck, inactivates
+  // the most connected unknown source of a lowest-count equation.
+  template <typename EqsOf>
+  Inactivation Inactivate(const std::vector<uint8_t>& known, std::vector<int32_t> cnt,
+                          const std::vector<int32_t>& active, EqsOf&& eqs_of) const {
+    Inactivation in;
+    in.state.assign(k_, kUnknown);
+    in.slot.assign(k_, -1);
+    std::vector<uint8_t> consumed(cnt.size(), 0);
+    std::vector<double> ebound(cnt.size(), 1.0);
+    int64_t unknown_left = 0;
+    for (int64_t s = 0; s < k_; ++s) unknown_left += !known[s];
+    using Entry = std::pair<double, int32_t>;
+    std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> ready;
+    auto drop_source = [&](int32_t s, double bound) {
+      unknown_left--;
+      for (int32_t id : eqs_of(s)) {
+        if (cnt[id] <= 0 || consumed[id]) continue;
+        ebound[id] += bound;
+        if (--cnt[id] == 1) ready.emplace(ebound[id], id);
+      }
+    };
+    int64_t scan_from = 0;
+    size_t active_from = 0;  // active[..active_from) are consumed or cnt < 2 for good
+    while (unknown_left > 0) {
+      while (!ready.empty()) {
+        const int32_t id = ready.top().second;
+        ready.pop();
+        if (consumed[id] || cnt[id] != 1) continue;
+        int32_t s = -1;
+        for (int32_t n : Nbrs(id)) {
+          if (!known[n] && in.state[n] == kUnknown) {
+            s = n;
+            break;
+          }
+        }
+        consumed[id] = 1;
+        in.state[s] = kResolved;
+        in.slot[s] = static_cast<int32_t>(in.order.size());
+        in.order.push_back(s);
+        in.resolver.push_back(id);
+        drop_source(s, ebound[id]);
+      }
+      if (unknown_left == 0) break;
+      if (static_cast<int64_t>(in.inactive.size()) >= max_inactive_) {
+        in.capped = true;
+        return in;
+      }
+      int32_t best_eq = -1;
+      while (active_from < active.size() &&
+             (consumed[active[active_from]] || cnt[active[active_from]] < 2)) {
+        ++active_from;  // counts only fall: once below 2, never useful again
+      }
+      for (size_t i = active_from; i < active.size(); ++i) {
+        const int32_t id = active[i];
+        if (consumed[id] || cnt[id] < 2) continue;
+        if (best_eq < 0 || cnt[id] < cnt[best_eq]) best_eq = id;
+        if (cnt[best_eq] == 2) break;
+      }
+      int32_t pick = -1;
+      if (best_eq >= 0) {
+        for (int32_t n : Nbrs(best_eq)) {
+          if (known[n] || in.state[n] != kUnknown) continue;
+          if (pick < 0 || eqs_of(n).size() > eqs_of(pick).size()) pick = n;
+        }
+      } else {  // no equation constrains the rest: rank deficiency follows
+        while (known[scan_from] || in.state[scan_from] != kUnknown) ++scan_from;
+        pick = static_cast<int32_t>(scan_from);
+      }
+      in.state[pick] = kInactive;
+      in.slot[pick] = static_cast<int32_t>(in.inactive.size());
+      in.inactive.push_back(pick);
+      drop_source(pick, 1.0);
+    }
+    for (int32_t id : active)
+      if (!consumed[id]) in.constraints.push_back(id);
+    return in;
+  }
+
+  // GF(2) rank deficiency of the structural residual (0: full rank).
+  int64_t StructuralRankDeficiency() const {
+    std::vector<int32_t> cnt(NumEqs(), 0), active;
+    for (int32_t id = 0; id < NumEqs(); ++id) {
+      if (used_[id]) continue;
+      active.push_back(id);
+      cnt[id] = rem_[id];
+    }
+    Inactivation in = Inactivate(decoded_, std::move(cnt), active,
+                                 [this](int32_t s) { return std::span<const int32_t>(adj_[s]); });
+    if (in.capped) return std::max<int64_t>(1, k_ / 100);  // core too large yet: wait ~1% of k
+    const int64_t ni = static_cast<int64_t>(in.inactive.size());
+    const int64_t nc = static_cast<int64_t>(in.constraints.size());
+    if (nc < ni) return ni - nc;
+    if (ni == 0) return 0;
+    // Coefficients over the inactives, mod 2, as bitsets of `words` words.
+    const int64_t words = (ni + 63) / 64;
+    std::vector<uint64_t> coef(in.order.size() * words, 0);
+    auto row_into = [&](int32_t id, int32_t skip, uint64_t* acc) {
+      for (int32_t n : Nbrs(id)) {
+        if (decoded_[n] || n == skip) continue;
+        if (in.state[n] == kInactive) {
+          acc[in.slot[n] / 64] ^= uint64_t{1} << (in.slot[n] % 64);
+        } else {
+          const uint64_t* c = coef.data() + in.slot[n] * words;
+          for (int64_t w = 0; w < words; ++w) acc[w] ^= c[w];
+        }
+      }
+    };
+    for (size_t r = 0; r < in.order.size(); ++r) row_into(in.resolver[r], in.order[r], coef.data() + r * words);
+    std::vector<uint64_t> m(nc * words, 0);
+    for (int64_t r = 0; r < nc; ++r) row_into(in.constraints[r], -1, m.data() + r * words);
+    // Gaussian elimination over GF(2).
+    int64_t rank = 0;
+    for (int64_t col = 0; col < ni && rank < nc; ++col) {
+      const uint64_t bit = uint64_t{1} << (col % 64);
+      const int64_t w = col / 64;
+      int64_t piv = -1;
+      for (int64_t r = rank; r < nc; ++r) {
+        if (m[r * words + w] & bit) {
+          piv = r;
+          break;
+        }
+      }
+      if (piv < 0) continue;
+      if (piv != rank) std::swap_ranges(m.begin() + piv * words, m.begin() + (piv + 1) * words, m.begin() + rank * words);
+      for (int64_t r = 0; r < nc; ++r) {
+        if (r != rank && (m[r * words + w] & bit)) {
+          for (int64_t x = 0; x < words; ++x) m[r * words + x] ^= m[rank * words + x];
+        }
+      }
+      ++rank;
+    }
+    return ni - rank;
+  }
+
+  // ---- 3. the real-valued plan -------------------------------------------------
+
+  struct Plan {
+    std::vector<std::pair<int32_t, int32_t>> peel;  // (equation, source), best-first
+    std::vector<uint8_t> peeled;                     // per source
+    Inactivation core;
+    MatrixD coef;                                    // resolved rows x inactives: c_s
+    Eigen::ColPivHouseholderQR<MatrixD> qr;          // of M (constraints x inactives)
+    std::vector<int32_t> redundant;                  // equations all of whose sources are known
+  };
+
+  // Builds the plan over every received equation. Returns the real rank
+  // deficiency (0: plan ready).
+  absl::StatusOr<int64_t> BuildPlan() {
+    const int64_t ne = NumEqs();
+    // CSR adjacency: equations of each source.
+    std::vector<int64_t> adj_begin(k_ + 1, 0);
+    for (int32_t s : nbrs_) adj_begin[s + 1]++;
+    for (int64_t s = 0; s < k_; ++s) adj_begin[s + 1] += adj_begin[s];
+    std::vector<int32_t> adj_list(nbrs_.size());
+    {
+      std::vector<int64_t> fill(adj_begin.begin(), adj_begin.end() - 1);
+      for (int32_t e = 0; e < ne; ++e)
+        for (int32_t s : Nbrs(e)) adj_list[fill[s]++] = e;
+    }
+    auto eqs_of = [&](int32_t s) {
+      return std::span<const int32_t>(adj_list.data() + adj_begin[s],
+                                      static_cast<size_t>(adj_begin[s + 1] - adj_begin[s]));
+    };
+
+    Plan plan;
+    plan.peeled.assign(k_, 0);
+    std::vector<int32_t> rem(ne);
+    std::vector<int64_t> idx_sum(ne, 0);
+    std::vector<uint8_t> used(ne, 0);
+    std::vector<double> bound(ne, 1.0);
+    using Entry = std::pair<double, int32_t>;
+    std::priority_queue<Entry, std::vector<Entry>, std::greater<Entry>> ready;
+    for (int32_t e = 0; e < ne; ++e) {
+      rem[e] = static_cast<int32_t>(Nbrs(e).size());
+      for (int32_t s : Nbrs(e)) idx_sum[e] += s;
+      if (rem[e] == 1) ready.emplace(bound[e], e);
+    }
+    while (!ready.empty()) {
+      const int32_t e = ready.top().second;
+      ready.pop();
+      if (used[e]) continue;
+      used[e] = 1;
+      const int32_t s = static_cast<int32_t>(idx_sum[e]);
+      plan.peeled[s] = 1;
+      plan.peel.emplace_back(e, s);
+      for (int32_t e2 : eqs_of(s)) {
+        if (used[e2]) continue;
+        bound[e2] += bound[e];
+        idx_sum[e2] -= s;
+        if (--rem[e2] == 1) {
+          ready.emplace(bound[e2], e2);
+        } else if (rem[e2] == 0) {
+          used[e2] = 1;
+          plan.redundant.push_back(e2);
+        }
+      }
+    }
+    if (static_cast<int64_t>(plan.peel.size()) < k_) {
+      std::vector<int32_t> cnt(ne, 0), active;
+      for (int32_t e = 0; e < ne; ++e) {
+        if (used[e]) continue;
+        active.push_back(e);
+        cnt[e] = rem[e];
+      }
+      plan.core = Inactivate(plan.peeled, std::move(cnt), active, eqs_of);
+      if (plan.core.capped) return std::max<int64_t>(1, k_ / 100);
+      const Inactivation& in = plan.core;
+      const int64_t ni = static_cast<int64_t>(in.inactive.size());
+      const int64_t nr = static_cast<int64_t>(in.order.size());
+      const int64_t nc = static_cast<int64_t>(in.constraints.size());
+      if (nc < ni) return ni - nc;
+      if (ni > 0) {
+        plan.coef = MatrixD::Zero(nr, ni);
+        // The hot loop of decoding (O(inactives x residual edges)): packed
+        // row additions through Eigen maps.
+        using Row = Eigen::Map<Eigen::RowVectorXd>;
+        auto row_into = [&](int32_t id, int32_t skip, double* acc) {
+          Row a(acc, ni);
+          for (int32_t n : Nbrs(id)) {
+            if (plan.peeled[n] || n == skip) continue;
+            if (in.state[n] == kInactive) {
+              acc[in.slot[n]] += 1.0;
+            } else {
+              a += Row(plan.coef.data() + static_cast<int64_t>(in.slot[n]) * ni, ni);
+            }
+          }
+        };
+        for (int64_t r = 0; r < nr; ++r) {
+          double* row = plan.coef.data() + r * ni;
+          row_into(in.resolver[r], in.order[r], row);
+          Row(row, ni) = -Row(row, ni);
+        }
+        MatrixD m = MatrixD::Zero(nc, ni);
+        for (int64_t r = 0; r < nc; ++r) row_into(in.constraints[r], -1, m.data() + r * ni);
+        plan.qr.compute(m);
+        if (plan.qr.rank() < ni) return ni - plan.qr.rank();
+      }
+      stats_.inactivations = ni;
+    }
+    plan_ = std::move(plan);
+    return 0;
+  }
+
+  // Source values (k_ * len) from equation values (NumEqs() * len).
+  std::vector<double> ApplyPlan(const std::vector<double>& y, int64_t len) const {
+    const Plan& p = plan_;
+    std::vector<double> x(static_cast<size_t>(k_ * len), 0.0);
+    // Peeled sources, in plan order: x_s = y_e - sum of its other neighbours.
+    for (const auto& [e, s] : p.peel) {
+      double* dst = x.data() + static_cast<int64_t>(s) * len;
+      std::copy_n(y.data() + e * len, len, dst);
+      for (int32_t n : Nbrs(e)) {
+        if (n == s) continue;
+        const double* src = x.data() + static_cast<int64_t>(n) * len;
+        for (int64_t j = 0; j < len; ++j) dst[j] -= src[j];
+      }
+    }
+    const Inactivation& in = p.core;
+    const int64_t nr = static_cast<int64_t>(in.order.size());
+    if (nr == 0 && in.inactive.empty()) return x;
+    const int64_t ni = static_cast<int64_t>(in.inactive.size());
+    const int64_t nc = static_cast<int64_t>(in.constraints.size());
+    // v_s for resolved sources: equation minus peeled and earlier resolved
+    // neighbours (inactives excluded: they are the c_s . x part).
+    MatrixD v(nr, len);
+    auto reduced = [&](int32_t id, int32_t skip, double* out) {
+      std::copy_n(y.data() + id * len, len, out);
+      for (int32_t n : Nbrs(id)) {
+        if (n == skip) continue;
+        const double* src = nullptr;
+        if (p.peeled[n]) {
+          src = x.data() + static_cast<int64_t>(n) * len;
+        } else if (in.state[n] == kResolved) {
+          src = v.data() + static_cast<int64_t>(in.slot[n]) * len;
+        } else {
+          continue;
+        }
+        for (int64_t j = 0; j < len; ++j) out[j] -= src[j];
+      }
+    };
+    for (int64_t r = 0; r < nr; ++r) reduced(in.resolver[r], in.order[r], v.data() + r * len);
+    MatrixD xi(ni, len);
+    if (ni > 0) {
+      MatrixD rhs(nc, len);
+      for (int64_t r = 0; r < nc; ++r) reduced(in.constraints[r], -1, rhs.data() + r * len);
+      xi = p.qr.solve(rhs);
+    }
+    if (ni > 0) v.noalias() += p.coef * xi;  // v_s + c_s . x for every resolved source
+    for (int64_t r = 0; r < nr; ++r) {
+      std::copy_n(v.data() + r * len, len, x.data() + static_cast<int64_t>(in.order[r]) * len);
+    }
+    for (int64_t i = 0; i < ni; ++i) {
+      Eigen::Map<Eigen::RowVectorXd>(x.data() + static_cast<int64_t>(in.inactive[i]) * len, len) = xi.row(i);
+    }
+    return x;
+  }
+
+  // ---- 4. accuracy -----------------------------------------------------------
+
+  // Applies the plan to a random probe. Returns true (decodable) when it
+  // amplifies the noise by at most params.max_error_amplification, else
+  // schedules a retry.
+  absl::StatusOr<bool> AccurateEnough() {
+    const double limit = lt_.params().max_error_amplification;
+    if (limit <= 0) return true;
+    // x ~ N(0,1) per source; y_e = sum x + noise of the size float32 rounding
+    // leaves in a worker's result (2^-24 * |terms|).
+    Pcg32 rng(MixSeed(lt_.params().seed, 0x70726f6265), static_cast<uint64_t>(NumEqs()));  // "probe"
+    std::vector<double> truth(k_);
+    for (double& v : truth) v = rng.Normal();
+    std::vector<double> y(NumEqs());
+    for (int64_t e = 0; e < NumEqs(); ++e) {
+      double sum = 0, sq = 0;
+      for (int32_t s : Nbrs(e)) sum += truth[s], sq += truth[s] * truth[s];
+      y[e] = sum + 0x1p-24 * std::sqrt(sq) * rng.Normal();
+    }
+    const std::vector<double> got = ApplyPlan(y, 1);
+    double num = 0, den = 0;
+    for (int64_t s = 0; s < k_; ++s) num += (got[s] - truth[s]) * (got[s] - truth[s]), den += truth[s] * truth[s];
+    const double amplification = std::sqrt(num / den) / 0x1p-24;
+    stats_.estimated_amplification = amplification;
+    if (amplification <= limit) return true;
+    stats_.accuracy_waits++;
+    next_attempt_at_ = NumEqs() + std::max<int64_t>(1, k_ / 200);
+    return false;
+  }
+
+  // Redundant equations (all sources known) measure the decode error for free.
+  void MeasureRedundancy(const std::vector<double>& y) {
+    double worst = 0;
+    std::vector<double> res(len_);
+    for (int32_t e : plan_.redundant) {
+      std::copy_n(y.data() + e * len_, len_, res.data());
+      for (int32_t n : Nbrs(e))
+        for (int64_t j = 0; j < len_; ++j) res[j] -= src_val_[n * len_ + j];
+      double r = 0, ref = 0;
+      for (int64_t j = 0; j < len_; ++j) r = std::max(r, std::abs(res[j])), ref = std::max(ref, std::abs(y[e * len_ + j]));
+      if (ref > 0) worst = std::max(worst, r / ref);
+    }
+    stats_.redundant_symbols = static_cast<int64_t>(plan_.redundant.size());
+    stats_.worst_redundant_residual = worst;
+  }
+
+  const LtCode& lt_;
+  const int64_t k_;
+  int64_t len_ = 0;
+  int64_t max_inactive_ = 0;
+  // Received equations: neighbours (CSR) and float values (len_ per equation).
+  std::vector<int64_t> eq_begin_;
+  std::vector<int32_t> nbrs_;
+  std::vector<float> vals_;
+  // Structural state.
+  std::vector<uint8_t> decoded_;
+  std::vector<std::vector<int32_t>> adj_;
+  std::vector<int32_t> rem_;
+  std::vector<int64_t> idx_sum_;
+  std::vector<uint8_t> used_;
+  std::vector<int32_t> ripple_;
+  int64_t num_decoded_ = 0;
+  int64_t active_ = 0;
+  int64_t next_attempt_at_ = 0;
+  // The plan of the last successful attempt, and the decoded values (k_ * len_).
+  Plan plan_;
+  std::vector<double> src_val_;
+};
+
+}  // namespace
+
+absl::StatusOr<std::vector<double>> RobustSoliton(int64_t k, double c, double delta) {
+  if (k < 1) return absl::InvalidArgumentError(absl::StrCat("LT needs k >= 1 source symbols, got ", k));
+  if (!(c > 0.0) || !std::isfinite(c)) return absl::InvalidArgumentError(absl::StrCat("LT c must be > 0, got ", c));
+  if (!(delta > 0.0 && delta < 1.0)) {
+    return absl::InvalidArgumentError(absl::StrCat("LT delta must be in (0, 1), got ", delta));
+  }
+  std::vector<double> p(static_cast<size_t>(k), 0.0);
+  if (k == 1) {
+    p[0] = 1.0;
+    return p;
+  }
+  const double kd = static_cast<double>(k);
+  // Ideal soliton rho plus the "robust" tau (Luby 2002, sec. 4):
+  //   R = c ln(k/delta) sqrt(k), tau(d) = R/(d k) for d < k/R,
+  //   tau(k/R) = R ln(R/delta) / k, then normalise.
+  const double r = c * std::log(kd / delta) * std::sqrt(kd);
+  const int64_t pivot = std::clamp<int64_t>(static_cast<int64_t>(std::floor(kd / r)), 1, k);
+  p[0] = 1.0 / kd;
+  for (int64_t d = 2; d <= k; ++d) p[d - 1] = 1.0 / (static_cast<double>(d) * static_cast<double>(d - 1));
+  for (int64_t d = 1; d < pivot; ++d) p[d - 1] += r / (static_cast<double>(d) * kd);
+  if (r > delta) p[pivot - 1] += r * std::log(r / delta) / kd;
+  double total = 0.0;
+  for (double x : p) total += x;
+  for (double& x : p) x /= total;
+  return p;
+}
+
+LtCode::LtCode(SourceLayout layout, LtParams params, std::vector<double> degrees)
+    : Code(layout), params_(params), degree_sampler_(degrees) {
+  mean_degree_ = 0.0;
+  for (size_t d = 0; d < degrees.size(); ++d) mean_degree_ += static_cast<double>(d + 1) * degrees[d];
+}
+
+absl::StatusOr<std::unique_ptr<LtCode>> LtCode::Create(int64_t rows, const LtParams& params) {
+  ASSIGN_OR_RETURN(SourceLayout layout, SourceLayout::ForSymbolRows(rows, params.symbol_rows));
+  if (layout.num_symbols > std::numeric_limits<int32_t>::max()) {
+    return absl::InvalidArgumentError(absl::StrCat("LT supports at most 2^31-1 source symbols, got ", layout.num_symbols));
+  }
+  if (params.symbols_per_task < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("LT symbols per task must be >= 0 (0 = auto), got ",
+                                                   params.symbols_per_task));
+  }
+  if (!(params.max_error_amplification >= 0)) {
+    return absl::InvalidArgumentError(absl::StrCat("LT max error amplification must be >= 0 (0 = no check), got ",
+                                                   params.max_error_amplification));
+  }
+  if (params.max_inactivations < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("LT max inactivations must be >= 0 (0 = auto), got ",
+                                                   params.max_inactivations));
+  }
+  ASSIGN_OR_RETURN(std::vector<double> degrees, RobustSoliton(layout.num_symbols, params.c, params.delta));
+  LtParams p = params;
+  if (p.symbols_per_task == 0) p.symbols_per_task = std::max<int64_t>(1, (layout.num_symbols + 99) / 100);
+  return std::unique_ptr<LtCode>(new LtCode(layout, p, std::move(degrees)));
+}
+
+std::string LtCode::name() const {
+  return absl::StrCat("lt(k=", k(), ",c=", params_.c, ",delta=", params_.delta,
+                      ",symbols/task=", params_.symbols_per_task, params_.elimination ? "" : ",peeling-only", ")");
+}
+
+CodedSymbol LtCode::Symbol(int64_t index) const {
+  Pcg32 rng(MixSeed(params_.seed, static_cast<uint64_t>(index)), kLtStream);
+  const int64_t degree = static_cast<int64_t>(degree_sampler_.Sample(rng)) + 1;
+  const uint32_t k = static_cast<uint32_t>(this->k());
+  CodedSymbol s;
+  s.sources.reserve(degree);
+  // Floyd's algorithm: a uniformly random d-subset of [0, k) in d draws
+  // (j itself is never taken yet: every earlier pick is < j).
+  if (degree <= 32) {
+    for (uint32_t j = k - static_cast<uint32_t>(degree); j < k; ++j) {
+      const int32_t t = static_cast<int32_t>(rng.UniformInt(j + 1));
+      const bool taken = std::find(s.sources.begin(), s.sources.end(), t) != s.sources.end();
+      const int32_t pick = taken ? static_cast<int32_t>(j) : t;
+      // Insertion keeps the list sorted (d <= 32).
+      s.sources.insert(std::upper_bound(s.sources.begin(), s.sources.end(), pick), pick);
+    }
+  } else {
+    std::vector<uint64_t> chosen((k + 63) / 64, 0);
+    for (uint32_t j = k - static_cast<uint32_t>(degree); j < k; ++j) {
+      uint32_t t = rng.UniformInt(j + 1);
+      if (chosen[t / 64] >> (t % 64) & 1) t = j;
+      chosen[t / 64] |= uint64_t{1} << (t % 64);
+    }
+    for (uint32_t w = 0; w < chosen.size(); ++w) {
+      for (uint64_t bits = chosen[w]; bits != 0; bits &= bits - 1) {
+        s.sources.push_back(static_cast<int32_t>(w * 64 + static_cast<uint32_t>(__builtin_ctzll(bits))));
+      }
+    }
+  }
+  s.coeffs.assign(s.sources.size(), 1.0);
+  return s;
+}
+
+absl::Status LtCode::CheckTaskId(int64_t id) const {
+  const int64_t spt = params_.symbols_per_task;
+  if (id < 0 || id >= kMaxTaskSymbolIndex / spt) {
+    return absl::OutOfRangeError(absl::StrCat("LT task ", id, " out of range [0, ", kMaxTaskSymbolIndex / spt, ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<TaskSpec> LtCode::Task(int64_t id) const {
+  RETURN_IF_ERROR(CheckTaskId(id));
+  const int64_t spt = params_.symbols_per_task;
+  TaskSpec t;
+  t.id = id;
+  t.symbols.reserve(spt);
+  for (int64_t i = 0; i < spt; ++i) t.symbols.push_back(Symbol(id * spt + i));
+  return t;
+}
+
+std::unique_ptr<Decoder> LtCode::NewDecoder() const { return std::make_unique<LtDecoder>(*this); }
+
+}  // namespace codedge

@@ -1,0 +1,86 @@
+// LT (Luby transform) codes at row granularity (paper, sec. 3.3; Luby 2002).
+//
+// A is cut into k source symbols of `symbol_rows` rows (default 1: k = rows,
+// tens of thousands). Coded symbol i is the sum of d distinct source symbols,
+// d drawn from the robust soliton distribution; both d and the neighbours are
+// drawn from a Pcg32 seeded by MixSeed(seed, i), so symbol i can be generated
+// alone, on demand (rateless), identically by the server and by tests. Task t
+// groups symbols [t * symbols_per_task, (t + 1) * symbols_per_task).
+// Addition and subtraction of float rows replace XOR.
+//
+// Decoding is incremental: each arriving symbol is reduced by the sources
+// already known and peeled (a symbol with one unknown source resolves it,
+// which may release others). When peeling stalls with at least as many unused
+// symbols as unknown sources, the decoder (with `elimination`) solves the
+// residual system by inactivation decoding: it keeps peeling after declaring a
+// few sources "inactive" unknowns, then solves a small dense system over them.
+// Decoding runs in double precision.
+//
+// Degree-1 symbols are raw rows of A: a task exposes those rows (Exposure).
+#ifndef CODEDGE_CODES_LT_H_
+#define CODEDGE_CODES_LT_H_
+
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "codes/code.h"
+#include "common/random.h"
+
+namespace codedge {
+
+struct LtParams {
+  // Robust soliton parameters; defaults chosen by `edge-bench codes --lt-sweep`
+  // (BENCHMARKS.md).
+  double c = 0.03;
+  double delta = 0.5;
+  int64_t symbol_rows = 1;       // rows of A per source symbol
+  int64_t symbols_per_task = 0;  // 0: ceil(k / 100), i.e. about 100 tasks decode
+  bool elimination = true;       // inactivation fallback when peeling stalls
+  int64_t max_inactivations = 0; // 0: automatic cap (see lt.cc); larger systems wait for more symbols
+  // Declare "decodable" only when decoding amplifies the relative rounding
+  // error of the workers' results by at most this factor, as measured by a
+  // probe solve on the received structure (random data plus noise of relative
+  // size 2^-24); otherwise wait for more symbols, which let the best-first
+  // solve pick better-conditioned equations. 0 disables the check.
+  // Default chosen by `edge-bench codes` (BENCHMARKS.md).
+  double max_error_amplification = 1000;
+  uint64_t seed = 1;
+};
+
+// The robust soliton distribution for k source symbols: element d-1 is the
+// probability of degree d (size k, sums to 1). Requires k >= 1, c > 0,
+// 0 < delta < 1; InvalidArgument otherwise.
+absl::StatusOr<std::vector<double>> RobustSoliton(int64_t k, double c, double delta);
+
+class LtCode : public Code {
+ public:
+  // InvalidArgument for rows < 1, symbol_rows < 1, symbols_per_task < 0,
+  // k > 2^31 - 1, or bad soliton parameters.
+  static absl::StatusOr<std::unique_ptr<LtCode>> Create(int64_t rows, const LtParams& params);
+
+  std::string name() const override;
+  std::optional<int64_t> num_tasks() const override { return std::nullopt; }
+  // Any id in [0, 2^62 / symbols_per_task) is valid; OutOfRange otherwise.
+  absl::StatusOr<TaskSpec> Task(int64_t id) const override;
+  absl::Status CheckTaskId(int64_t id) const override;
+  int64_t symbols_per_task() const override { return params_.symbols_per_task; }
+  std::unique_ptr<Decoder> NewDecoder() const override;
+
+  // Coded symbol `index` (>= 0), coefficients all 1.
+  CodedSymbol Symbol(int64_t index) const;
+
+  const LtParams& params() const { return params_; }  // symbols_per_task resolved
+  int64_t k() const { return layout().num_symbols; }
+  double mean_degree() const { return mean_degree_; }
+
+ private:
+  LtCode(SourceLayout layout, LtParams params, std::vector<double> degrees);
+  LtParams params_;
+  DiscreteSampler degree_sampler_;
+  double mean_degree_;
+};
+
+}  // namespace codedge
+
+#endif  // CODEDGE_CODES_LT_H_

@@ -1,0 +1,240 @@
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <numeric>
+#include <vector>
+
+#include "codes/lt.h"
+#include "tests/codes/test_util.h"
+
+namespace codedge {
+namespace {
+using namespace codedge::testing;
+
+// The tolerance, stated: the decoder promises (by its own probe) to amplify
+// the workers' relative rounding error at most max_error_amplification-fold;
+// the workers' error is the local float32 product's error. 4x slack: the
+// probe is one random sample.
+double Tolerance(const LtParams& p, const Matrix& a, const Matrix& b) {
+  const Matrix local = a * b;
+  const double local_err = RelError(local, ExactProduct(a, b));
+  return 4 * std::max(1.0, p.max_error_amplification) * std::max(local_err, 0x1p-24);
+}
+
+TEST_CASE("Robust soliton sums to 1 and is a distribution", "[lt]") {
+  for (int64_t k : {1, 2, 3, 10, 100, 1000, 10000, 20000}) {
+    for (double c : {0.01, 0.03, 0.1, 0.5}) {
+      for (double delta : {0.05, 0.5, 0.9}) {
+        auto p = RobustSoliton(k, c, delta);
+        REQUIRE(p.ok());
+        REQUIRE(static_cast<int64_t>(p->size()) == k);
+        double sum = 0;
+        for (double x : *p) {
+          REQUIRE(x >= 0.0);
+          sum += x;
+        }
+        CHECK(std::abs(sum - 1.0) < 1e-12);
+      }
+    }
+  }
+}
+
+TEST_CASE("LT symbols: degrees follow the soliton, neighbours distinct and in range", "[lt]") {
+  LtParams params;
+  params.seed = 5;
+  auto code = LtCode::Create(500, params);
+  REQUIRE(code.ok());
+  const auto p = *RobustSoliton(500, params.c, params.delta);
+  const int n = 40000;
+  std::vector<int> counts(501, 0);
+  double total_degree = 0;
+  for (int i = 0; i < n; ++i) {
+    CodedSymbol s = (*code)->Symbol(i);
+    REQUIRE(!s.sources.empty());
+    for (size_t j = 0; j < s.sources.size(); ++j) {
+      REQUIRE(s.sources[j] >= 0);
+      REQUIRE(s.sources[j] < 500);
+      if (j > 0) REQUIRE(s.sources[j - 1] < s.sources[j]);
+      REQUIRE(s.coeffs[j] == 1.0);
+    }
+    counts[s.sources.size()]++;
+    total_degree += static_cast<double>(s.sources.size());
+  }
+  // Degrees 1 and 2 and the mean, each within 5 standard errors.
+  for (int d : {1, 2}) {
+    const double q = p[d - 1];
+    CHECK(std::abs(counts[d] / static_cast<double>(n) - q) < 5 * std::sqrt(q * (1 - q) / n));
+  }
+  CHECK(std::abs(total_degree / n - (*code)->mean_degree()) < 0.05 * (*code)->mean_degree());
+}
+
+TEST_CASE("LT symbols are a pure function of (seed, index)", "[lt]") {
+  LtParams params;
+  params.seed = 77;
+  auto a = LtCode::Create(1000, params);
+  auto b = LtCode::Create(1000, params);
+  params.seed = 78;
+  auto c = LtCode::Create(1000, params);
+  int differ = 0;
+  for (int64_t i : {0, 1, 2, 1000, 123456, 7}) {
+    CHECK((*a)->Symbol(i).sources == (*b)->Symbol(i).sources);
+    differ += (*a)->Symbol(i).sources != (*c)->Symbol(i).sources;
+  }
+  CHECK(differ >= 4);
+}
+
+TEST_CASE("LT golden vectors: first encoded symbols for seed 2026, k = 1000", "[lt][golden]") {
+  // Pins the PRNG, the soliton sampler and Floyd's neighbour sampling. If this
+  // changes, every stored seed reproduces different tasks: bump a version.
+  LtParams params;
+  params.seed = 2026;
+  auto code = LtCode::Create(1000, params);
+  REQUIRE(code.ok());
+  const std::vector<std::vector<int32_t>> want = {
+#include "tests/codes/lt_golden.inc"
+  };
+  for (size_t i = 0; i < want.size(); ++i) {
+    INFO("symbol " << i);
+    CHECK((*code)->Symbol(static_cast<int64_t>(i)).sources == want[i]);
+  }
+  // Encoded values: symbol rows of A = [0, 1, 2, ...] are the sums of indices.
+  Matrix a(1000, 1);
+  for (int i = 0; i < 1000; ++i) a(i, 0) = static_cast<float>(i);
+  TaskSpec task;
+  for (int i = 0; i < 4; ++i) task.symbols.push_back((*code)->Symbol(i));
+  Matrix coded = *(*code)->Encode(task, a);
+  for (int i = 0; i < 4; ++i) {
+    CHECK(coded(i, 0) == static_cast<float>(std::accumulate(want[i].begin(), want[i].end(), 0)));
+  }
+}
+
+// Small integers: every sum and product is exact in float32, so the decode
+// must reproduce A·B exactly (peeling) or to double precision (the QR core).
+Matrix IntegerMatrix(int64_t rows, int64_t cols, Pcg32& rng) {
+  Matrix m(rows, cols);
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) m(i, j) = static_cast<float>(static_cast<int>(rng.UniformInt(7)) - 3);
+  return m;
+}
+
+// Decodes with tasks in id order and checks the product: exactly for integer
+// data, within the stated tolerance for random reals.
+void CheckDecode(int64_t rows, int64_t t, int64_t cols, const LtParams& params, Pcg32& rng, bool integer = false) {
+  const Matrix a = integer ? IntegerMatrix(rows, t, rng) : RandomMatrix(rows, t, rng);
+  const Matrix b = integer ? IntegerMatrix(t, cols, rng) : RandomMatrix(t, cols, rng);
+  auto code = LtCode::Create(rows, params);
+  REQUIRE(code.ok());
+  // Rateless: enough ids that even an unlucky peeling run finishes.
+  const int64_t k = (*code)->k(), spt = (*code)->params().symbols_per_task;
+  auto run = EncodeMultiplyDecode(**code, a, b, Range(0, 3 * (k + 20) / spt + 20));
+  REQUIRE(run.ok());
+  CHECK(run->stats.symbols_at_decodable >= k);
+  if (integer) {
+    // Peeling alone only adds and subtracts exact values: exact. The dense
+    // core is solved by QR in double: exact to far below float rounding.
+    CHECK(RelError(run->product, ExactProduct(a, b)) <= (params.elimination ? 1e-6 : 0.0));
+  } else {
+    CHECK(RelError(run->product, ExactProduct(a, b)) < Tolerance(params, a, b));
+  }
+}
+
+TEST_CASE("LT decodes A·B for every k from 1 to 64, peeling and elimination", "[lt]") {
+  Pcg32 rng(31337, 4);
+  for (int64_t k = 1; k <= 64; ++k) {
+    for (bool elimination : {false, true}) {
+      for (uint64_t seed = 1; seed <= 3; ++seed) {
+        INFO("k=" << k << " elimination=" << elimination << " seed=" << seed);
+        LtParams p;
+        p.seed = seed;
+        p.elimination = elimination;
+        p.symbols_per_task = 1 + static_cast<int64_t>(seed % 3);
+        CheckDecode(k, 3, 2, p, rng);
+        CheckDecode(k, 3, 2, p, rng, /*integer=*/true);
+      }
+    }
+  }
+}
+
+TEST_CASE("LT decodes large k at row granularity up to 20000", "[lt][slow]") {
+  Pcg32 rng(8, 8);
+  for (int64_t k : {100, 257, 1000, 4096, 10000, 20000}) {
+    for (bool elimination : {false, true}) {
+      for (bool integer : {false, true}) {
+        INFO("k=" << k << " elimination=" << elimination << " integer data=" << integer);
+        LtParams p;
+        p.seed = static_cast<uint64_t>(k);
+        p.elimination = elimination;
+        CheckDecode(k, 4, 3, p, rng, integer);
+      }
+    }
+  }
+}
+
+TEST_CASE("LT without the accuracy check is exact on exact data and decodes structurally", "[lt]") {
+  Pcg32 rng(21, 4);
+  for (int64_t k : {50, 2000}) {
+    LtParams p;
+    p.seed = 3;
+    p.max_error_amplification = 0;
+    CheckDecode(k, 3, 2, p, rng, /*integer=*/true);
+  }
+}
+
+TEST_CASE("LT accuracy check waits for symbols and its estimate is honest", "[lt]") {
+  // Peeling alone at k = 4096 is badly conditioned at the structural
+  // threshold; the probe must see it, wait, and then deliver its promise.
+  Pcg32 rng(5, 6);
+  const int64_t k = 4096;
+  const Matrix a = RandomMatrix(k, 4, rng), b = RandomMatrix(4, 3, rng);
+  int64_t waits = 0;
+  for (uint64_t seed = 1; seed <= 3; ++seed) {
+    LtParams p;
+    p.seed = seed;
+    p.elimination = false;
+    p.symbols_per_task = 16;
+    auto code = LtCode::Create(k, p);
+    REQUIRE(code.ok());
+    auto run = EncodeMultiplyDecode(**code, a, b, Range(0, 2000));
+    REQUIRE(run.ok());
+    waits += run->stats.accuracy_waits;
+    CHECK(run->stats.estimated_amplification <= p.max_error_amplification);
+    CHECK(RelError(run->product, ExactProduct(a, b)) < Tolerance(p, a, b));
+  }
+  CHECK(waits > 0);
+}
+
+TEST_CASE("LT with several rows per symbol and a ragged last symbol", "[lt]") {
+  Pcg32 rng(12, 12);
+  LtParams p;
+  p.symbol_rows = 7;
+  p.symbols_per_task = 5;
+  CheckDecode(200, 6, 3, p, rng);  // 29 symbols, the last has 4 rows
+  CheckDecode(1, 2, 1, p, rng);    // a single row
+}
+
+TEST_CASE("LT elimination needs fewer symbols than peeling alone, and is exact", "[lt]") {
+  Pcg32 rng(1, 1);
+  const int64_t k = 100;
+  const Matrix a = RandomMatrix(k, 3, rng), b = RandomMatrix(3, 2, rng);
+  const MatrixD exact = ExactProduct(a, b);
+  int64_t peel_total = 0, elim_total = 0, attempts = 0;
+  for (uint64_t seed = 1; seed <= 40; ++seed) {
+    for (bool elimination : {false, true}) {
+      LtParams p;
+      p.seed = seed;
+      p.elimination = elimination;
+      p.symbols_per_task = 1;
+      auto code = LtCode::Create(k, p);
+      auto run = EncodeMultiplyDecode(**code, a, b, Range(0, 10 * k));
+      REQUIRE(run.ok());
+      REQUIRE(RelError(run->product, exact) < Tolerance(p, a, b));
+      (elimination ? elim_total : peel_total) += run->stats.symbols_at_decodable;
+      if (elimination) attempts += run->stats.elimination_attempts;
+    }
+  }
+  CHECK(attempts > 0);
+  CHECK(elim_total < peel_total);
+}
+
+}  // namespace
+}  // namespace codedge
