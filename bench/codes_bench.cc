@@ -270,14 +270,25 @@ absl::StatusOr<TimingResult> MeasureTiming(const CodesBenchOptions& o) {
   std::vector<Matrix> mres(15);
   for (int64_t t = 0; t < 15; ++t) {
     ASSIGN_OR_RETURN(TaskSpec task, mds->Task(t));
-    ASSIGN_OR_RETURN(Matrix coded, mds->Encode(task, a));
+    ASSIGN_OR_RETURN(Matrix coded, mds->Encode(task, a));  // the per-task path: cross-checks EncodeTasks
     mres[t] = coded * b;
   }
-  res.mds_encode_s = MedianSeconds(o.timing_repeats, [&] {
+  std::vector<TaskSpec> mtasks;
+  for (int64_t t = 0; t < 15; ++t) {
+    ASSIGN_OR_RETURN(TaskSpec task, mds->Task(t));
+    mtasks.push_back(std::move(task));
+  }
+  {  // verify the batched encoder against the per-task one before timing it
+    ASSIGN_OR_RETURN(std::vector<Matrix> batch, mds->EncodeTasks(mtasks, a));
     for (int64_t t = 0; t < 15; ++t) {
-      auto coded = mds->Encode(*mds->Task(t), a);
-      if (!coded.ok()) failed = coded.status();
+      ASSIGN_OR_RETURN(Matrix one, mds->Encode(mtasks[t], a));
+      const double diff = (batch[t] - one).norm() / one.norm();
+      if (!(diff < 1e-5)) return absl::InternalError(absl::StrCat("EncodeTasks differs from Encode by ", diff));
     }
+  }
+  res.mds_encode_s = MedianSeconds(o.timing_repeats, [&] {
+    auto coded = mds->EncodeTasks(mtasks, a);
+    if (!coded.ok()) failed = coded.status();
   });
   Matrix mds_got;
   res.mds_decode_s = MedianSeconds(o.timing_repeats, [&] {

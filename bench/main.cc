@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "bench/codes_bench.h"
+#include "bench/gemm_bench.h"
 #include "common/logging.h"
 
 ABSL_FLAG(std::string, json, "", "Also write the results as JSON to this file");
@@ -24,6 +25,9 @@ ABSL_FLAG(bool, lt_sweep, false, "codes: also sweep (c, delta) at k = 100, 1000,
 ABSL_FLAG(int, sweep_runs, 100, "codes: seeds per point of --lt_sweep");
 ABSL_FLAG(int64_t, mds_subsets, 3003, "codes: enumerate every n-subset when there are at most this many, else sample this many");
 ABSL_FLAG(int, repeats, 5, "codes: timing repetitions (the median is reported)");
+ABSL_FLAG(std::string, shapes, "10000x1000x10,1000x1000x1000,25088x27x32,6272x288x64",
+          "gemm: comma-separated MxKxN product shapes (defaults: the codes benchmark's and CNN-like im2col shapes)");
+ABSL_FLAG(int, threads, 1, "gemm: threads per product (0 = all cores)");
 ABSL_FLAG(uint64_t, seed, 1, "Seed of every random choice (printed in the report)");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error or off");
 
@@ -32,6 +36,7 @@ namespace {
 constexpr char kUsage[] =
     "edge-bench SUBCOMMAND [flags]\n"
     "  codes   LT reception overhead, MDS conditioning and float32 error, encode/decode time\n"
+    "  gemm    local float32 product time per shape (Eigen vs OpenBLAS builds)\n"
     "Example: edge-bench codes --json codes.json";
 
 int RunCodes() {
@@ -83,6 +88,22 @@ int RunCodes() {
   return 0;
 }
 
+int RunGemm() {
+  auto shapes = codedge::bench::ParseGemmShapes(absl::GetFlag(FLAGS_shapes));
+  if (!shapes.ok()) {
+    std::cerr << "edge-bench gemm: --shapes: " << shapes.status().message() << "\n";
+    return 2;
+  }
+  auto rows = codedge::bench::RunGemmBench(*shapes, absl::GetFlag(FLAGS_threads), absl::GetFlag(FLAGS_repeats),
+                                           absl::GetFlag(FLAGS_seed));
+  if (!rows.ok()) {
+    std::cerr << "edge-bench gemm: " << rows.status() << "\n";
+    return rows.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  codedge::bench::PrintGemmTable(*rows, std::cout);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -99,6 +120,7 @@ int main(int argc, char** argv) {
   }
   const std::string cmd = args[1];
   if (cmd == "codes") return RunCodes();
+  if (cmd == "gemm") return RunGemm();
   std::cerr << "edge-bench: unknown sub-command '" << cmd << "'\n" << kUsage << "\n";
   return 2;
 }

@@ -66,6 +66,57 @@ absl::StatusOr<Matrix> Code::Encode(const TaskSpec& task, ConstMatrixRef a) cons
   return out;
 }
 
+absl::StatusOr<std::vector<Matrix>> Code::EncodeTasks(std::span<const TaskSpec> tasks, ConstMatrixRef a) const {
+  if (a.rows() != layout_.rows) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("A has ", a.rows(), " rows, the code was built for ", layout_.rows));
+  }
+  const int64_t k = layout_.num_symbols, sr = layout_.symbol_rows, t = a.cols();
+  int64_t symbols = 0, nnz = 0;
+  for (const TaskSpec& task : tasks) {
+    symbols += static_cast<int64_t>(task.symbols.size());
+    for (const CodedSymbol& s : task.symbols) nnz += static_cast<int64_t>(s.sources.size());
+  }
+  std::vector<Matrix> out;
+  out.reserve(tasks.size());
+  if (symbols == 0 || 4 * nnz < symbols * k) {  // sparse: sums of rows
+    for (const TaskSpec& task : tasks) {
+      ASSIGN_OR_RETURN(Matrix m, Encode(task, a));
+      out.push_back(std::move(m));
+    }
+    return out;
+  }
+  // Dense: coded (symbols x sr*t) = C (symbols x k) . A as k x (sr*t). A
+  // row-major A whose rows fill k symbols exactly is that matrix already;
+  // otherwise (ragged last symbol, strided view) copy it zero-padded.
+  Matrix c = Matrix::Zero(symbols, k);
+  int64_t row = 0;
+  for (const TaskSpec& task : tasks) {
+    for (const CodedSymbol& s : task.symbols) {
+      for (size_t j = 0; j < s.sources.size(); ++j) c(row, s.sources[j]) = static_cast<float>(s.coeffs[j]);
+      ++row;
+    }
+  }
+  Matrix padded;
+  const float* base = a.data();
+  if (a.rows() != k * sr || a.outerStride() != t) {
+    padded = Matrix::Zero(k * sr, t);
+    padded.topRows(a.rows()) = a;
+    base = padded.data();
+  }
+  Eigen::Map<const Matrix> blocks(base, k, sr * t);
+  const Matrix coded = c * blocks;  // symbols x (sr * t)
+  row = 0;
+  for (const TaskSpec& task : tasks) {
+    const int64_t n = static_cast<int64_t>(task.symbols.size());
+    // Rows row..row+n-1 of `coded`, each one symbol of sr rows of t: a
+    // row-major (n * sr) x t block, byte for byte.
+    out.push_back(Eigen::Map<const Matrix>(coded.data() + row * sr * t, n * sr, t));
+    row += n;
+  }
+  return out;
+}
+
 Decoder::Decoder(const Code& code) : code_(code) {}
 
 absl::StatusOr<DecodeState> Decoder::Add(int64_t task_id, ConstMatrixRef result) {

@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -173,6 +174,12 @@ class Code {
   // The coded block of `task` from A (layout.rows x t): TaskRows x t, float.
   // InvalidArgument if A has the wrong number of rows.
   absl::StatusOr<Matrix> Encode(const TaskSpec& task, ConstMatrixRef a) const;
+
+  // The coded blocks of several tasks at once. When their coefficients are
+  // dense (MDS), this is one matrix product C (symbols x k) . A viewed as
+  // k x (symbol_rows * t), reading A once instead of once per task; sparse
+  // tasks (LT) fall back to Encode.
+  absl::StatusOr<std::vector<Matrix>> EncodeTasks(std::span<const TaskSpec> tasks, ConstMatrixRef a) const;
 
   virtual std::unique_ptr<Decoder> NewDecoder() const = 0;
 

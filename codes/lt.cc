@@ -26,7 +26,7 @@ constexpr int64_t kMaxTaskSymbolIndex = int64_t{1} << 62;
 //
 // 1. As results arrive, Add() runs *structural* peeling only (no row values).
 // 2. When peeling stalls with at least as many unused equations as unknown
-//    sources, inactivation decoding checks the rank of the residual: peel on,
+//    sources, inactivation decoding plans the residual: peel on,
 //    declaring a few sources "inactive" (free variables x) whenever stuck;
 //    every resolved source is then  v_s + c_s . x,  and the unused equations
 //    give  M x = rhs.  The rank check runs over GF(2) on bitsets (cheap; a
@@ -51,6 +51,9 @@ class LtDecoder : public Decoder {
   explicit LtDecoder(const LtCode& code) : Decoder(code), lt_(code), k_(code.k()) {
     decoded_.assign(k_, 0);
     adj_.resize(k_);
+    // Each source sits in about mean_degree equations by decoding time.
+    const size_t expect = static_cast<size_t>(code.mean_degree() * 1.25) + 2;
+    for (auto& a : adj_) a.reserve(expect);
     eq_begin_.push_back(0);
     const int64_t cap = code.params().max_inactivations;
     // The real-valued core costs O(i * residual edges) to set up and O(i^3) to
@@ -62,26 +65,18 @@ class LtDecoder : public Decoder {
   absl::StatusOr<bool> DoAdd(const TaskSpec& task, ConstMatrixRef result) override {
     const int64_t sr = lt_.layout().symbol_rows;
     len_ = sr * cols();
-    for (size_t i = 0; i < task.symbols.size(); ++i) {
-      for (int64_t r = 0; r < sr; ++r) {
-        const auto row = result.row(static_cast<int64_t>(i) * sr + r);
-        for (int64_t c = 0; c < cols(); ++c) vals_.push_back(row(c));
-      }
-      AddEquation(task.symbols[i].sources);
-    }
+    const size_t at = vals_.size();
+    vals_.resize(at + result.rows() * result.cols());
+    Eigen::Map<Matrix>(vals_.data() + at, result.rows(), result.cols()) = result;  // row-major: symbol after symbol
+    for (const CodedSymbol& sym : task.symbols) AddEquation(sym.sources);
     Peel();
     if (NumEqs() < next_attempt_at_) return false;
     if (num_decoded_ < k_) {
       if (!lt_.params().elimination || active_ < k_ - num_decoded_) return false;
       stats_.elimination_attempts++;
-      const int64_t deficiency = StructuralRankDeficiency();
-      if (deficiency > 0) {
-        next_attempt_at_ = NumEqs() + deficiency;
-        return false;
-      }
     }
     ASSIGN_OR_RETURN(int64_t deficiency, BuildPlan());
-    if (deficiency > 0) {  // GF(2) said yes; the real QR judged it singular
+    if (deficiency > 0) {
       next_attempt_at_ = NumEqs() + deficiency;
       return false;
     }
@@ -106,7 +101,7 @@ class LtDecoder : public Decoder {
   }
 
  private:
-  enum : uint8_t { kUnknown = 0, kPeeled = 1, kResolved = 2, kInactive = 3 };
+  enum : uint8_t { kUnknown = 0, kResolved = 1, kInactive = 2 };
 
   int64_t NumEqs() const { return static_cast<int64_t>(eq_begin_.size()) - 1; }
   std::span<const int32_t> Nbrs(int64_t e) const {
@@ -166,6 +161,10 @@ class LtDecoder : public Decoder {
     std::vector<uint8_t> state;        // per source: kUnknown (=known before), kResolved, kInactive
     std::vector<int32_t> slot;         // resolved: index in order; inactive: index in inactive
     std::vector<int32_t> order, resolver, inactive, constraints;
+    // Per resolved row: inactives that existed when it was resolved. Its
+    // coefficients over later inactives are zero (they did not exist yet),
+    // so c_s lives in a prefix -- about half the work of full rows.
+    std::vector<int32_t> width;
     bool capped = false;               // stopped at max_inactive_
   };
 
@@ -213,6 +212,7 @@ class LtDecoder : public Decoder {
         in.slot[s] = static_cast<int32_t>(in.order.size());
         in.order.push_back(s);
         in.resolver.push_back(id);
+        in.width.push_back(static_cast<int32_t>(in.inactive.size()));
         drop_source(s, ebound[id]);
       }
       if (unknown_left == 0) break;
@@ -251,39 +251,30 @@ class LtDecoder : public Decoder {
     return in;
   }
 
-  // GF(2) rank deficiency of the structural residual (0: full rank).
-  int64_t StructuralRankDeficiency() const {
-    std::vector<int32_t> cnt(NumEqs(), 0), active;
-    for (int32_t id = 0; id < NumEqs(); ++id) {
-      if (used_[id]) continue;
-      active.push_back(id);
-      cnt[id] = rem_[id];
-    }
-    Inactivation in = Inactivate(decoded_, std::move(cnt), active,
-                                 [this](int32_t s) { return std::span<const int32_t>(adj_[s]); });
-    if (in.capped) return std::max<int64_t>(1, k_ / 100);  // core too large yet: wait ~1% of k
+  // Rank deficiency over GF(2) of the core M of `in` (0: full rank), with
+  // coefficients as bitsets. known[s]: sources determined before the core.
+  int64_t Gf2Deficiency(const Inactivation& in, const std::vector<uint8_t>& known) const {
     const int64_t ni = static_cast<int64_t>(in.inactive.size());
     const int64_t nc = static_cast<int64_t>(in.constraints.size());
     if (nc < ni) return ni - nc;
     if (ni == 0) return 0;
-    // Coefficients over the inactives, mod 2, as bitsets of `words` words.
     const int64_t words = (ni + 63) / 64;
     std::vector<uint64_t> coef(in.order.size() * words, 0);
     auto row_into = [&](int32_t id, int32_t skip, uint64_t* acc) {
       for (int32_t n : Nbrs(id)) {
-        if (decoded_[n] || n == skip) continue;
+        if (known[n] || n == skip) continue;
         if (in.state[n] == kInactive) {
           acc[in.slot[n] / 64] ^= uint64_t{1} << (in.slot[n] % 64);
         } else {
           const uint64_t* c = coef.data() + in.slot[n] * words;
-          for (int64_t w = 0; w < words; ++w) acc[w] ^= c[w];
+          const int64_t used_words = (in.width[in.slot[n]] + 63) / 64;
+          for (int64_t w = 0; w < used_words; ++w) acc[w] ^= c[w];
         }
       }
     };
     for (size_t r = 0; r < in.order.size(); ++r) row_into(in.resolver[r], in.order[r], coef.data() + r * words);
     std::vector<uint64_t> m(nc * words, 0);
     for (int64_t r = 0; r < nc; ++r) row_into(in.constraints[r], -1, m.data() + r * words);
-    // Gaussian elimination over GF(2).
     int64_t rank = 0;
     for (int64_t col = 0; col < ni && rank < nc; ++col) {
       const uint64_t bit = uint64_t{1} << (col % 64);
@@ -299,7 +290,7 @@ class LtDecoder : public Decoder {
       if (piv != rank) std::swap_ranges(m.begin() + piv * words, m.begin() + (piv + 1) * words, m.begin() + rank * words);
       for (int64_t r = 0; r < nc; ++r) {
         if (r != rank && (m[r * words + w] & bit)) {
-          for (int64_t x = 0; x < words; ++x) m[r * words + x] ^= m[rank * words + x];
+          for (int64_t x = w; x < words; ++x) m[r * words + x] ^= m[rank * words + x];
         }
       }
       ++rank;
@@ -313,7 +304,6 @@ class LtDecoder : public Decoder {
     std::vector<std::pair<int32_t, int32_t>> peel;  // (equation, source), best-first
     std::vector<uint8_t> peeled;                     // per source
     Inactivation core;
-    MatrixD coef;                                    // resolved rows x inactives: c_s
     Eigen::ColPivHouseholderQR<MatrixD> qr;          // of M (constraints x inactives)
     std::vector<int32_t> redundant;                  // equations all of whose sources are known
   };
@@ -378,35 +368,45 @@ class LtDecoder : public Decoder {
         cnt[e] = rem[e];
       }
       plan.core = Inactivate(plan.peeled, std::move(cnt), active, eqs_of);
-      if (plan.core.capped) return std::max<int64_t>(1, k_ / 100);
-      const Inactivation& in = plan.core;
+      if (plan.core.capped) return std::max<int64_t>(1, k_ / 100);  // core too large yet: wait ~1% of k
+      // Cheap rank check first (a 0/1 matrix of full rank mod 2 has an odd
+      // determinant, so full rank over the reals too); the real core below
+      // costs O(inactives x residual edges).
+      if (const int64_t d = Gf2Deficiency(plan.core, plan.peeled); d > 0) return d;
+      Inactivation& in = plan.core;
       const int64_t ni = static_cast<int64_t>(in.inactive.size());
       const int64_t nr = static_cast<int64_t>(in.order.size());
       const int64_t nc = static_cast<int64_t>(in.constraints.size());
-      if (nc < ni) return ni - nc;
       if (ni > 0) {
-        plan.coef = MatrixD::Zero(nr, ni);
+        MatrixD coef = MatrixD::Zero(nr, ni);  // c_s per resolved row, only to build M
         // The hot loop of decoding (O(inactives x residual edges)): packed
         // row additions through Eigen maps.
+        // acc += sign * (sum over the equation's other residual sources of
+        // their coefficient rows; an inactive source is a unit vector).
         using Row = Eigen::Map<Eigen::RowVectorXd>;
-        auto row_into = [&](int32_t id, int32_t skip, double* acc) {
-          Row a(acc, ni);
+        auto row_into = [&](int32_t id, int32_t skip, double sign, double* acc) {
           for (int32_t n : Nbrs(id)) {
             if (plan.peeled[n] || n == skip) continue;
             if (in.state[n] == kInactive) {
-              acc[in.slot[n]] += 1.0;
+              acc[in.slot[n]] += sign;
+              continue;
+            }
+            const int64_t w = in.width[in.slot[n]];
+            Row a(acc, w);
+            if (sign > 0) {
+              a += Row(coef.data() + static_cast<int64_t>(in.slot[n]) * ni, w);
             } else {
-              a += Row(plan.coef.data() + static_cast<int64_t>(in.slot[n]) * ni, ni);
+              a -= Row(coef.data() + static_cast<int64_t>(in.slot[n]) * ni, w);
             }
           }
         };
-        for (int64_t r = 0; r < nr; ++r) {
-          double* row = plan.coef.data() + r * ni;
-          row_into(in.resolver[r], in.order[r], row);
-          Row(row, ni) = -Row(row, ni);
-        }
+        // Resolved s: x_s = y_e - sum of the others, so c_s = -sum of theirs.
+        for (int64_t r = 0; r < nr; ++r) row_into(in.resolver[r], in.order[r], -1.0, coef.data() + r * ni);
+        // Every unused equation is a constraint: the surplus over ni makes
+        // M x = rhs a least-squares fit, measurably better conditioned than a
+        // square subset (the probe needed ~8% more symbols with ni + 25%).
         MatrixD m = MatrixD::Zero(nc, ni);
-        for (int64_t r = 0; r < nc; ++r) row_into(in.constraints[r], -1, m.data() + r * ni);
+        for (int64_t r = 0; r < nc; ++r) row_into(in.constraints[r], -1, 1.0, m.data() + r * ni);
         plan.qr.compute(m);
         if (plan.qr.rank() < ni) return ni - plan.qr.rank();
       }
@@ -460,12 +460,20 @@ class LtDecoder : public Decoder {
       for (int64_t r = 0; r < nc; ++r) reduced(in.constraints[r], -1, rhs.data() + r * len);
       xi = p.qr.solve(rhs);
     }
-    if (ni > 0) v.noalias() += p.coef * xi;  // v_s + c_s . x for every resolved source
-    for (int64_t r = 0; r < nr; ++r) {
-      std::copy_n(v.data() + r * len, len, x.data() + static_cast<int64_t>(in.order[r]) * len);
-    }
+    // With the inactive values known, every resolved source follows by
+    // forward substitution along the plan: x_s = y_e - sum of the others.
     for (int64_t i = 0; i < ni; ++i) {
       Eigen::Map<Eigen::RowVectorXd>(x.data() + static_cast<int64_t>(in.inactive[i]) * len, len) = xi.row(i);
+    }
+    for (int64_t r = 0; r < nr; ++r) {
+      const int32_t s = in.order[r];
+      double* dst = x.data() + static_cast<int64_t>(s) * len;
+      std::copy_n(y.data() + in.resolver[r] * len, len, dst);
+      for (int32_t n : Nbrs(in.resolver[r])) {
+        if (n == s) continue;
+        const double* src = x.data() + static_cast<int64_t>(n) * len;
+        for (int64_t j = 0; j < len; ++j) dst[j] -= src[j];
+      }
     }
     return x;
   }
@@ -478,21 +486,31 @@ class LtDecoder : public Decoder {
   absl::StatusOr<bool> AccurateEnough() {
     const double limit = lt_.params().max_error_amplification;
     if (limit <= 0) return true;
-    // x ~ N(0,1) per source; y_e = sum x + noise of the size float32 rounding
-    // leaves in a worker's result (2^-24 * |terms|).
+    // kProbes columns: x ~ N(0,1) per source; y_e = sum x + noise of the size
+    // float32 rounding leaves in a worker's result (2^-24 * |terms|). The
+    // worst column counts (one sample can miss a badly conditioned corner).
+    constexpr int64_t kProbes = 4;
     Pcg32 rng(MixSeed(lt_.params().seed, 0x70726f6265), static_cast<uint64_t>(NumEqs()));  // "probe"
-    std::vector<double> truth(k_);
+    std::vector<double> truth(k_ * kProbes);
     for (double& v : truth) v = rng.Normal();
-    std::vector<double> y(NumEqs());
+    std::vector<double> y(NumEqs() * kProbes);
     for (int64_t e = 0; e < NumEqs(); ++e) {
-      double sum = 0, sq = 0;
-      for (int32_t s : Nbrs(e)) sum += truth[s], sq += truth[s] * truth[s];
-      y[e] = sum + 0x1p-24 * std::sqrt(sq) * rng.Normal();
+      for (int64_t c = 0; c < kProbes; ++c) {
+        double sum = 0, sq = 0;
+        for (int32_t s : Nbrs(e)) sum += truth[s * kProbes + c], sq += truth[s * kProbes + c] * truth[s * kProbes + c];
+        y[e * kProbes + c] = sum + 0x1p-24 * std::sqrt(sq) * rng.Normal();
+      }
     }
-    const std::vector<double> got = ApplyPlan(y, 1);
-    double num = 0, den = 0;
-    for (int64_t s = 0; s < k_; ++s) num += (got[s] - truth[s]) * (got[s] - truth[s]), den += truth[s] * truth[s];
-    const double amplification = std::sqrt(num / den) / 0x1p-24;
+    const std::vector<double> got = ApplyPlan(y, kProbes);
+    double amplification = 0;
+    for (int64_t c = 0; c < kProbes; ++c) {
+      double num = 0, den = 0;
+      for (int64_t s = 0; s < k_; ++s) {
+        const double d = got[s * kProbes + c] - truth[s * kProbes + c];
+        num += d * d, den += truth[s * kProbes + c] * truth[s * kProbes + c];
+      }
+      amplification = std::max(amplification, std::sqrt(num / den) / 0x1p-24);
+    }
     stats_.estimated_amplification = amplification;
     if (amplification <= limit) return true;
     stats_.accuracy_waits++;

@@ -33,7 +33,7 @@ struct LtParams {
   // Robust soliton parameters; defaults chosen by `edge-bench codes --lt-sweep`
   // (BENCHMARKS.md).
   double c = 0.03;
-  double delta = 0.5;
+  double delta = 0.05;
   int64_t symbol_rows = 1;       // rows of A per source symbol
   int64_t symbols_per_task = 0;  // 0: ceil(k / 100), i.e. about 100 tasks decode
   bool elimination = true;       // inactivation fallback when peeling stalls
