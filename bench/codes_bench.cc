@@ -13,6 +13,7 @@
 #include "common/linalg.h"
 #include "common/logging.h"
 #include "common/matrix.h"
+#include "common/matrix_util.h"
 #include "common/random.h"
 #include "common/status.h"
 
@@ -25,18 +26,8 @@ double Seconds(SteadyClock::time_point since) {
   return std::chrono::duration<double>(SteadyClock::now() - since).count();
 }
 
-Matrix RandomMatrix(int64_t rows, int64_t cols, Pcg32& rng) {
-  Matrix m(rows, cols);
-  for (int64_t i = 0; i < rows; ++i)
-    for (int64_t j = 0; j < cols; ++j) m(i, j) = static_cast<float>(rng.Uniform(-1.0, 1.0));
-  return m;
-}
-
-double RelError(const Matrix& got, const MatrixD& want) {
-  const double den = want.norm();
-  const double num = (got.cast<double>() - want).norm();
-  return den > 0 ? num / den : num;
-}
+Matrix RandomMatrix(int64_t rows, int64_t cols, Pcg32& rng) { return RandomUniformMatrix(rows, cols, rng); }
+double RelError(const Matrix& got, const MatrixD& want) { return RelativeError(got, want); }
 
 double Quantile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
@@ -193,6 +184,69 @@ double MedianSeconds(int repeats, F&& f) {
   return Median(t);
 }
 
+// LT at row granularity: find the tasks needed (and verify the product) once,
+// then time encode and decode.
+absl::StatusOr<LtTiming> MeasureLtTiming(const CodesBenchOptions& o, const Matrix& a, const Matrix& b,
+                                         const MatrixD& exact, double local_rel_error, bool elimination) {
+  LtTiming res;
+  LtParams p;
+  if (o.lt_c > 0) p.c = o.lt_c;
+  if (o.lt_delta > 0) p.delta = o.lt_delta;
+  if (o.lt_max_amplification >= 0) p.max_error_amplification = o.lt_max_amplification;
+  p.elimination = elimination;
+  p.seed = o.seed;
+  ASSIGN_OR_RETURN(auto lt, LtCode::Create(a.rows(), p));
+  res.code = lt->name();
+  std::vector<TaskSpec> tasks;
+  std::vector<Matrix> results;
+  {
+    auto dec = lt->NewDecoder();
+    for (int64_t id = 0; !dec->decodable(); ++id) {
+      ASSIGN_OR_RETURN(TaskSpec task, lt->Task(id));
+      ASSIGN_OR_RETURN(Matrix coded, lt->Encode(task, a));
+      results.push_back(coded * b);
+      RETURN_IF_ERROR(dec->Add(id, results.back()).status());
+      tasks.push_back(std::move(task));
+    }
+    ASSIGN_OR_RETURN(Matrix got, dec->Decode());
+    res.rel_error = RelError(got, exact);
+    res.tasks = static_cast<int64_t>(tasks.size());
+    res.symbols = dec->stats().symbols_at_decodable;
+    res.amplification = dec->stats().estimated_amplification;
+    res.inactivations = dec->stats().inactivations;
+  }
+  // The workers' float products carry about the local product's relative
+  // error; the decoder promises to amplify it at most max_amplification-fold
+  // (4x slack: its probe is a few random samples).
+  const double limit = 4 * std::max(1.0, p.max_error_amplification) * std::max(local_rel_error, 0x1p-24);
+  if (p.max_error_amplification > 0 && !(res.rel_error <= limit)) {
+    return absl::InternalError(absl::StrCat(res.code, " decode error ", res.rel_error, " above ", limit));
+  }
+  absl::Status failed;
+  // Encoding = generating each task's symbols and summing its rows (a server
+  // does both); decoding = Add of each (already generated) task + Decode.
+  res.encode_s = MedianSeconds(o.timing_repeats, [&] {
+    for (const TaskSpec& t : tasks) {
+      auto spec = lt->Task(t.id);
+      if (!spec.ok()) {
+        failed = spec.status();
+        continue;
+      }
+      auto coded = lt->Encode(*spec, a);
+      if (!coded.ok()) failed = coded.status();
+    }
+  });
+  res.decode_s = MedianSeconds(o.timing_repeats, [&] {
+    auto dec = lt->NewDecoder();
+    for (size_t i = 0; i < tasks.size(); ++i) {
+      if (auto s = dec->Add(tasks[i], results[i]); !s.ok()) failed = s.status();
+    }
+    if (auto got = dec->Decode(); !got.ok()) failed = got.status();
+  });
+  RETURN_IF_ERROR(failed);
+  return res;
+}
+
 absl::StatusOr<TimingResult> MeasureTiming(const CodesBenchOptions& o) {
   TimingResult res;
   res.rows = o.timing_rows;
@@ -208,60 +262,9 @@ absl::StatusOr<TimingResult> MeasureTiming(const CodesBenchOptions& o) {
   res.local_product_s = MedianSeconds(o.timing_repeats, [&] { local.noalias() = a * b; });
   res.local_rel_error = RelError(local, exact);
 
-  // LT: find the tasks needed (and verify) once, then time encode and decode.
-  LtParams p;
-  if (o.lt_c > 0) p.c = o.lt_c;
-  if (o.lt_delta > 0) p.delta = o.lt_delta;
-  if (o.lt_max_amplification >= 0) p.max_error_amplification = o.lt_max_amplification;
-  p.seed = o.seed;
-  ASSIGN_OR_RETURN(auto lt, LtCode::Create(o.timing_rows, p));
-  res.lt_code = lt->name();
-  std::vector<TaskSpec> tasks;
-  std::vector<Matrix> results;
-  {
-    auto dec = lt->NewDecoder();
-    for (int64_t id = 0; !dec->decodable(); ++id) {
-      ASSIGN_OR_RETURN(TaskSpec task, lt->Task(id));
-      ASSIGN_OR_RETURN(Matrix coded, lt->Encode(task, a));
-      results.push_back(coded * b);
-      RETURN_IF_ERROR(dec->Add(id, results.back()).status());
-      tasks.push_back(std::move(task));
-    }
-    ASSIGN_OR_RETURN(Matrix got, dec->Decode());
-    res.lt_rel_error = RelError(got, exact);
-    res.lt_tasks = static_cast<int64_t>(tasks.size());
-    res.lt_symbols = dec->stats().symbols_at_decodable;
-    res.lt_amplification = dec->stats().estimated_amplification;
-  }
-  // The workers' float products carry about the local product's relative
-  // error; the decoder promises to amplify it at most max_amplification-fold
-  // (4x slack: its probe is one random sample).
-  const double lt_limit = 4 * std::max(1.0, p.max_error_amplification) * std::max(res.local_rel_error, 0x1p-24);
-  if (!(res.lt_rel_error <= lt_limit)) {
-    return absl::InternalError(absl::StrCat("LT decode error ", res.lt_rel_error, " above ", lt_limit));
-  }
+  ASSIGN_OR_RETURN(res.lt, MeasureLtTiming(o, a, b, exact, res.local_rel_error, /*elimination=*/true));
+  ASSIGN_OR_RETURN(res.lt_peeling, MeasureLtTiming(o, a, b, exact, res.local_rel_error, /*elimination=*/false));
   absl::Status failed;
-  // Encoding = generating each task's symbols and summing its rows (a server
-  // does both); decoding = Add of each (already generated) task + Decode.
-  res.lt_encode_s = MedianSeconds(o.timing_repeats, [&] {
-    for (const TaskSpec& t : tasks) {
-      auto spec = lt->Task(t.id);
-      if (!spec.ok()) {
-        failed = spec.status();
-        continue;
-      }
-      auto coded = lt->Encode(*spec, a);
-      if (!coded.ok()) failed = coded.status();
-    }
-  });
-  res.lt_decode_s = MedianSeconds(o.timing_repeats, [&] {
-    auto dec = lt->NewDecoder();
-    for (size_t i = 0; i < tasks.size(); ++i) {
-      if (auto s = dec->Add(tasks[i], results[i]); !s.ok()) failed = s.status();
-    }
-    if (auto got = dec->Decode(); !got.ok()) failed = got.status();
-  });
-  RETURN_IF_ERROR(failed);
 
   // MDS (15, 10), default generator; decode from the last 10 tasks, so five
   // blocks must be solved for (the systematic worst case).
@@ -306,12 +309,9 @@ absl::StatusOr<TimingResult> MeasureTiming(const CodesBenchOptions& o) {
   RETURN_IF_ERROR(failed);
   res.mds_rel_error = RelError(mds_got, exact);
   if (!(res.mds_rel_error < 1e-4)) return absl::InternalError(absl::StrCat("MDS decode error ", res.mds_rel_error));
-  if (p.max_error_amplification <= 0 && !(res.lt_rel_error < 1e-2)) {
-    return absl::InternalError(absl::StrCat("LT decode error ", res.lt_rel_error, " (accuracy check off)"));
-  }
   Log().info("timing {}x{} . {}x{}: local {:.1f} ms, LT encode {:.1f} ms decode {:.1f} ms, MDS encode {:.1f} ms decode {:.1f} ms",
              o.timing_rows, o.timing_inner, o.timing_inner, o.timing_cols, 1e3 * res.local_product_s,
-             1e3 * res.lt_encode_s, 1e3 * res.lt_decode_s, 1e3 * res.mds_encode_s, 1e3 * res.mds_decode_s);
+             1e3 * res.lt.encode_s, 1e3 * res.lt.decode_s, 1e3 * res.mds_encode_s, 1e3 * res.mds_decode_s);
   return res;
 }
 
@@ -425,10 +425,14 @@ void PrintCodesTable(const CodesBenchResult& r, std::ostream& out) {
     out << absl::StrFormat("  %-22s %10.2f ms  %6.3fx local   %s\n", what, 1e3 * s, s / t.local_product_s, note);
   };
   line("local product", t.local_product_s, "");
-  line("LT encode", t.lt_encode_s, absl::StrFormat("%s, %d tasks, %d symbols", t.lt_code, t.lt_tasks, t.lt_symbols));
-  line("LT decode", t.lt_decode_s,
-       absl::StrFormat("rel err %.2g (local float product: %.2g; probe amplification %.3g)", t.lt_rel_error,
-                       t.local_rel_error, t.lt_amplification));
+  for (const LtTiming* lt : {&t.lt, &t.lt_peeling}) {
+    const bool elim = lt == &t.lt;
+    line(elim ? "LT encode" : "LT encode (peeling)", lt->encode_s,
+         absl::StrFormat("%s, %d tasks, %d symbols", lt->code, lt->tasks, lt->symbols));
+    line(elim ? "LT decode" : "LT decode (peeling)", lt->decode_s,
+         absl::StrFormat("rel err %.2g (local float product %.2g), probe amplification %.3g, %d inactivations",
+                         lt->rel_error, t.local_rel_error, lt->amplification, lt->inactivations));
+  }
   line("MDS encode (15 tasks)", t.mds_encode_s, t.mds_code);
   line("MDS decode (5 erased)", t.mds_decode_s, absl::StrFormat("rel err %.2g", t.mds_rel_error));
 }
@@ -465,12 +469,17 @@ std::string CodesJson(const CodesBenchResult& r) {
       .Key("cols").Int(t.cols)
       .Key("backend").String(t.backend)
       .Key("local_product_s").Number(t.local_product_s)
-      .Key("lt_encode_s").Number(t.lt_encode_s)
-      .Key("lt_decode_s").Number(t.lt_decode_s)
-      .Key("lt_tasks").Int(t.lt_tasks)
-      .Key("lt_symbols").Int(t.lt_symbols)
-      .Key("lt_rel_error").Number(t.lt_rel_error)
-      .Key("lt_amplification").Number(t.lt_amplification)
+      .Key("lt_encode_s").Number(t.lt.encode_s)
+      .Key("lt_decode_s").Number(t.lt.decode_s)
+      .Key("lt_tasks").Int(t.lt.tasks)
+      .Key("lt_symbols").Int(t.lt.symbols)
+      .Key("lt_rel_error").Number(t.lt.rel_error)
+      .Key("lt_amplification").Number(t.lt.amplification)
+      .Key("lt_inactivations").Int(t.lt.inactivations)
+      .Key("lt_peeling_encode_s").Number(t.lt_peeling.encode_s)
+      .Key("lt_peeling_decode_s").Number(t.lt_peeling.decode_s)
+      .Key("lt_peeling_symbols").Int(t.lt_peeling.symbols)
+      .Key("lt_peeling_rel_error").Number(t.lt_peeling.rel_error)
       .Key("local_rel_error").Number(t.local_rel_error)
       .Key("mds_encode_s").Number(t.mds_encode_s)
       .Key("mds_decode_s").Number(t.mds_decode_s)

@@ -50,18 +50,23 @@ struct MdsRow {
   bool is_default = false;
 };
 
+struct LtTiming {
+  std::string code;
+  double encode_s = 0, decode_s = 0;
+  int64_t tasks = 0, symbols = 0, inactivations = 0;
+  double rel_error = 0, amplification = 0;
+};
+
 struct TimingResult {
   int64_t rows = 0, inner = 0, cols = 0;
   std::string backend;
   double local_product_s = 0;
-  double lt_encode_s = 0, lt_decode_s = 0;
-  int64_t lt_tasks = 0, lt_symbols = 0;
-  double lt_rel_error = 0;
+  LtTiming lt;          // default decoder (peeling + elimination)
+  LtTiming lt_peeling;  // peeling alone
   double local_rel_error = 0;  // the float32 local product against the exact one
-  double lt_amplification = 0;
   double mds_encode_s = 0, mds_decode_s = 0;
   double mds_rel_error = 0;
-  std::string lt_code, mds_code;
+  std::string mds_code;
 };
 
 struct CodesBenchResult {

@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "common/linalg.h"
 #include "common/matrix.h"
+#include "common/matrix_util.h"
 #include "common/random.h"
 
 namespace codedge::bench {
@@ -35,13 +36,10 @@ absl::StatusOr<std::vector<GemmRow>> RunGemmBench(const std::vector<GemmShape>& 
   Pcg32 rng(seed, 0x67656d6d);  // "gemm"
   std::vector<GemmRow> rows;
   for (const GemmShape& s : shapes) {
-    Matrix a(s.m, s.k), b(s.k, s.n), c;
-    for (int64_t i = 0; i < a.size(); ++i) a.data()[i] = static_cast<float>(rng.Uniform(-1, 1));
-    for (int64_t i = 0; i < b.size(); ++i) b.data()[i] = static_cast<float>(rng.Uniform(-1, 1));
+    const Matrix a = RandomUniformMatrix(s.m, s.k, rng), b = RandomUniformMatrix(s.k, s.n, rng);
     // Verify once against a double product before timing.
-    c.noalias() = a * b;
-    const MatrixD exact = a.cast<double>() * b.cast<double>();
-    const double err = (c.cast<double>() - exact).norm() / exact.norm();
+    Matrix c = a * b;
+    const double err = RelativeError(c, a.cast<double>() * b.cast<double>());
     if (!(err < 1e-4)) return absl::InternalError(absl::StrCat("product error ", err));
     std::vector<double> t;
     for (int r = 0; r < repeats; ++r) {

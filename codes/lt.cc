@@ -483,24 +483,31 @@ class LtDecoder : public Decoder {
   // Applies the plan to a random probe. Returns true (decodable) when it
   // amplifies the noise by at most params.max_error_amplification, else
   // schedules a retry.
+  static constexpr int64_t kProbes = 4;
+
   absl::StatusOr<bool> AccurateEnough() {
     const double limit = lt_.params().max_error_amplification;
     if (limit <= 0) return true;
-    // kProbes columns: x ~ N(0,1) per source; y_e = sum x + noise of the size
-    // float32 rounding leaves in a worker's result (2^-24 * |terms|). The
-    // worst column counts (one sample can miss a badly conditioned corner).
-    constexpr int64_t kProbes = 4;
-    Pcg32 rng(MixSeed(lt_.params().seed, 0x70726f6265), static_cast<uint64_t>(NumEqs()));  // "probe"
-    std::vector<double> truth(k_ * kProbes);
-    for (double& v : truth) v = rng.Normal();
-    std::vector<double> y(NumEqs() * kProbes);
-    for (int64_t e = 0; e < NumEqs(); ++e) {
-      for (int64_t c = 0; c < kProbes; ++c) {
-        double sum = 0, sq = 0;
-        for (int32_t s : Nbrs(e)) sum += truth[s * kProbes + c], sq += truth[s * kProbes + c] * truth[s * kProbes + c];
-        y[e * kProbes + c] = sum + 0x1p-24 * std::sqrt(sq) * rng.Normal();
-      }
+    // kProbes columns: x uniform with unit variance per source; y_e = sum x +
+    // noise of the size float32 rounding leaves in a worker's result
+    // (2^-24 * |terms| ~ 2^-24 * sqrt(degree)). The worst column counts: one
+    // sample can miss a badly conditioned corner. Probe values of equations
+    // already seen are kept, so an attempt only pays for the new ones.
+    if (probe_truth_.empty()) {
+      Pcg32 rng(MixSeed(lt_.params().seed, 0x70726f6265), 1);  // "probe"
+      probe_truth_.resize(k_ * kProbes);
+      for (double& v : probe_truth_) v = rng.Uniform(-std::sqrt(3.0), std::sqrt(3.0));
+      probe_rng_ = Pcg32(MixSeed(lt_.params().seed, 0x6e6f697365), 2);  // "noise"
     }
+    for (int64_t e = static_cast<int64_t>(probe_y_.size()) / kProbes; e < NumEqs(); ++e) {
+      double sum[kProbes] = {};
+      for (int32_t s : Nbrs(e))
+        for (int64_t c = 0; c < kProbes; ++c) sum[c] += probe_truth_[s * kProbes + c];
+      const double scale = 0x1p-24 * std::sqrt(static_cast<double>(Nbrs(e).size()));
+      for (int64_t c = 0; c < kProbes; ++c) probe_y_.push_back(sum[c] + scale * probe_rng_.Uniform(-std::sqrt(3.0), std::sqrt(3.0)));
+    }
+    const std::vector<double>& y = probe_y_;
+    const std::vector<double>& truth = probe_truth_;
     const std::vector<double> got = ApplyPlan(y, kProbes);
     double amplification = 0;
     for (int64_t c = 0; c < kProbes; ++c) {
@@ -552,6 +559,9 @@ class LtDecoder : public Decoder {
   int64_t num_decoded_ = 0;
   int64_t active_ = 0;
   int64_t next_attempt_at_ = 0;
+  // Accuracy probe: random source values and the matching equation values.
+  std::vector<double> probe_truth_, probe_y_;
+  Pcg32 probe_rng_;
   // The plan of the last successful attempt, and the decoded values (k_ * len_).
   Plan plan_;
   std::vector<double> src_val_;

@@ -8,13 +8,17 @@
 // groups symbols [t * symbols_per_task, (t + 1) * symbols_per_task).
 // Addition and subtraction of float rows replace XOR.
 //
-// Decoding is incremental: each arriving symbol is reduced by the sources
-// already known and peeled (a symbol with one unknown source resolves it,
-// which may release others). When peeling stalls with at least as many unused
-// symbols as unknown sources, the decoder (with `elimination`) solves the
-// residual system by inactivation decoding: it keeps peeling after declaring a
-// few sources "inactive" unknowns, then solves a small dense system over them.
-// Decoding runs in double precision.
+// Decoding is incremental: as symbols arrive the decoder peels their structure
+// (a symbol with one unknown source determines it, which may release others).
+// When peeling stalls with at least as many unused symbols as unknown sources,
+// the decoder (with `elimination`) plans the residual by inactivation
+// decoding: it keeps peeling after declaring a few sources "inactive"
+// unknowns, then solves a small dense least-squares system over them. Values
+// are computed in double along a best-first plan that keeps float rounding
+// from compounding along peeling chains, and the decoder checks its own
+// accuracy on a random probe before it says "decodable" (lt.cc explains).
+// Correctness is exact arithmetic's: on data whose sums are exact in float
+// (small integers) the decode is exact.
 //
 // Degree-1 symbols are raw rows of A: a task exposes those rows (Exposure).
 #ifndef CODEDGE_CODES_LT_H_
@@ -30,8 +34,9 @@
 namespace codedge {
 
 struct LtParams {
-  // Robust soliton parameters; defaults chosen by `edge-bench codes --lt-sweep`
-  // (BENCHMARKS.md).
+  // Robust soliton parameters; defaults chosen by `edge-bench codes --lt_sweep`
+  // (BENCHMARKS.md): lowest overhead at k = 100..10000 among the settings
+  // whose decode stays cheap (fewest inactivations).
   double c = 0.03;
   double delta = 0.05;
   int64_t symbol_rows = 1;       // rows of A per source symbol

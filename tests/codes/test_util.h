@@ -9,26 +9,17 @@
 #include "absl/status/statusor.h"
 #include "codes/code.h"
 #include "common/matrix.h"
+#include "common/matrix_util.h"
 #include "common/random.h"
 
 namespace codedge::testing {
 
-inline Matrix RandomMatrix(int64_t rows, int64_t cols, Pcg32& rng) {
-  Matrix m(rows, cols);
-  for (int64_t i = 0; i < rows; ++i)
-    for (int64_t j = 0; j < cols; ++j) m(i, j) = static_cast<float>(rng.Uniform(-1.0, 1.0));
-  return m;
-}
+inline Matrix RandomMatrix(int64_t rows, int64_t cols, Pcg32& rng) { return RandomUniformMatrix(rows, cols, rng); }
 
 // The oracle: A·B computed in double from the float inputs.
 inline MatrixD ExactProduct(const Matrix& a, const Matrix& b) { return a.cast<double>() * b.cast<double>(); }
 
-// ||got - want||_F / ||want||_F (absolute error if want is zero).
-inline double RelError(const Matrix& got, const MatrixD& want) {
-  const double num = (got.cast<double>() - want).norm();
-  const double den = want.norm();
-  return den > 0 ? num / den : num;
-}
+inline double RelError(const Matrix& got, const MatrixD& want) { return RelativeError(got, want); }
 
 struct DecodeRun {
   Matrix product;

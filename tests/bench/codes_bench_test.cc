@@ -1,0 +1,67 @@
+#include <catch2/catch.hpp>
+
+#include <limits>
+#include <sstream>
+#include <string>
+
+#include "bench/codes_bench.h"
+#include "bench/gemm_bench.h"
+#include "bench/json.h"
+
+namespace codedge::bench {
+namespace {
+
+TEST_CASE("JsonWriter escapes strings and nests containers", "[bench][json]") {
+  JsonWriter w;
+  w.BeginObject().Key("a").Int(1).Key("s\"q").String("x\ny\\").Key("list").BeginArray().Number(0.5).Bool(true)
+      .Number(std::numeric_limits<double>::infinity()).EndArray().EndObject();
+  CHECK(w.str() == R"({"a":1,"s\"q":"x\ny\\","list":[0.5,true,null]})");
+}
+
+// The JSON is a public interface: scripts read these keys. A small run
+// must produce every documented key (extend, never rename).
+TEST_CASE("edge-bench codes JSON keeps its documented shape", "[bench]") {
+  CodesBenchOptions o;
+  o.runs = 3;
+  o.lt_ks = {10, 50};
+  o.mds_max_subsets = 5;
+  o.timing_rows = 400;
+  o.timing_inner = 50;
+  o.timing_cols = 4;
+  o.timing_repeats = 1;
+  auto result = RunCodesBench(o);
+  REQUIRE(result.ok());
+  const std::string json = CodesJson(*result);
+  for (const char* key : {"\"lt\":", "\"k\":", "\"decoder\":\"peeling\"", "\"decoder\":\"peeling+elimination\"",
+                          "\"runs\":", "\"overhead_mean\":", "\"overhead_p99\":", "\"mds\":", "\"generator\":",
+                          "\"m\":", "\"n\":", "\"subsets\":", "\"worst_cond\":", "\"worst_rel_error\":",
+                          "\"median_rel_error\":", "\"default\":true", "\"timing\":", "\"local_product_s\":",
+                          "\"lt_encode_s\":", "\"lt_decode_s\":", "\"mds_encode_s\":", "\"mds_decode_s\":"}) {
+    INFO(key);
+    CHECK(json.find(key) != std::string::npos);
+  }
+  CHECK(result->lt.size() == 4);
+  CHECK(result->mds.size() == 15);  // 5 generators x 3 shapes
+  std::ostringstream table;
+  PrintCodesTable(*result, table);
+  CHECK(table.str().find("LT reception overhead") != std::string::npos);
+}
+
+TEST_CASE("edge-bench rejects bad options with InvalidArgument", "[bench]") {
+  CodesBenchOptions o;
+  o.runs = 0;
+  CHECK(RunCodesBench(o).status().code() == absl::StatusCode::kInvalidArgument);
+  o = CodesBenchOptions{};
+  o.lt_ks = {0};
+  CHECK(RunCodesBench(o).status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(ParseGemmShapes("10x10").status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(ParseGemmShapes("10x0x3").status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(ParseGemmShapes("").status().code() == absl::StatusCode::kInvalidArgument);
+  auto shapes = ParseGemmShapes("2x3x4,5x6x7");
+  REQUIRE(shapes.ok());
+  CHECK(shapes->size() == 2);
+  CHECK((*shapes)[1].n == 7);
+}
+
+}  // namespace
+}  // namespace codedge::bench
