@@ -187,13 +187,15 @@ double MedianSeconds(int repeats, F&& f) {
 // LT at row granularity: find the tasks needed (and verify the product) once,
 // then time encode and decode.
 absl::StatusOr<LtTiming> MeasureLtTiming(const CodesBenchOptions& o, const Matrix& a, const Matrix& b,
-                                         const MatrixD& exact, double local_rel_error, bool elimination) {
+                                         const MatrixD& exact, double local_rel_error, bool elimination,
+                                         int64_t symbol_rows) {
   LtTiming res;
   LtParams p;
   if (o.lt_c > 0) p.c = o.lt_c;
   if (o.lt_delta > 0) p.delta = o.lt_delta;
   if (o.lt_max_amplification >= 0) p.max_error_amplification = o.lt_max_amplification;
   p.elimination = elimination;
+  p.symbol_rows = symbol_rows;
   p.seed = o.seed;
   ASSIGN_OR_RETURN(auto lt, LtCode::Create(a.rows(), p));
   res.code = lt->name();
@@ -262,8 +264,11 @@ absl::StatusOr<TimingResult> MeasureTiming(const CodesBenchOptions& o) {
   res.local_product_s = MedianSeconds(o.timing_repeats, [&] { local.noalias() = a * b; });
   res.local_rel_error = RelError(local, exact);
 
-  ASSIGN_OR_RETURN(res.lt, MeasureLtTiming(o, a, b, exact, res.local_rel_error, /*elimination=*/true));
-  ASSIGN_OR_RETURN(res.lt_peeling, MeasureLtTiming(o, a, b, exact, res.local_rel_error, /*elimination=*/false));
+  ASSIGN_OR_RETURN(res.lt, MeasureLtTiming(o, a, b, exact, res.local_rel_error, /*elimination=*/true, 1));
+  ASSIGN_OR_RETURN(res.lt_peeling, MeasureLtTiming(o, a, b, exact, res.local_rel_error, /*elimination=*/false, 1));
+  // The same product with 10 rows per symbol (k = rows / 10): the cost of
+  // row granularity, shown beside it.
+  ASSIGN_OR_RETURN(res.lt_blocked, MeasureLtTiming(o, a, b, exact, res.local_rel_error, /*elimination=*/true, 10));
   absl::Status failed;
 
   // MDS (15, 10), default generator; decode from the last 10 tasks, so five
@@ -422,14 +427,14 @@ void PrintCodesTable(const CodesBenchResult& r, std::ostream& out) {
   out << absl::StrFormat("\nTiming, %dx%d . %dx%d, single thread, %s (median of runs)\n", t.rows, t.inner, t.inner,
                          t.cols, t.backend);
   const auto line = [&](const char* what, double s, const std::string& note) {
-    out << absl::StrFormat("  %-22s %10.2f ms  %6.3fx local   %s\n", what, 1e3 * s, s / t.local_product_s, note);
+    out << absl::StrFormat("  %-24s %10.2f ms  %6.3fx local   %s\n", what, 1e3 * s, s / t.local_product_s, note);
   };
   line("local product", t.local_product_s, "");
-  for (const LtTiming* lt : {&t.lt, &t.lt_peeling}) {
-    const bool elim = lt == &t.lt;
-    line(elim ? "LT encode" : "LT encode (peeling)", lt->encode_s,
+  for (const LtTiming* lt : {&t.lt, &t.lt_peeling, &t.lt_blocked}) {
+    const char* what = lt == &t.lt ? "" : lt == &t.lt_peeling ? " (peeling)" : " (10 rows/sym)";
+    line(absl::StrCat("LT encode", what).c_str(), lt->encode_s,
          absl::StrFormat("%s, %d tasks, %d symbols", lt->code, lt->tasks, lt->symbols));
-    line(elim ? "LT decode" : "LT decode (peeling)", lt->decode_s,
+    line(absl::StrCat("LT decode", what).c_str(), lt->decode_s,
          absl::StrFormat("rel err %.2g (local float product %.2g), probe amplification %.3g, %d inactivations",
                          lt->rel_error, t.local_rel_error, lt->amplification, lt->inactivations));
   }
@@ -480,6 +485,8 @@ std::string CodesJson(const CodesBenchResult& r) {
       .Key("lt_peeling_decode_s").Number(t.lt_peeling.decode_s)
       .Key("lt_peeling_symbols").Int(t.lt_peeling.symbols)
       .Key("lt_peeling_rel_error").Number(t.lt_peeling.rel_error)
+      .Key("lt_10rows_decode_s").Number(t.lt_blocked.decode_s)
+      .Key("lt_10rows_symbols").Int(t.lt_blocked.symbols)
       .Key("local_rel_error").Number(t.local_rel_error)
       .Key("mds_encode_s").Number(t.mds_encode_s)
       .Key("mds_decode_s").Number(t.mds_decode_s)

@@ -63,6 +63,7 @@ struct TimingResult {
   double local_product_s = 0;
   LtTiming lt;          // default decoder (peeling + elimination)
   LtTiming lt_peeling;  // peeling alone
+  LtTiming lt_blocked;  // 10 rows per symbol (k = rows / 10), default decoder
   double local_rel_error = 0;  // the float32 local product against the exact one
   double mds_encode_s = 0, mds_decode_s = 0;
   double mds_rel_error = 0;
