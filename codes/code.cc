@@ -1,7 +1,7 @@
 #include "codes/code.h"
 
 #include <algorithm>
-#include <cassert>
+#include <limits>
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
@@ -9,10 +9,17 @@
 
 namespace codedge {
 
+namespace {
+constexpr int64_t kMaxSymbols = std::numeric_limits<int32_t>::max();  // symbol ids are int32
+}  // namespace
+
 absl::StatusOr<SourceLayout> SourceLayout::ForSymbolCount(int64_t rows, int64_t k) {
   if (rows < 1) return absl::InvalidArgumentError(absl::StrCat("A must have at least one row, got ", rows));
   if (k < 1) return absl::InvalidArgumentError(absl::StrCat("number of source blocks k must be >= 1, got ", k));
-  return SourceLayout{rows, (rows + k - 1) / k, k};
+  if (k > kMaxSymbols) {
+    return absl::InvalidArgumentError(absl::StrCat("number of source blocks k must be <= ", kMaxSymbols, ", got ", k));
+  }
+  return SourceLayout{rows, (rows - 1) / k + 1, k};
 }
 
 absl::StatusOr<SourceLayout> SourceLayout::ForSymbolRows(int64_t rows, int64_t symbol_rows) {
@@ -20,7 +27,12 @@ absl::StatusOr<SourceLayout> SourceLayout::ForSymbolRows(int64_t rows, int64_t s
   if (symbol_rows < 1) {
     return absl::InvalidArgumentError(absl::StrCat("rows per symbol must be >= 1, got ", symbol_rows));
   }
-  return SourceLayout{rows, symbol_rows, (rows + symbol_rows - 1) / symbol_rows};
+  symbol_rows = std::min(symbol_rows, rows);  // more would be padding only
+  const int64_t k = (rows - 1) / symbol_rows + 1;
+  if (k > kMaxSymbols) {
+    return absl::InvalidArgumentError(absl::StrCat("at most ", kMaxSymbols, " source symbols, got ", k));
+  }
+  return SourceLayout{rows, symbol_rows, k};
 }
 
 int64_t SourceLayout::SymbolBegin(int64_t s) const { return std::min(rows, s * symbol_rows); }
@@ -133,7 +145,11 @@ absl::StatusOr<DecodeState> Decoder::Add(const TaskSpec& task, ConstMatrixRef re
     return absl::AlreadyExistsError(absl::StrCat("duplicate result for task ", task_id));
   }
   RETURN_IF_ERROR(code_.CheckTaskId(task_id));
-  assert(static_cast<int64_t>(task.symbols.size()) == code_.symbols_per_task());
+  if (static_cast<int64_t>(task.symbols.size()) != code_.symbols_per_task()) {
+    return absl::InvalidArgumentError(absl::StrCat("task ", task_id, " has ", task.symbols.size(),
+                                                   " coded symbols; tasks of ", code_.name(), " have ",
+                                                   code_.symbols_per_task()));
+  }
   const int64_t want_rows = code_.TaskRows(task);
   if (result.rows() != want_rows) {
     return absl::InvalidArgumentError(absl::StrCat("result for task ", task_id, " has ", result.rows(),

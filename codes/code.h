@@ -39,9 +39,11 @@ struct SourceLayout {
   int64_t num_symbols = 0;  // k = ceil(rows / symbol_rows)
 
   // k symbols of ceil(rows / k) rows each (k may exceed rows: the extra
-  // symbols are all padding). InvalidArgument if rows < 1 or k < 1.
+  // symbols are all padding). InvalidArgument if rows < 1, k < 1 or
+  // k > 2^31 - 1.
   static absl::StatusOr<SourceLayout> ForSymbolCount(int64_t rows, int64_t k);
-  // Symbols of `symbol_rows` rows each. InvalidArgument if either is < 1.
+  // Symbols of min(symbol_rows, rows) rows each. InvalidArgument if either is
+  // < 1 or the symbol count exceeds 2^31 - 1.
   static absl::StatusOr<SourceLayout> ForSymbolRows(int64_t rows, int64_t symbol_rows);
 
   // Rows of A covered by symbol s: [SymbolBegin(s), SymbolEnd(s)), possibly
@@ -116,7 +118,8 @@ class Decoder {
 
   // The same, for a task the caller already holds (it encoded it): saves
   // regenerating the task's symbols. `task` must be what code().Task(task.id)
-  // returned (a programmer invariant; only its id and size are checked).
+  // returned; its id (OutOfRange) and symbol count (InvalidArgument) are
+  // checked, its coefficients are trusted.
   absl::StatusOr<DecodeState> Add(const TaskSpec& task, ConstMatrixRef result);
 
   bool decodable() const { return decodable_; }

@@ -58,7 +58,11 @@ class LtDecoder : public Decoder {
     const int64_t cap = code.params().max_inactivations;
     // The real-valued core costs O(i * residual edges) to set up and O(i^3) to
     // factor; beyond this cap it is cheaper to wait for more symbols.
-    max_inactive_ = cap > 0 ? cap : std::max<int64_t>(64, static_cast<int64_t>(8.0 * std::sqrt(static_cast<double>(k_))));
+    // The automatic cap is 8 sqrt(k), and at most what keeps the dense
+    // coefficients (about k x cap doubles) near 256 MiB.
+    const double kd = static_cast<double>(k_);
+    max_inactive_ = cap > 0 ? cap
+                            : std::max<int64_t>(64, static_cast<int64_t>(std::min(8.0 * std::sqrt(kd), 3.2e7 / kd)));
   }
 
  protected:
@@ -70,13 +74,16 @@ class LtDecoder : public Decoder {
     Eigen::Map<Matrix>(vals_.data() + at, result.rows(), result.cols()) = result;  // row-major: symbol after symbol
     for (const CodedSymbol& sym : task.symbols) AddEquation(sym.sources);
     Peel();
-    if (NumEqs() < next_attempt_at_) return false;
-    if (num_decoded_ < k_) {
+    // A wait for rank (capped core, deficiency) ends early if peeling alone
+    // completes; a wait for accuracy does not.
+    const bool peeled_all = num_decoded_ == k_;
+    if (NumEqs() < next_attempt_at_ && !(peeled_all && !waiting_for_accuracy_)) return false;
+    if (!peeled_all) {
       if (!lt_.params().elimination || active_ < k_ - num_decoded_) return false;
       stats_.elimination_attempts++;
     }
-    ASSIGN_OR_RETURN(int64_t deficiency, BuildPlan());
-    if (deficiency > 0) {
+    if (const int64_t deficiency = BuildPlan(); deficiency > 0) {
+      waiting_for_accuracy_ = false;
       next_attempt_at_ = NumEqs() + deficiency;
       return false;
     }
@@ -308,9 +315,11 @@ class LtDecoder : public Decoder {
     std::vector<int32_t> redundant;                  // equations all of whose sources are known
   };
 
-  // Builds the plan over every received equation. Returns the real rank
-  // deficiency (0: plan ready).
-  absl::StatusOr<int64_t> BuildPlan() {
+  // Builds the plan over every received equation. Returns how many more
+  // symbols to wait for (the rank deficiency; 0: plan ready). Never fails:
+  // DoAdd must not change state and then return an error.
+  int64_t BuildPlan() {
+    stats_.inactivations = 0;
     const int64_t ne = NumEqs();
     // CSR adjacency: equations of each source.
     std::vector<int64_t> adj_begin(k_ + 1, 0);
@@ -485,8 +494,9 @@ class LtDecoder : public Decoder {
   // schedules a retry.
   static constexpr int64_t kProbes = 4;
 
-  absl::StatusOr<bool> AccurateEnough() {
+  bool AccurateEnough() {
     const double limit = lt_.params().max_error_amplification;
+    waiting_for_accuracy_ = false;
     if (limit <= 0) return true;
     // kProbes columns: x uniform with unit variance per source; y_e = sum x +
     // noise of the size float32 rounding leaves in a worker's result
@@ -509,18 +519,22 @@ class LtDecoder : public Decoder {
     const std::vector<double>& y = probe_y_;
     const std::vector<double>& truth = probe_truth_;
     const std::vector<double> got = ApplyPlan(y, kProbes);
+    // Relative to the *expected* size of the truth (unit variance: k per
+    // column), not the sample's: for tiny k a small sample would make the
+    // ratio heavy-tailed, and a cached probe would then fail forever.
     double amplification = 0;
     for (int64_t c = 0; c < kProbes; ++c) {
-      double num = 0, den = 0;
+      double num = 0;
       for (int64_t s = 0; s < k_; ++s) {
         const double d = got[s * kProbes + c] - truth[s * kProbes + c];
-        num += d * d, den += truth[s * kProbes + c] * truth[s * kProbes + c];
+        num += d * d;
       }
-      amplification = std::max(amplification, std::sqrt(num / den) / 0x1p-24);
+      amplification = std::max(amplification, std::sqrt(num / static_cast<double>(k_)) / 0x1p-24);
     }
     stats_.estimated_amplification = amplification;
     if (amplification <= limit) return true;
     stats_.accuracy_waits++;
+    waiting_for_accuracy_ = true;
     next_attempt_at_ = NumEqs() + std::max<int64_t>(1, k_ / 200);
     return false;
   }
@@ -559,6 +573,7 @@ class LtDecoder : public Decoder {
   int64_t num_decoded_ = 0;
   int64_t active_ = 0;
   int64_t next_attempt_at_ = 0;
+  bool waiting_for_accuracy_ = false;
   // Accuracy probe: random source values and the matching equation values.
   std::vector<double> probe_truth_, probe_y_;
   Pcg32 probe_rng_;
@@ -585,7 +600,7 @@ absl::StatusOr<std::vector<double>> RobustSoliton(int64_t k, double c, double de
   //   R = c ln(k/delta) sqrt(k), tau(d) = R/(d k) for d < k/R,
   //   tau(k/R) = R ln(R/delta) / k, then normalise.
   const double r = c * std::log(kd / delta) * std::sqrt(kd);
-  const int64_t pivot = std::clamp<int64_t>(static_cast<int64_t>(std::floor(kd / r)), 1, k);
+  const int64_t pivot = static_cast<int64_t>(std::clamp(std::floor(kd / r), 1.0, kd));  // clamp before the cast
   p[0] = 1.0 / kd;
   for (int64_t d = 2; d <= k; ++d) p[d - 1] = 1.0 / (static_cast<double>(d) * static_cast<double>(d - 1));
   for (int64_t d = 1; d < pivot; ++d) p[d - 1] += r / (static_cast<double>(d) * kd);
@@ -604,15 +619,14 @@ LtCode::LtCode(SourceLayout layout, LtParams params, std::vector<double> degrees
 
 absl::StatusOr<std::unique_ptr<LtCode>> LtCode::Create(int64_t rows, const LtParams& params) {
   ASSIGN_OR_RETURN(SourceLayout layout, SourceLayout::ForSymbolRows(rows, params.symbol_rows));
-  if (layout.num_symbols > std::numeric_limits<int32_t>::max()) {
-    return absl::InvalidArgumentError(absl::StrCat("LT supports at most 2^31-1 source symbols, got ", layout.num_symbols));
-  }
   if (params.symbols_per_task < 0) {
     return absl::InvalidArgumentError(absl::StrCat("LT symbols per task must be >= 0 (0 = auto), got ",
                                                    params.symbols_per_task));
   }
-  if (!(params.max_error_amplification >= 0)) {
-    return absl::InvalidArgumentError(absl::StrCat("LT max error amplification must be >= 0 (0 = no check), got ",
+  // Below ~2 even an exact solve fails the probe (its own noise): the decoder
+  // would wait forever.
+  if (!(params.max_error_amplification == 0 || params.max_error_amplification >= 10)) {
+    return absl::InvalidArgumentError(absl::StrCat("LT max error amplification must be 0 (no check) or >= 10, got ",
                                                    params.max_error_amplification));
   }
   if (params.max_inactivations < 0) {

@@ -20,8 +20,15 @@ constexpr int64_t kMaxM = 4096;
 // Rounds every coefficient to the nearest float so that encoding in float and
 // decoding in double use identical numbers.
 void RoundToFloat(MatrixD& g) {
-  for (int64_t i = 0; i < g.rows(); ++i)
-    for (int64_t j = 0; j < g.cols(); ++j) g(i, j) = static_cast<double>(static_cast<float>(g(i, j)));
+  constexpr double kMax = std::numeric_limits<float>::max();
+  for (int64_t i = 0; i < g.rows(); ++i) {
+    for (int64_t j = 0; j < g.cols(); ++j) {
+      const double v = g(i, j);
+      // Out-of-range double -> float is undefined: map it to infinity.
+      g(i, j) = std::abs(v) > kMax ? std::copysign(std::numeric_limits<double>::infinity(), v)
+                                   : static_cast<double>(static_cast<float>(v));
+    }
+  }
 }
 
 MatrixD Vandermonde(const std::vector<double>& nodes, int64_t n) {
@@ -203,6 +210,11 @@ absl::StatusOr<MatrixD> MakeMdsGenerator(MdsGenerator kind, int64_t m, int64_t n
       break;
   }
   RoundToFloat(g);
+  if (!g.allFinite()) {  // m^(n-1) > FLT_MAX for large equispaced codes
+    return absl::InvalidArgumentError(absl::StrCat("generator ", MdsGeneratorName(kind), " for (m=", m, ", n=", n,
+                                                   ") has entries beyond float32 range; use a smaller m or the "
+                                                   "default generator"));
+  }
   return g;
 }
 

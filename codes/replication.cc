@@ -1,5 +1,6 @@
 #include "codes/replication.h"
 
+#include <limits>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -41,6 +42,9 @@ class BlockDecoder : public Decoder {
 absl::StatusOr<std::unique_ptr<ReplicationCode>> ReplicationCode::Create(int64_t rows, int64_t k, int64_t copies) {
   if (copies < 1) return absl::InvalidArgumentError(absl::StrCat("replication factor must be >= 1, got ", copies));
   ASSIGN_OR_RETURN(SourceLayout layout, SourceLayout::ForSymbolCount(rows, k));
+  if (copies > std::numeric_limits<int32_t>::max() / k) {
+    return absl::InvalidArgumentError(absl::StrCat("k * copies must be <= 2^31 - 1, got ", k, " * ", copies));
+  }
   return std::unique_ptr<ReplicationCode>(new ReplicationCode(layout, copies));
 }
 

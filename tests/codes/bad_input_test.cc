@@ -33,6 +33,47 @@ TEST_CASE("Bad code parameters give InvalidArgument", "[bad-input]") {
   p.symbols_per_task = -1;
   CHECK(LtCode::Create(10, p).status().code() == kInvalid);
   CHECK(RobustSoliton(0, 0.1, 0.5).status().code() == kInvalid);
+  CHECK(RobustSoliton(100, 1e-300, 0.5).ok());  // tiny c: spike clamped, no overflow
+  p = LtParams{};
+  p.max_error_amplification = 0.5;  // unreachable: would wait forever
+  CHECK(LtCode::Create(10, p).status().code() == kInvalid);
+  p.max_error_amplification = -1;
+  CHECK(LtCode::Create(10, p).status().code() == kInvalid);
+  // Sizes beyond the int32 symbol ids or float32 range.
+  CHECK(CreateUncodedCode(10, int64_t{1} << 32).status().code() == kInvalid);
+  CHECK(ReplicationCode::Create(10, 1 << 20, 1 << 12).status().code() == kInvalid);
+  CHECK(MdsCode::Create(100, 60, 58, MdsGenerator::kVandermondeEquispaced).status().code() == kInvalid);
+  // A huge symbol size is clamped to the rows there are.
+  p = LtParams{};
+  p.symbol_rows = int64_t{1} << 40;
+  auto lt = LtCode::Create(10, p);
+  REQUIRE(lt.ok());
+  CHECK((*lt)->layout().symbol_rows == 10);
+  CHECK((*lt)->k() == 1);
+}
+
+TEST_CASE("A rejected result leaves the decoder and its stats untouched", "[bad-input]") {
+  Pcg32 rng(8, 1);
+  const Matrix a = RandomMatrix(20, 3, rng), b = RandomMatrix(3, 2, rng);
+  auto code = MdsCode::Create(20, 6, 4);
+  REQUIRE(code.ok());
+  auto dec = (*code)->NewDecoder();
+  const TaskSpec t0 = *(*code)->Task(0);
+  const Matrix r0 = *(*code)->Encode(t0, a) * b;
+  REQUIRE(dec->Add(t0, r0).ok());
+  const DecoderStats before = dec->stats();
+  // Wrong symbol count through the TaskSpec overload (no out-of-bounds read).
+  TaskSpec bad = *(*code)->Task(1);
+  bad.symbols.push_back(bad.symbols[0]);
+  CHECK(dec->Add(bad, Matrix::Zero(r0.rows() * 3 / 2, r0.cols())).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  CHECK(dec->Add(1, Matrix::Zero(r0.rows(), r0.cols() + 1)).status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(dec->stats().tasks_added == before.tasks_added);
+  CHECK(dec->stats().symbols_added == before.symbols_added);
+  // Task 1 was never accepted: it can still be added, and decoding finishes.
+  for (int64_t id = 1; id < 4; ++id) REQUIRE(dec->Add(id, *(*code)->Encode(*(*code)->Task(id), a) * b).ok());
+  REQUIRE(dec->decodable());
+  CHECK(RelError(*dec->Decode(), ExactProduct(a, b)) < 1e-5);
 }
 
 TEST_CASE("Decoders reject bad results with a clear Status and stay usable", "[bad-input]") {

@@ -199,10 +199,35 @@ TEST_CASE("LT accuracy check waits for symbols and its estimate is honest", "[lt
     auto run = EncodeMultiplyDecode(**code, a, b, Range(0, 2000));
     REQUIRE(run.ok());
     waits += run->stats.accuracy_waits;
-    CHECK(run->stats.estimated_amplification <= p.max_error_amplification);
-    CHECK(RelError(run->product, ExactProduct(a, b)) < Tolerance(p, a, b));
+    // The estimate is honest: the measured error is within 4x of what it
+    // predicts for this data (amplification x the float product's error).
+    const double local_err = RelError(Matrix(a * b), ExactProduct(a, b));
+    const double predicted = run->stats.estimated_amplification * std::max(local_err, 0x1p-24);
+    const double measured = RelError(run->product, ExactProduct(a, b));
+    INFO("seed " << seed << " predicted " << predicted << " measured " << measured);
+    CHECK(measured <= 4 * predicted);
+    CHECK(measured < Tolerance(p, a, b));
   }
   CHECK(waits > 0);
+}
+
+TEST_CASE("LT with one source symbol never stalls for any seed", "[lt]") {
+  // k = 1: every symbol is a copy of the only source. A probe normalised by
+  // its own sample once failed forever for ~0.2% of seeds.
+  Pcg32 rng(4, 4);
+  const Matrix a = RandomMatrix(3, 2, rng), b = RandomMatrix(2, 2, rng);
+  for (uint64_t seed = 1; seed <= 3000; ++seed) {
+    LtParams p;
+    p.seed = seed;
+    p.symbol_rows = 3;  // one symbol of all 3 rows
+    p.symbols_per_task = 1;
+    auto code = LtCode::Create(3, p);
+    REQUIRE(code.ok());
+    auto run = EncodeMultiplyDecode(**code, a, b, Range(0, 3));
+    INFO("seed " << seed);
+    REQUIRE(run.ok());
+    CHECK(run->stats.symbols_at_decodable == 1);
+  }
 }
 
 TEST_CASE("LT with several rows per symbol and a ragged last symbol", "[lt]") {
@@ -214,7 +239,7 @@ TEST_CASE("LT with several rows per symbol and a ragged last symbol", "[lt]") {
   CheckDecode(1, 2, 1, p, rng);    // a single row
 }
 
-TEST_CASE("LT elimination needs fewer symbols than peeling alone, and is exact", "[lt]") {
+TEST_CASE("LT elimination needs fewer symbols than peeling alone, and is accurate", "[lt]") {
   Pcg32 rng(1, 1);
   const int64_t k = 100;
   const Matrix a = RandomMatrix(k, 3, rng), b = RandomMatrix(3, 2, rng);
