@@ -172,6 +172,21 @@ TEST_CASE("LT decodes large k at row granularity up to 20000", "[lt][slow]") {
   }
 }
 
+TEST_CASE("LT decodes exactly for k across 65..20000 (geometric sample)", "[lt][slow]") {
+  // With the k <= 64 sweep above and the fixed large k, every scale from 1 to
+  // 20000 is covered; integer data makes the oracle exact.
+  Pcg32 rng(20000, 9);
+  std::vector<int64_t> ks;
+  for (double k = 65; k < 20000; k *= 1.3) ks.push_back(static_cast<int64_t>(k));
+  ks.push_back(20000);
+  for (int64_t k : ks) {
+    INFO("k=" << k);
+    LtParams p;
+    p.seed = static_cast<uint64_t>(k) * 7 + 1;
+    CheckDecode(k, 2, 2, p, rng, /*integer=*/true);
+  }
+}
+
 TEST_CASE("LT without the accuracy check is exact on exact data and decodes structurally", "[lt]") {
   Pcg32 rng(21, 4);
   for (int64_t k : {50, 2000}) {
