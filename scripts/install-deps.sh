@@ -8,6 +8,7 @@ packages=(
   libeigen3-dev libopenblas-dev
   libabsl-dev libspdlog-dev libfmt-dev
   catch2
+  protobuf-compiler libprotobuf-dev protobuf-compiler-grpc libgrpc++-dev
 )
 
 missing=()

@@ -1,0 +1,48 @@
+// Building a Code from a strategy description: the one place that maps
+// strategy names and parameters (from flags, RPCs, benchmark scenarios) to
+// code objects. No protobuf here: server/convert.h maps messages to CodeSpec.
+#ifndef CODEDGE_CODES_FACTORY_H_
+#define CODEDGE_CODES_FACTORY_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "codes/code.h"
+#include "codes/lt.h"
+#include "codes/mds.h"
+
+namespace codedge {
+
+enum class Strategy { kUncoded, kReplication, kMds, kLt };
+
+std::string StrategyName(Strategy s);
+// "uncoded", "replication", "mds", "lt"; InvalidArgument listing them otherwise.
+absl::StatusOr<Strategy> ParseStrategy(absl::string_view name);
+
+struct CodeSpec {
+  Strategy strategy = Strategy::kMds;
+  int64_t k = 10;        // uncoded / replication: source blocks
+  int64_t copies = 2;    // replication
+  int64_t m = 15;        // mds: coded tasks
+  int64_t n = 10;        // mds: source blocks (decodable from any n)
+  MdsGenerator generator = kDefaultMdsGenerator;
+  LtParams lt;           // lt (seed taken from `seed` below)
+  uint64_t seed = 1;     // every random choice of the code
+};
+
+// Parses "name[:key=value,...]", e.g. "mds:m=15,n=10,generator=rotation",
+// "replication:k=10,copies=3", "lt:c=0.03,delta=0.05,symbol_rows=1",
+// "uncoded:k=8". Unknown keys or bad values are InvalidArgument.
+absl::StatusOr<CodeSpec> ParseCodeSpec(absl::string_view text);
+std::string CodeSpecString(const CodeSpec& spec);
+
+// The code for a product whose A has `rows` rows. InvalidArgument for bad
+// parameters (the same checks as each code's Create).
+absl::StatusOr<std::unique_ptr<Code>> MakeCode(const CodeSpec& spec, int64_t rows);
+
+}  // namespace codedge
+
+#endif  // CODEDGE_CODES_FACTORY_H_
