@@ -1,0 +1,261 @@
+#include "server/task_pool.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "common/status.h"
+
+namespace codedge {
+
+absl::StatusOr<JobId> TaskPool::Submit(Matrix a, Matrix b, const CodeSpec& spec, JobCallback done,
+                                       absl::Time deadline, bool speculative) {
+  if (a.rows() < 1 || a.cols() < 1 || b.rows() < 1 || b.cols() < 1) {
+    return absl::InvalidArgumentError(absl::StrCat("empty matrix: A is ", a.rows(), "x", a.cols(), ", B is ",
+                                                   b.rows(), "x", b.cols()));
+  }
+  if (a.cols() != b.rows()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("shapes do not chain: A is ", a.rows(), "x", a.cols(), ", B is ", b.rows(), "x", b.cols()));
+  }
+  if (speculative && spec.strategy != Strategy::kUncoded) {
+    return absl::InvalidArgumentError("speculative re-issue applies to the uncoded strategy only");
+  }
+  ASSIGN_OR_RETURN(std::unique_ptr<Code> code, MakeCode(spec, a.rows()));
+  auto job = std::make_shared<Job>();
+  job->code = std::move(code);
+  job->a = std::move(a);
+  job->b = std::make_shared<const Matrix>(std::move(b));
+  job->decoder = job->code->NewDecoder();
+  job->done = std::move(done);
+  job->submitted = clock_->Now();
+  job->deadline = deadline;
+  job->speculative = speculative;
+  if (auto n = job->code->num_tasks()) {
+    job->queue.reserve(*n);
+    for (int64_t t = 0; t < *n; ++t) job->queue.push_back(t);
+  }
+  absl::MutexLock lock(&mu_);
+  job->id = next_job_++;
+  jobs_[job->id] = job;
+  Log().debug("job {} submitted: {}x{} . {}x{}, {}", job->id, job->a.rows(), job->a.cols(), job->b->rows(),
+              job->b->cols(), job->code->name());
+  return job->id;
+}
+
+std::optional<std::pair<int64_t, bool>> TaskPool::PickTask(Job& job, WorkerId worker) {
+  while (job.queue_head < job.queue.size()) {
+    const int64_t t = job.queue[job.queue_head++];
+    if (!job.returned.contains(t)) return std::make_pair(t, false);
+  }
+  if (!job.code->num_tasks()) return std::make_pair(job.next_new_task++, false);  // rateless
+  if (job.speculative) {
+    // The oldest outstanding task with a single holder that is not this
+    // worker gets a second copy (Spark/Hadoop speculative execution).
+    for (auto it = job.outstanding.begin(); it != job.outstanding.end();) {
+      const int64_t t = it->first;
+      const size_t holders = job.outstanding.count(t);
+      if (holders == 1 && it->second.worker != worker && !job.returned.contains(t)) return std::make_pair(t, true);
+      it = job.outstanding.upper_bound(t);
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<Assignment> TaskPool::NextTask(WorkerId worker) {
+  for (;;) {
+    std::shared_ptr<Job> job;
+    Assignment out;
+    {
+      absl::MutexLock lock(&mu_);
+      for (auto& [id, j] : jobs_) {
+        if (j->finished) continue;
+        auto pick = PickTask(*j, worker);
+        if (!pick) continue;
+        job = j;
+        out.job = id;
+        out.task = pick->first;
+        j->outstanding.emplace(pick->first, Outstanding{worker, pick->second});
+        j->stats.tasks_sent++;
+        if (j->has_b.insert(worker).second) out.b = j->b;
+        break;
+      }
+    }
+    if (!job) return std::nullopt;
+    // Encode outside the lock: the code and A are immutable once submitted.
+    const absl::Time start = clock_->Now();
+    absl::StatusOr<TaskSpec> spec = job->code->Task(out.task);
+    absl::StatusOr<Matrix> coded = spec.ok() ? job->code->Encode(*spec, job->a) : spec.status();
+    const double seconds = absl::ToDoubleSeconds(clock_->Now() - start);
+    absl::MutexLock lock(&mu_);
+    job->stats.encode_seconds += seconds;
+    if (!coded.ok() || job->finished) {
+      if (!coded.ok()) Log().error("job {} task {}: encoding failed: {}", out.job, out.task, coded.status().ToString());
+      // Undo the hand-out and look again.
+      for (auto it = job->outstanding.lower_bound(out.task); it != job->outstanding.upper_bound(out.task); ++it) {
+        if (it->second.worker == worker) {
+          job->outstanding.erase(it);
+          break;
+        }
+      }
+      job->stats.tasks_sent--;
+      if (!coded.ok()) return std::nullopt;
+      continue;
+    }
+    out.coded_rows = std::make_shared<const Matrix>(*std::move(coded));
+    return out;
+  }
+}
+
+std::vector<CancelOrder> TaskPool::CancelAll(Job& job) {
+  std::vector<CancelOrder> cancels;
+  for (const auto& [task, holder] : job.outstanding) {
+    cancels.push_back(CancelOrder{holder.worker, job.id, task});
+    job.stats.tasks_cancelled++;
+  }
+  job.outstanding.clear();
+  return cancels;
+}
+
+absl::StatusOr<std::vector<CancelOrder>> TaskPool::OnResult(WorkerId worker, JobId job_id, int64_t task,
+                                                            Matrix result) {
+  std::shared_ptr<Job> job;
+  std::vector<CancelOrder> cancels;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = jobs_.find(job_id);
+    if (it == jobs_.end() || it->second->finished) {
+      return absl::NotFoundError(absl::StrCat("job ", job_id, " is unknown or already finished"));
+    }
+    job = it->second;
+    auto held = job->outstanding.end();
+    for (auto o = job->outstanding.lower_bound(task); o != job->outstanding.upper_bound(task); ++o) {
+      if (o->second.worker == worker) held = o;
+    }
+    if (held == job->outstanding.end()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("worker ", worker, " does not hold task ", task, " of job ", job_id));
+    }
+    job->outstanding.erase(held);
+    job->stats.tasks_returned++;
+    if (job->returned.contains(task)) {  // a speculative copy lost the race
+      job->stats.tasks_wasted++;
+      job->stats.rows_wasted += result.rows();
+      return cancels;
+    }
+    job->returned.insert(task);
+    // The first result of a task cancels its other copies.
+    for (auto o = job->outstanding.lower_bound(task); o != job->outstanding.upper_bound(task);) {
+      cancels.push_back(CancelOrder{o->second.worker, job_id, task});
+      job->stats.tasks_cancelled++;
+      o = job->outstanding.erase(o);
+    }
+  }
+
+  // Decode outside the pool lock, one result of this job at a time.
+  absl::StatusOr<Matrix> product = absl::UnavailableError("not decodable yet");
+  bool finished_now = false;
+  double decode_seconds = 0;
+  absl::Status bad;
+  {
+    absl::MutexLock lock(&job->decode_mu);
+    const absl::Time start = clock_->Now();
+    absl::StatusOr<DecodeState> st = job->decoder->Add(task, result);
+    if (!st.ok()) {
+      bad = st.status();
+    } else if (*st == DecodeState::kDecodable && !job->decoded) {
+      job->decoded = true;
+      finished_now = true;
+      product = job->decoder->Decode();
+    }
+    decode_seconds = absl::ToDoubleSeconds(clock_->Now() - start);
+  }
+
+  JobCallback done;
+  absl::StatusOr<JobResult> outcome = absl::UnknownError("unset");
+  {
+    absl::MutexLock lock(&mu_);
+    job->stats.decode_seconds += decode_seconds;
+    if (!bad.ok()) {
+      job->returned.erase(task);
+      if (job->code->num_tasks()) job->queue.push_back(task);  // fixed-rate: someone must redo it
+      return absl::InvalidArgumentError(absl::StrCat("job ", job_id, " task ", task, ": ", bad.message()));
+    }
+    if (job->finished) return cancels;  // expired meanwhile
+    job->stats.tasks_per_worker[worker]++;
+    job->stats.rows_per_worker[worker] += result.rows();
+    if (!finished_now) return cancels;
+    job->finished = true;
+    std::vector<CancelOrder> rest = CancelAll(*job);
+    cancels.insert(cancels.end(), rest.begin(), rest.end());
+    job->stats.total_seconds = absl::ToDoubleSeconds(clock_->Now() - job->submitted);
+    done = std::move(job->done);
+    if (product.ok()) {
+      outcome = JobResult{*std::move(product), job->stats};
+    } else {
+      outcome = product.status();
+    }
+    jobs_.erase(job_id);
+  }
+  Log().debug("job {} done in {:.3f} s: {} tasks sent, {} cancelled", job_id, outcome.ok() ? outcome->stats.total_seconds : 0.0,
+              outcome.ok() ? outcome->stats.tasks_sent : 0, outcome.ok() ? outcome->stats.tasks_cancelled : 0);
+  if (done) done(std::move(outcome));
+  return cancels;
+}
+
+void TaskPool::OnWorkerLost(WorkerId worker) {
+  absl::MutexLock lock(&mu_);
+  for (auto& [id, job] : jobs_) {
+    job->has_b.erase(worker);
+    for (auto it = job->outstanding.begin(); it != job->outstanding.end();) {
+      if (it->second.worker != worker) {
+        ++it;
+        continue;
+      }
+      const int64_t task = it->first;
+      it = job->outstanding.erase(it);
+      // Fixed-rate codes re-issue the task unless another copy is out;
+      // rateless codes simply generate others.
+      if (job->code->num_tasks() && !job->returned.contains(task) && job->outstanding.count(task) == 0) {
+        job->queue.push_back(task);
+      }
+    }
+  }
+}
+
+std::vector<CancelOrder> TaskPool::Expire() {
+  std::vector<std::pair<JobCallback, absl::Status>> failed;
+  std::vector<CancelOrder> cancels;
+  {
+    absl::MutexLock lock(&mu_);
+    const absl::Time now = clock_->Now();
+    for (auto it = jobs_.begin(); it != jobs_.end();) {
+      Job& job = *it->second;
+      if (job.finished || now < job.deadline) {
+        ++it;
+        continue;
+      }
+      job.finished = true;
+      std::vector<CancelOrder> c = CancelAll(job);
+      cancels.insert(cancels.end(), c.begin(), c.end());
+      failed.emplace_back(std::move(job.done),
+                          absl::DeadlineExceededError(absl::StrCat(
+                              "job ", job.id, " (", job.code->name(), ") missed its deadline after ",
+                              absl::FormatDuration(now - job.submitted), ": ", job.returned.size(),
+                              " task results accepted, not yet decodable")));
+      it = jobs_.erase(it);
+    }
+  }
+  for (auto& [done, status] : failed) {
+    if (done) done(status);
+  }
+  return cancels;
+}
+
+int64_t TaskPool::jobs_in_flight() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int64_t>(jobs_.size());
+}
+
+}  // namespace codedge

@@ -1,0 +1,142 @@
+// The task pool and result pool of the edge server (paper, sec. 3.5; DESIGN.md
+// data flow): jobs are products A·B coded by a Code; workers *pull* tasks
+// when they have a free slot, so fast workers do more; results are decoded
+// incrementally; when a job is decodable it is decoded, its outstanding tasks
+// are cancelled, and its callback receives A·B and the job's statistics.
+//
+// No transport here: the gRPC service (or a test) calls NextTask / OnResult /
+// OnWorkerLost / Expire and delivers the returned cancels. Thread-safe: every
+// method may be called from any thread; none blocks on I/O, and encoding and
+// decoding run outside the pool's lock. Callbacks run on the calling thread,
+// outside the lock.
+#ifndef CODEDGE_SERVER_TASK_POOL_H_
+#define CODEDGE_SERVER_TASK_POOL_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "codes/code.h"
+#include "codes/factory.h"
+#include "common/clock.h"
+#include "common/matrix.h"
+
+namespace codedge {
+
+using JobId = uint64_t;
+using WorkerId = uint64_t;
+
+struct JobStats {
+  double encode_seconds = 0;   // summed over tasks
+  double decode_seconds = 0;   // Add + Decode, summed
+  double total_seconds = 0;    // submit -> done
+  int64_t tasks_sent = 0, tasks_returned = 0, tasks_cancelled = 0, tasks_wasted = 0;
+  int64_t rows_wasted = 0;     // rows of returned-but-unneeded results
+  std::map<WorkerId, int64_t> tasks_per_worker;  // results accepted, per worker
+  std::map<WorkerId, int64_t> rows_per_worker;
+};
+
+struct JobResult {
+  Matrix product;
+  JobStats stats;
+};
+
+using JobCallback = std::function<void(absl::StatusOr<JobResult>)>;
+
+// A task handed to a worker. `b` is set only the first time this worker gets
+// a task of this job (B travels once per worker per job).
+struct Assignment {
+  JobId job = 0;
+  int64_t task = 0;
+  std::shared_ptr<const Matrix> coded_rows;
+  std::shared_ptr<const Matrix> b;
+};
+
+// Tell `worker` to stop `task` of `job` (task < 0: every task of the job).
+struct CancelOrder {
+  WorkerId worker = 0;
+  JobId job = 0;
+  int64_t task = -1;
+};
+
+class TaskPool {
+ public:
+  explicit TaskPool(Clock* clock = Clock::Real()) : clock_(clock) {}
+
+  // Queues A·B under `spec`. `speculative` (uncoded only): once every task is
+  // out, an idle worker gets a copy of the oldest outstanding task; the first
+  // result wins. The job fails with DeadlineExceeded at `deadline` (see
+  // Expire). InvalidArgument for bad shapes or parameters.
+  absl::StatusOr<JobId> Submit(Matrix a, Matrix b, const CodeSpec& spec, JobCallback done,
+                               absl::Time deadline = absl::InfiniteFuture(), bool speculative = false);
+
+  // The next task for `worker`, or nullopt if nothing is runnable. Jobs are
+  // served oldest first.
+  std::optional<Assignment> NextTask(WorkerId worker);
+
+  // A worker's result. Returns the cancels to deliver (non-empty when this
+  // result finished its job). NotFound for a job that is unknown or already
+  // finished (a late result: the caller drops it), FailedPrecondition for a
+  // task this worker does not hold, InvalidArgument for a bad result (wrong
+  // shape, NaN): the task is then re-queued where the code allows.
+  absl::StatusOr<std::vector<CancelOrder>> OnResult(WorkerId worker, JobId job, int64_t task, Matrix result);
+
+  // The worker is gone: its outstanding tasks are re-queued (fixed-rate codes)
+  // or simply abandoned (rateless codes generate others).
+  void OnWorkerLost(WorkerId worker);
+
+  // Fails every job whose deadline has passed; returns the cancels to send.
+  std::vector<CancelOrder> Expire();
+
+  int64_t jobs_in_flight() const;
+
+ private:
+  struct Outstanding {
+    WorkerId worker;
+    bool speculative_copy;
+  };
+  struct Job {
+    JobId id;
+    std::unique_ptr<Code> code;
+    Matrix a;
+    std::shared_ptr<const Matrix> b;
+    std::unique_ptr<Decoder> decoder;
+    JobCallback done;
+    absl::Time submitted, deadline;
+    bool speculative = false;
+    bool finished = false;
+    std::vector<int64_t> queue;           // tasks to (re-)issue, front = next
+    size_t queue_head = 0;
+    int64_t next_new_task = 0;            // rateless: next id to generate
+    std::multimap<int64_t, Outstanding> outstanding;  // task -> holders
+    absl::flat_hash_set<int64_t> returned;            // tasks with an accepted result
+    absl::flat_hash_set<WorkerId> has_b;
+    JobStats stats;
+    // The decoder is not thread-safe; results of one job are decoded one at
+    // a time under decode_mu, outside mu_.
+    absl::Mutex decode_mu;
+    bool decoded ABSL_GUARDED_BY(decode_mu) = false;
+  };
+
+  // Picks a task id for `worker` from `job` (mu_ held); nullopt if none.
+  std::optional<std::pair<int64_t, bool>> PickTask(Job& job, WorkerId worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  std::vector<CancelOrder> CancelAll(Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  Clock* const clock_;
+  mutable absl::Mutex mu_;
+  JobId next_job_ ABSL_GUARDED_BY(mu_) = 1;
+  std::map<JobId, std::shared_ptr<Job>> jobs_ ABSL_GUARDED_BY(mu_);  // ordered: oldest first
+};
+
+}  // namespace codedge
+
+#endif  // CODEDGE_SERVER_TASK_POOL_H_

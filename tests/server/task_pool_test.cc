@@ -1,0 +1,234 @@
+#include <catch2/catch.hpp>
+
+#include <deque>
+#include <map>
+#include <optional>
+
+#include "common/matrix_util.h"
+#include "server/task_pool.h"
+
+namespace codedge {
+namespace {
+
+MatrixD Exact(const Matrix& a, const Matrix& b) { return a.cast<double>() * b.cast<double>(); }
+
+// A worker played in-process, deterministically: it pulls up to `credits`
+// tasks, caches B per job, and (unless it is a straggler) returns one result
+// per round.
+struct FakeWorker {
+  WorkerId id = 0;
+  int credits = 2;
+  bool straggler = false;  // holds tasks, never answers
+  bool alive = true;
+  std::map<JobId, Matrix> b_cache;
+  std::deque<Assignment> held;
+  int64_t b_received = 0, results_sent = 0;
+};
+
+struct Outcome {
+  std::optional<absl::StatusOr<JobResult>> result;
+};
+
+// Rounds of pull + compute until every outcome is in (or `max_rounds`).
+void Run(TaskPool& pool, std::vector<FakeWorker>& workers, std::vector<Outcome*> outcomes, int max_rounds = 10000) {
+  auto all_done = [&] {
+    for (Outcome* o : outcomes)
+      if (!o->result) return false;
+    return true;
+  };
+  for (int round = 0; round < max_rounds && !all_done(); ++round) {
+    for (FakeWorker& w : workers) {
+      if (!w.alive) continue;
+      while (static_cast<int>(w.held.size()) < w.credits) {
+        auto a = pool.NextTask(w.id);
+        if (!a) break;
+        if (a->b) {
+          REQUIRE(!w.b_cache.count(a->job));  // B arrives once per worker per job
+          w.b_cache[a->job] = *a->b;
+          w.b_received++;
+        }
+        REQUIRE(w.b_cache.count(a->job));  // and before the first task
+        w.held.push_back(*a);
+      }
+    }
+    for (FakeWorker& w : workers) {
+      if (!w.alive || w.straggler || w.held.empty()) continue;
+      Assignment a = w.held.front();
+      w.held.pop_front();
+      Matrix product = *a.coded_rows * w.b_cache[a.job];
+      auto cancels = pool.OnResult(w.id, a.job, a.task, std::move(product));
+      w.results_sent++;
+      if (!cancels.ok()) {
+        REQUIRE(cancels.status().code() == absl::StatusCode::kNotFound);  // late result of a finished job
+        continue;
+      }
+      for (const CancelOrder& c : *cancels) {
+        for (FakeWorker& v : workers) {
+          if (v.id != c.worker) continue;
+          std::erase_if(v.held, [&](const Assignment& h) { return h.job == c.job && (c.task < 0 || h.task == c.task); });
+        }
+      }
+    }
+  }
+}
+
+std::vector<FakeWorker> Workers(int n) {
+  std::vector<FakeWorker> w(n);
+  for (int i = 0; i < n; ++i) w[i].id = static_cast<WorkerId>(i + 1);
+  return w;
+}
+
+TEST_CASE("Every strategy returns A·B through the pool with 1, 3 and 10 workers", "[pool]") {
+  Pcg32 rng(3, 3);
+  const Matrix a = RandomUniformMatrix(60, 7, rng), b = RandomUniformMatrix(7, 4, rng);
+  struct Case {
+    const char* spec;
+    bool speculative;
+  };
+  for (const Case& c : {Case{"uncoded:k=6", false}, Case{"uncoded:k=6", true}, Case{"replication:k=5,copies=2", false},
+                        Case{"mds:m=9,n=6", false}, Case{"mds:m=9,n=6,generator=systematic", false},
+                        Case{"lt:symbols_per_task=6", false}}) {
+    for (int n : {1, 3, 10}) {
+      INFO(c.spec << (c.speculative ? " speculative" : "") << " workers=" << n);
+      TaskPool pool;
+      auto workers = Workers(n);
+      Outcome out;
+      auto id = pool.Submit(a, b, *ParseCodeSpec(c.spec), [&](absl::StatusOr<JobResult> r) { out.result = std::move(r); },
+                            absl::InfiniteFuture(), c.speculative);
+      REQUIRE(id.ok());
+      Run(pool, workers, {&out});
+      REQUIRE(out.result.has_value());
+      REQUIRE(out.result->ok());
+      CHECK(RelativeError((*out.result)->product, Exact(a, b)) < 1e-4);
+      CHECK(pool.jobs_in_flight() == 0);
+      for (const FakeWorker& w : workers) CHECK(w.b_received <= 1);
+    }
+  }
+}
+
+TEST_CASE("A straggler does not hold up coded jobs, and its tasks are cancelled", "[pool]") {
+  Pcg32 rng(4, 4);
+  const Matrix a = RandomUniformMatrix(40, 5, rng), b = RandomUniformMatrix(5, 3, rng);
+  TaskPool pool;
+  auto workers = Workers(3);
+  workers[2].straggler = true;  // pulls two tasks and sits on them
+  Outcome out;
+  REQUIRE(pool.Submit(a, b, *ParseCodeSpec("mds:m=12,n=8"), [&](auto r) { out.result = std::move(r); }).ok());
+  Run(pool, workers, {&out});
+  REQUIRE(out.result.has_value());
+  REQUIRE(out.result->ok());
+  CHECK(RelativeError((*out.result)->product, Exact(a, b)) < 1e-4);
+  const JobStats& st = (*out.result)->stats;
+  CHECK(st.tasks_cancelled >= 2);  // the straggler's two tasks at least
+  CHECK(workers[2].held.empty());  // the cancels reached it
+  CHECK(st.tasks_per_worker.count(3) == 0);
+  // Fast workers did the work.
+  CHECK(st.tasks_per_worker.at(1) + st.tasks_per_worker.at(2) == 8);
+}
+
+TEST_CASE("Speculative uncoded re-issues a straggler's task and the first result wins", "[pool]") {
+  Pcg32 rng(5, 5);
+  const Matrix a = RandomUniformMatrix(30, 4, rng), b = RandomUniformMatrix(4, 2, rng);
+  for (bool speculative : {false, true}) {
+    TaskPool pool;
+    auto workers = Workers(2);
+    workers[1].straggler = true;
+    Outcome out;
+    REQUIRE(pool.Submit(a, b, *ParseCodeSpec("uncoded:k=6"), [&](auto r) { out.result = std::move(r); },
+                        absl::InfiniteFuture(), speculative)
+                .ok());
+    Run(pool, workers, {&out}, /*max_rounds=*/200);
+    INFO("speculative=" << speculative);
+    // Without speculation the straggler's tasks are never done.
+    CHECK(out.result.has_value() == speculative);
+    if (speculative) {
+      REQUIRE(out.result->ok());
+      CHECK(RelativeError((*out.result)->product, Exact(a, b)) < 1e-5);
+      CHECK(workers[1].held.empty());  // its copies were cancelled
+    }
+  }
+}
+
+TEST_CASE("A lost worker's tasks are re-issued; a job with no worker fails at its deadline", "[pool]") {
+  Pcg32 rng(6, 6);
+  const Matrix a = RandomUniformMatrix(24, 4, rng), b = RandomUniformMatrix(4, 2, rng);
+  FakeClock clock;
+  TaskPool pool(&clock);
+  auto workers = Workers(2);
+  workers[1].straggler = true;
+  Outcome out, doomed;
+  REQUIRE(pool.Submit(a, b, *ParseCodeSpec("uncoded:k=4"), [&](auto r) { out.result = std::move(r); }).ok());
+  Run(pool, workers, {&out}, /*max_rounds=*/50);
+  CHECK_FALSE(out.result.has_value());  // the straggler holds two of the four blocks
+  workers[1].alive = false;
+  workers[1].held.clear();
+  pool.OnWorkerLost(workers[1].id);
+  Run(pool, workers, {&out});
+  REQUIRE(out.result.has_value());
+  REQUIRE(out.result->ok());
+  CHECK(RelativeError((*out.result)->product, Exact(a, b)) < 1e-5);
+
+  REQUIRE(pool.Submit(a, b, *ParseCodeSpec("mds:m=6,n=4"), [&](auto r) { doomed.result = std::move(r); },
+                      clock.Now() + absl::Seconds(30))
+              .ok());
+  CHECK(pool.Expire().empty());
+  CHECK_FALSE(doomed.result.has_value());
+  clock.Advance(absl::Seconds(31));
+  pool.Expire();
+  REQUIRE(doomed.result.has_value());
+  CHECK(doomed.result->status().code() == absl::StatusCode::kDeadlineExceeded);
+  CHECK(doomed.result->status().message().find("missed its deadline") != std::string_view::npos);
+}
+
+TEST_CASE("Two jobs in flight complete independently", "[pool]") {
+  Pcg32 rng(7, 7);
+  const Matrix a1 = RandomUniformMatrix(50, 6, rng), b1 = RandomUniformMatrix(6, 3, rng);
+  const Matrix a2 = RandomUniformMatrix(33, 2, rng), b2 = RandomUniformMatrix(2, 5, rng);
+  TaskPool pool;
+  auto workers = Workers(4);
+  Outcome o1, o2;
+  REQUIRE(pool.Submit(a1, b1, *ParseCodeSpec("lt:symbols_per_task=5"), [&](auto r) { o1.result = std::move(r); }).ok());
+  REQUIRE(pool.Submit(a2, b2, *ParseCodeSpec("mds:m=7,n=5"), [&](auto r) { o2.result = std::move(r); }).ok());
+  CHECK(pool.jobs_in_flight() == 2);
+  Run(pool, workers, {&o1, &o2});
+  REQUIRE(o1.result.has_value());
+  REQUIRE(o2.result.has_value());
+  CHECK(RelativeError((*o1.result)->product, Exact(a1, b1)) < 1e-3);
+  CHECK(RelativeError((*o2.result)->product, Exact(a2, b2)) < 1e-4);
+  for (const FakeWorker& w : workers) CHECK(w.b_received <= 2);
+}
+
+TEST_CASE("Bad submissions and bad results get clear errors; the pool keeps serving", "[pool][bad-input]") {
+  Pcg32 rng(8, 8);
+  const Matrix a = RandomUniformMatrix(20, 3, rng), b = RandomUniformMatrix(3, 2, rng);
+  TaskPool pool;
+  auto noop = [](absl::StatusOr<JobResult>) {};
+  CHECK(pool.Submit(a, RandomUniformMatrix(4, 2, rng), *ParseCodeSpec("uncoded:k=2"), noop).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  CHECK(pool.Submit(Matrix(0, 3), b, *ParseCodeSpec("uncoded:k=2"), noop).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  CHECK(pool.Submit(a, b, *ParseCodeSpec("mds:m=3,n=4"), noop).status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(pool.Submit(a, b, *ParseCodeSpec("mds:m=6,n=4"), noop, absl::InfiniteFuture(), /*speculative=*/true)
+            .status()
+            .code() == absl::StatusCode::kInvalidArgument);
+
+  Outcome out;
+  const JobId id = *pool.Submit(a, b, *ParseCodeSpec("uncoded:k=2"), [&](auto r) { out.result = std::move(r); });
+  CHECK(pool.OnResult(1, id + 100, 0, Matrix::Zero(10, 2)).status().code() == absl::StatusCode::kNotFound);
+  CHECK(pool.OnResult(1, id, 0, Matrix::Zero(10, 2)).status().code() == absl::StatusCode::kFailedPrecondition);
+  auto t0 = pool.NextTask(1);
+  REQUIRE(t0.has_value());
+  // A wrong-shaped result is refused and the task goes back to the queue.
+  CHECK(pool.OnResult(1, id, t0->task, Matrix::Zero(3, 2)).status().code() == absl::StatusCode::kInvalidArgument);
+  auto workers = Workers(1);
+  workers[0].b_cache[id] = b;  // worker 1 already has B
+  Run(pool, workers, {&out});
+  REQUIRE(out.result.has_value());
+  REQUIRE(out.result->ok());
+  CHECK(RelativeError((*out.result)->product, Exact(a, b)) < 1e-5);
+  // A late result of the finished job is NotFound, not a crash.
+  CHECK(pool.OnResult(1, id, 0, Matrix::Zero(10, 2)).status().code() == absl::StatusCode::kNotFound);
+}
+
+}  // namespace
+}  // namespace codedge
