@@ -1,0 +1,113 @@
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <thread>
+
+#include "common/matrix_util.h"
+#include "worker/delay.h"
+#include "worker/executor.h"
+
+namespace codedge {
+namespace {
+
+TEST_CASE("Delay specs parse, print back, and reject bad input", "[worker][delay]") {
+  for (const char* text : {"none", "const:0.5", "uniform:0.1,0.3", "normal:1,0.2", "exp:0.05", "shifted-exp:0.1,0.2"}) {
+    auto s = ParseDelaySpec(text);
+    REQUIRE(s.ok());
+    CHECK(DelaySpecString(*s) == text);
+  }
+  for (const char* text : {"const", "const:", "const:x", "const:-1", "uniform:2,1", "uniform:1", "pareto:1",
+                           "exp:1,2", "normal:nan,1"}) {
+    INFO(text);
+    auto s = ParseDelaySpec(text);
+    CHECK(s.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(s.status().message().find("shifted-exp:SHIFT,MEAN") != std::string_view::npos);
+  }
+}
+
+TEST_CASE("Delay samples follow their distribution and repeat per seed", "[worker][delay]") {
+  const int n = 20000;
+  auto mean_of = [&](const char* text, uint64_t seed) {
+    DelaySampler s(*ParseDelaySpec(text), seed);
+    double sum = 0;
+    for (int i = 0; i < n; ++i) {
+      const double x = absl::ToDoubleSeconds(s.Next());
+      REQUIRE(x >= 0);
+      sum += x;
+    }
+    return sum / n;
+  };
+  CHECK(mean_of("const:0.25", 1) == Approx(0.25));
+  CHECK(std::abs(mean_of("uniform:0.1,0.3", 1) - 0.2) < 5 * 0.0577 / std::sqrt(n));
+  CHECK(std::abs(mean_of("exp:0.05", 1) - 0.05) < 5 * 0.05 / std::sqrt(n));
+  CHECK(std::abs(mean_of("shifted-exp:0.1,0.2", 1) - 0.3) < 5 * 0.2 / std::sqrt(n));
+  CHECK(std::abs(mean_of("normal:1,0.1", 1) - 1.0) < 5 * 0.1 / std::sqrt(n));
+  DelaySampler a(*ParseDelaySpec("exp:1"), 7), b(*ParseDelaySpec("exp:1"), 7), c(*ParseDelaySpec("exp:1"), 8);
+  bool differs = false;
+  for (int i = 0; i < 10; ++i) {
+    const absl::Duration x = a.Next();
+    CHECK(x == b.Next());
+    differs |= x != c.Next();
+  }
+  CHECK(differs);
+}
+
+TEST_CASE("The executor computes rows . B exactly as a plain product", "[worker][executor]") {
+  Pcg32 rng(1, 1);
+  const Matrix rows = RandomUniformMatrix(1000, 30, rng), b = RandomUniformMatrix(30, 7, rng);
+  auto ex = TaskExecutor::Create({.slowdown = 1.0, .chunk_rows = 64});
+  REQUIRE(ex.ok());
+  auto r = ex->Run(rows, b, absl::ZeroDuration(), nullptr);
+  REQUIRE(r.ok());
+  const Matrix want = rows * b;
+  CHECK(RelativeError(r->product, want.cast<double>()) < 1e-6);
+  CHECK(ex->Run(rows, RandomUniformMatrix(29, 7, rng), absl::ZeroDuration(), nullptr).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  CHECK(TaskExecutor::Create({.slowdown = 0.5}).status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(TaskExecutor::Create({.chunk_rows = 0}).status().code() == absl::StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("A cancel interrupts the injected delay at once", "[worker][executor]") {
+  FakeClock clock;
+  auto ex = TaskExecutor::Create({}, &clock);
+  REQUIRE(ex.ok());
+  const Matrix rows = Matrix::Ones(4, 3), b = Matrix::Ones(3, 2);
+  absl::Notification cancel;
+  absl::StatusOr<ExecResult> result = absl::UnknownError("unset");
+  std::thread t([&] { result = ex->Run(rows, b, absl::Hours(1), &cancel); });
+  cancel.Notify();  // the fake clock never advances: only the cancel can end the wait
+  t.join();
+  CHECK(result.status().code() == absl::StatusCode::kCancelled);
+
+  // Without a cancel the fake hour passes when the clock is advanced (the
+  // task reads the clock when it starts, so keep advancing until it is done).
+  absl::Notification never, done;
+  std::thread u([&] {
+    result = ex->Run(rows, b, absl::Hours(1), &never);
+    done.Notify();
+  });
+  for (int i = 0; i < 10000 && !done.WaitForNotificationWithTimeout(absl::Milliseconds(1)); ++i) {
+    clock.Advance(absl::Minutes(30));
+  }
+  u.join();
+  REQUIRE(result.ok());
+  CHECK(result->product(0, 0) == 3.0f);
+}
+
+TEST_CASE("A cancel during compute stops within a chunk; slowdown stretches compute", "[worker][executor]") {
+  Pcg32 rng(2, 2);
+  const Matrix rows = RandomUniformMatrix(4000, 200, rng), b = RandomUniformMatrix(200, 50, rng);
+  auto ex = TaskExecutor::Create({.slowdown = 3.0, .chunk_rows = 100});
+  REQUIRE(ex.ok());
+  absl::Notification cancel;
+  cancel.Notify();
+  CHECK(ex->Run(rows, b, absl::ZeroDuration(), &cancel).status().code() == absl::StatusCode::kCancelled);
+  // Slowdown F waits (F-1) x the measured compute time: the injected part is
+  // at least twice the compute (a lower bound: never flaky on a slow machine).
+  auto r = ex->Run(rows, b, absl::ZeroDuration(), nullptr);
+  REQUIRE(r.ok());
+  CHECK(r->injected_seconds >= 2.0 * r->compute_seconds * 0.99);
+}
+
+}  // namespace
+}  // namespace codedge

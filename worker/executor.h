@@ -1,0 +1,52 @@
+// Runs one task on a worker: (coded rows of A) . B, with the injected
+// straggler behaviour, interruptible by a cancel within one row chunk.
+//
+//   wait(delay) -> compute in chunks of `chunk_rows` rows -> wait((F-1) x compute)
+//
+// Every wait is Clock::WaitUntil on the task's cancel notification, never a
+// sleep, so a cancel stops a task within one chunk's compute time.
+// Thread-safe: Run may be called from several threads at once (the sampler is
+// consulted by the caller, not here).
+#ifndef CODEDGE_WORKER_EXECUTOR_H_
+#define CODEDGE_WORKER_EXECUTOR_H_
+
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/time.h"
+#include "common/clock.h"
+#include "common/matrix.h"
+
+namespace codedge {
+
+struct ExecOptions {
+  double slowdown = 1.0;     // compute takes this many times longer (>= 1)
+  int64_t chunk_rows = 256;  // cancel granularity
+};
+
+struct ExecResult {
+  Matrix product;
+  double compute_seconds = 0;   // the product itself
+  double injected_seconds = 0;  // delay + slowdown waits
+};
+
+class TaskExecutor {
+ public:
+  // InvalidArgument for slowdown < 1 or chunk_rows < 1.
+  static absl::StatusOr<TaskExecutor> Create(ExecOptions options, Clock* clock = Clock::Real());
+
+  // rows . B after waiting `delay`. Cancelled if `cancel` (may be null) is
+  // notified first; InvalidArgument if the shapes do not chain.
+  absl::StatusOr<ExecResult> Run(const Matrix& rows, const Matrix& b, absl::Duration delay,
+                                 absl::Notification* cancel) const;
+
+ private:
+  TaskExecutor(ExecOptions options, Clock* clock) : options_(options), clock_(clock) {}
+  ExecOptions options_;
+  Clock* clock_;
+};
+
+}  // namespace codedge
+
+#endif  // CODEDGE_WORKER_EXECUTOR_H_
