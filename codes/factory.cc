@@ -35,16 +35,17 @@ std::string StrategyName(Strategy s) {
     case Strategy::kReplication: return "replication";
     case Strategy::kMds: return "mds";
     case Strategy::kLt: return "lt";
+    case Strategy::kSpeculative: return "speculative";
   }
   return "unknown";
 }
 
 absl::StatusOr<Strategy> ParseStrategy(absl::string_view name) {
-  for (Strategy s : {Strategy::kUncoded, Strategy::kReplication, Strategy::kMds, Strategy::kLt}) {
+  for (Strategy s : {Strategy::kUncoded, Strategy::kSpeculative, Strategy::kReplication, Strategy::kMds, Strategy::kLt}) {
     if (name == StrategyName(s)) return s;
   }
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown strategy '", name, "' (use uncoded, replication, mds or lt)"));
+      absl::StrCat("unknown strategy '", name, "' (use uncoded, speculative, replication, mds or lt)"));
 }
 
 absl::StatusOr<CodeSpec> ParseCodeSpec(absl::string_view text) {
@@ -59,7 +60,7 @@ absl::StatusOr<CodeSpec> ParseCodeSpec(absl::string_view text) {
     const Strategy st = spec.strategy;
     if (key == "seed") {
       if (!absl::SimpleAtoi(value, &spec.seed)) return BadValue(key, value, "an unsigned integer");
-    } else if (key == "k" && (st == Strategy::kUncoded || st == Strategy::kReplication)) {
+    } else if (key == "k" && (st == Strategy::kUncoded || st == Strategy::kSpeculative || st == Strategy::kReplication)) {
       RETURN_IF_ERROR(ParseInt(key, value, &spec.k));
     } else if (key == "copies" && st == Strategy::kReplication) {
       RETURN_IF_ERROR(ParseInt(key, value, &spec.copies));
@@ -93,6 +94,7 @@ absl::StatusOr<CodeSpec> ParseCodeSpec(absl::string_view text) {
 std::string CodeSpecString(const CodeSpec& s) {
   switch (s.strategy) {
     case Strategy::kUncoded: return absl::StrCat("uncoded:k=", s.k);
+    case Strategy::kSpeculative: return absl::StrCat("speculative:k=", s.k);
     case Strategy::kReplication: return absl::StrCat("replication:k=", s.k, ",copies=", s.copies);
     case Strategy::kMds:
       return absl::StrCat("mds:m=", s.m, ",n=", s.n, ",generator=", MdsGeneratorName(s.generator), ",seed=", s.seed);
@@ -107,7 +109,8 @@ std::string CodeSpecString(const CodeSpec& s) {
 
 absl::StatusOr<std::unique_ptr<Code>> MakeCode(const CodeSpec& spec, int64_t rows) {
   switch (spec.strategy) {
-    case Strategy::kUncoded: {
+    case Strategy::kUncoded:
+    case Strategy::kSpeculative: {
       ASSIGN_OR_RETURN(auto c, CreateUncodedCode(rows, spec.k));
       return std::unique_ptr<Code>(std::move(c));
     }

@@ -16,15 +16,18 @@
 
 namespace codedge {
 
-enum class Strategy { kUncoded, kReplication, kMds, kLt };
+// kSpeculative is the uncoded code scheduled with re-issue of stragglers'
+// tasks (the baseline a practitioner would use; see server/task_pool.h).
+enum class Strategy { kUncoded, kReplication, kMds, kLt, kSpeculative };
 
 std::string StrategyName(Strategy s);
-// "uncoded", "replication", "mds", "lt"; InvalidArgument listing them otherwise.
+// "uncoded", "speculative", "replication", "mds", "lt"; InvalidArgument
+// listing them otherwise.
 absl::StatusOr<Strategy> ParseStrategy(absl::string_view name);
 
 struct CodeSpec {
   Strategy strategy = Strategy::kMds;
-  int64_t k = 10;        // uncoded / replication: source blocks
+  int64_t k = 10;        // uncoded / speculative / replication: source blocks
   int64_t copies = 2;    // replication
   int64_t m = 15;        // mds: coded tasks
   int64_t n = 10;        // mds: source blocks (decodable from any n)

@@ -10,7 +10,7 @@
 namespace codedge {
 
 absl::StatusOr<JobId> TaskPool::Submit(Matrix a, Matrix b, const CodeSpec& spec, JobCallback done,
-                                       absl::Time deadline, bool speculative) {
+                                       absl::Time deadline) {
   if (a.rows() < 1 || a.cols() < 1 || b.rows() < 1 || b.cols() < 1) {
     return absl::InvalidArgumentError(absl::StrCat("empty matrix: A is ", a.rows(), "x", a.cols(), ", B is ",
                                                    b.rows(), "x", b.cols()));
@@ -18,9 +18,6 @@ absl::StatusOr<JobId> TaskPool::Submit(Matrix a, Matrix b, const CodeSpec& spec,
   if (a.cols() != b.rows()) {
     return absl::InvalidArgumentError(
         absl::StrCat("shapes do not chain: A is ", a.rows(), "x", a.cols(), ", B is ", b.rows(), "x", b.cols()));
-  }
-  if (speculative && spec.strategy != Strategy::kUncoded) {
-    return absl::InvalidArgumentError("speculative re-issue applies to the uncoded strategy only");
   }
   ASSIGN_OR_RETURN(std::unique_ptr<Code> code, MakeCode(spec, a.rows()));
   auto job = std::make_shared<Job>();
@@ -31,7 +28,7 @@ absl::StatusOr<JobId> TaskPool::Submit(Matrix a, Matrix b, const CodeSpec& spec,
   job->done = std::move(done);
   job->submitted = clock_->Now();
   job->deadline = deadline;
-  job->speculative = speculative;
+  job->speculative = spec.strategy == Strategy::kSpeculative;
   if (auto n = job->code->num_tasks()) {
     job->queue.reserve(*n);
     for (int64_t t = 0; t < *n; ++t) job->queue.push_back(t);
@@ -115,6 +112,8 @@ std::vector<CancelOrder> TaskPool::CancelAll(Job& job) {
     job.stats.tasks_cancelled++;
   }
   job.outstanding.clear();
+  // Every worker that holds B may drop it now (task -1: the whole job).
+  for (WorkerId w : job.has_b) cancels.push_back(CancelOrder{w, job.id, -1});
   return cancels;
 }
 
@@ -224,7 +223,7 @@ void TaskPool::OnWorkerLost(WorkerId worker) {
   }
 }
 
-std::vector<CancelOrder> TaskPool::Expire() {
+std::vector<CancelOrder> TaskPool::FailIf(const std::function<absl::Status(const Job&, absl::Time)>& doomed) {
   std::vector<std::pair<JobCallback, absl::Status>> failed;
   std::vector<CancelOrder> cancels;
   {
@@ -232,18 +231,15 @@ std::vector<CancelOrder> TaskPool::Expire() {
     const absl::Time now = clock_->Now();
     for (auto it = jobs_.begin(); it != jobs_.end();) {
       Job& job = *it->second;
-      if (job.finished || now < job.deadline) {
+      absl::Status why = job.finished ? absl::OkStatus() : doomed(job, now);
+      if (why.ok()) {
         ++it;
         continue;
       }
       job.finished = true;
       std::vector<CancelOrder> c = CancelAll(job);
       cancels.insert(cancels.end(), c.begin(), c.end());
-      failed.emplace_back(std::move(job.done),
-                          absl::DeadlineExceededError(absl::StrCat(
-                              "job ", job.id, " (", job.code->name(), ") missed its deadline after ",
-                              absl::FormatDuration(now - job.submitted), ": ", job.returned.size(),
-                              " task results accepted, not yet decodable")));
+      failed.emplace_back(std::move(job.done), std::move(why));
       it = jobs_.erase(it);
     }
   }
@@ -251,6 +247,20 @@ std::vector<CancelOrder> TaskPool::Expire() {
     if (done) done(status);
   }
   return cancels;
+}
+
+std::vector<CancelOrder> TaskPool::Expire() {
+  return FailIf([](const Job& job, absl::Time now) {
+    if (now < job.deadline) return absl::OkStatus();
+    return absl::DeadlineExceededError(absl::StrCat("job ", job.id, " (", job.code->name(),
+                                                    ") missed its deadline after ",
+                                                    absl::FormatDuration(now - job.submitted), ": ",
+                                                    job.returned.size(), " task results accepted, not yet decodable"));
+  });
+}
+
+std::vector<CancelOrder> TaskPool::FailAll(const absl::Status& status) {
+  return FailIf([&status](const Job&, absl::Time) { return status; });
 }
 
 int64_t TaskPool::jobs_in_flight() const {

@@ -61,7 +61,8 @@ struct Assignment {
   std::shared_ptr<const Matrix> b;
 };
 
-// Tell `worker` to stop `task` of `job` (task < 0: every task of the job).
+// Tell `worker` to stop `task` of `job`. task < 0: the job is over, stop all
+// of its tasks and drop its B.
 struct CancelOrder {
   WorkerId worker = 0;
   JobId job = 0;
@@ -72,12 +73,13 @@ class TaskPool {
  public:
   explicit TaskPool(Clock* clock = Clock::Real()) : clock_(clock) {}
 
-  // Queues A·B under `spec`. `speculative` (uncoded only): once every task is
-  // out, an idle worker gets a copy of the oldest outstanding task; the first
-  // result wins. The job fails with DeadlineExceeded at `deadline` (see
-  // Expire). InvalidArgument for bad shapes or parameters.
+  // Queues A·B under `spec`. Strategy kSpeculative: uncoded, and once every
+  // task is out, an idle worker gets a copy of the oldest outstanding task;
+  // the first result wins, the other copy is cancelled. The job fails with
+  // DeadlineExceeded at `deadline` (see Expire). InvalidArgument for bad
+  // shapes or parameters.
   absl::StatusOr<JobId> Submit(Matrix a, Matrix b, const CodeSpec& spec, JobCallback done,
-                               absl::Time deadline = absl::InfiniteFuture(), bool speculative = false);
+                               absl::Time deadline = absl::InfiniteFuture());
 
   // The next task for `worker`, or nullopt if nothing is runnable. Jobs are
   // served oldest first.
@@ -96,6 +98,8 @@ class TaskPool {
 
   // Fails every job whose deadline has passed; returns the cancels to send.
   std::vector<CancelOrder> Expire();
+  // Fails every job in flight with `status` (server shutdown).
+  std::vector<CancelOrder> FailAll(const absl::Status& status);
 
   int64_t jobs_in_flight() const;
 
@@ -130,6 +134,8 @@ class TaskPool {
   // Picks a task id for `worker` from `job` (mu_ held); nullopt if none.
   std::optional<std::pair<int64_t, bool>> PickTask(Job& job, WorkerId worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::vector<CancelOrder> CancelAll(Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Fails the jobs `doomed` selects with the status it returns (non-OK).
+  std::vector<CancelOrder> FailIf(const std::function<absl::Status(const Job&, absl::Time)>& doomed);
 
   Clock* const clock_;
   mutable absl::Mutex mu_;

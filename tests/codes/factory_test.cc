@@ -28,6 +28,7 @@ TEST_CASE("ParseCodeSpec reads every strategy and its parameters", "[factory]") 
   CHECK(rep->k == 6);
   CHECK(rep->copies == 3);
   CHECK(ParseCodeSpec("uncoded")->strategy == Strategy::kUncoded);
+  CHECK(ParseCodeSpec("speculative:k=3")->strategy == Strategy::kSpeculative);
   // The printed form parses back to the same spec.
   for (const CodeSpec& s : {*mds, *lt, *rep}) {
     auto again = ParseCodeSpec(CodeSpecString(s));

@@ -81,20 +81,14 @@ std::vector<FakeWorker> Workers(int n) {
 TEST_CASE("Every strategy returns A·B through the pool with 1, 3 and 10 workers", "[pool]") {
   Pcg32 rng(3, 3);
   const Matrix a = RandomUniformMatrix(60, 7, rng), b = RandomUniformMatrix(7, 4, rng);
-  struct Case {
-    const char* spec;
-    bool speculative;
-  };
-  for (const Case& c : {Case{"uncoded:k=6", false}, Case{"uncoded:k=6", true}, Case{"replication:k=5,copies=2", false},
-                        Case{"mds:m=9,n=6", false}, Case{"mds:m=9,n=6,generator=systematic", false},
-                        Case{"lt:symbols_per_task=6", false}}) {
+  for (const char* spec : {"uncoded:k=6", "speculative:k=6", "replication:k=5,copies=2", "mds:m=9,n=6",
+                           "mds:m=9,n=6,generator=systematic", "lt:symbols_per_task=6"}) {
     for (int n : {1, 3, 10}) {
-      INFO(c.spec << (c.speculative ? " speculative" : "") << " workers=" << n);
+      INFO(spec << " workers=" << n);
       TaskPool pool;
       auto workers = Workers(n);
       Outcome out;
-      auto id = pool.Submit(a, b, *ParseCodeSpec(c.spec), [&](absl::StatusOr<JobResult> r) { out.result = std::move(r); },
-                            absl::InfiniteFuture(), c.speculative);
+      auto id = pool.Submit(a, b, *ParseCodeSpec(spec), [&](absl::StatusOr<JobResult> r) { out.result = std::move(r); });
       REQUIRE(id.ok());
       Run(pool, workers, {&out});
       REQUIRE(out.result.has_value());
@@ -134,8 +128,8 @@ TEST_CASE("Speculative uncoded re-issues a straggler's task and the first result
     auto workers = Workers(2);
     workers[1].straggler = true;
     Outcome out;
-    REQUIRE(pool.Submit(a, b, *ParseCodeSpec("uncoded:k=6"), [&](auto r) { out.result = std::move(r); },
-                        absl::InfiniteFuture(), speculative)
+    REQUIRE(pool.Submit(a, b, *ParseCodeSpec(speculative ? "speculative:k=6" : "uncoded:k=6"),
+                        [&](auto r) { out.result = std::move(r); })
                 .ok());
     Run(pool, workers, {&out}, /*max_rounds=*/200);
     INFO("speculative=" << speculative);
@@ -208,9 +202,7 @@ TEST_CASE("Bad submissions and bad results get clear errors; the pool keeps serv
   CHECK(pool.Submit(Matrix(0, 3), b, *ParseCodeSpec("uncoded:k=2"), noop).status().code() ==
         absl::StatusCode::kInvalidArgument);
   CHECK(pool.Submit(a, b, *ParseCodeSpec("mds:m=3,n=4"), noop).status().code() == absl::StatusCode::kInvalidArgument);
-  CHECK(pool.Submit(a, b, *ParseCodeSpec("mds:m=6,n=4"), noop, absl::InfiniteFuture(), /*speculative=*/true)
-            .status()
-            .code() == absl::StatusCode::kInvalidArgument);
+  CHECK(ParseCodeSpec("speculative:m=6").status().code() == absl::StatusCode::kInvalidArgument);
 
   Outcome out;
   const JobId id = *pool.Submit(a, b, *ParseCodeSpec("uncoded:k=2"), [&](auto r) { out.result = std::move(r); });

@@ -1,0 +1,46 @@
+#include "server/edge_server.h"
+
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+
+namespace codedge {
+
+absl::StatusOr<std::unique_ptr<EdgeServer>> EdgeServer::Start(const EdgeServerOptions& options) {
+  std::unique_ptr<EdgeServer> s(new EdgeServer(options));
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(), &s->port_);
+  builder.SetMaxReceiveMessageSize(options.max_message_bytes);
+  builder.SetMaxSendMessageSize(options.max_message_bytes);
+  builder.RegisterService(&s->workers_);
+  builder.RegisterService(&s->compute_);
+  s->server_ = builder.BuildAndStart();
+  if (!s->server_ || s->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.address));
+  }
+  s->sweeper_ = std::thread([p = s.get()] { p->Sweep(); });
+  Log().info("edge-server listening on port {}", s->port_);
+  return s;
+}
+
+void EdgeServer::Sweep() {
+  while (!stop_.WaitForNotificationWithTimeout(options_.sweep_every)) {
+    std::vector<CancelOrder> cancels = pool_.Expire();
+    if (!cancels.empty()) workers_.Deliver(cancels);
+  }
+}
+
+void EdgeServer::Shutdown(absl::Duration grace) {
+  if (shut_down_) return;
+  shut_down_ = true;
+  stop_.Notify();
+  sweeper_.join();
+  // Every pending Multiply must be answered, or the server cannot stop.
+  workers_.Deliver(pool_.FailAll(absl::UnavailableError("the edge server is shutting down")));
+  workers_.CloseAll();
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  server_->Wait();
+}
+
+EdgeServer::~EdgeServer() { Shutdown(); }
+
+}  // namespace codedge

@@ -1,0 +1,350 @@
+#include "server/services.h"
+
+#include <deque>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/logging.h"
+#include "server/convert.h"
+
+namespace codedge {
+
+grpc::Status ToGrpc(const absl::Status& s) {
+  // absl status codes are gRPC's, number for number.
+  return grpc::Status(static_cast<grpc::StatusCode>(s.code()), std::string(s.message()));
+}
+
+// One worker's stream. gRPC calls (StartRead/StartWrite/Finish) are made
+// without holding mu_, so a reaction that runs inline cannot deadlock. The
+// registry holds a shared_ptr; so does the reactor itself until OnDone, so a
+// Kick or Deliver racing with the end of the stream touches live memory and
+// sees done_.
+class WorkerService::Conn final : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::ServerMessage> {
+ public:
+  Conn(WorkerService* svc, WorkerId id) : svc_(svc), id_(id) {}
+  void Start(std::shared_ptr<Conn> self) {
+    self_ = std::move(self);
+    StartRead(&in_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {  // the worker closed its side or went away
+      Close(grpc::Status::OK);
+      return;
+    }
+    switch (in_.msg_case()) {
+      case v1::WorkerMessage::kHello: OnHello(in_.hello()); break;
+      case v1::WorkerMessage::kReady: {
+        {
+          absl::MutexLock lock(&mu_);
+          credits_ += std::max(0, in_.ready().credits());
+        }
+        Pump();
+        break;
+      }
+      case v1::WorkerMessage::kResult: OnResult(in_.result()); break;
+      case v1::WorkerMessage::kHeartbeat: break;
+      default: Close(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "empty worker message")); return;
+    }
+    bool read_more;
+    {
+      absl::MutexLock lock(&mu_);
+      read_more = !finishing_;
+    }
+    if (read_more) StartRead(&in_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    {
+      absl::MutexLock lock(&mu_);
+      writing_ = false;
+      if (!outbox_.empty()) outbox_.pop_front();
+      if (!ok) {
+        outbox_.clear();
+        FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write to worker failed"));
+      }
+    }
+    Flush();
+  }
+
+  void OnCancel() override { Close(grpc::Status::CANCELLED); }
+
+  void OnDone() override {
+    std::string name;
+    int64_t results;
+    {
+      absl::MutexLock lock(&mu_);
+      done_ = true;
+      name = name_;
+      results = results_;
+    }
+    {
+      absl::MutexLock lock(&svc_->mu_);
+      svc_->conns_.erase(id_);
+    }
+    svc_->pool_->OnWorkerLost(id_);
+    Log().info("worker {} ({}) disconnected after {} results", id_, name, results);
+    svc_->Kick();  // its re-queued tasks go to the others
+    self_.reset();  // may delete this: last statement
+  }
+
+  // Pulls tasks while there are credits and queues them for writing.
+  void Pump() {
+    {
+      absl::MutexLock lock(&mu_);
+      while (hello_ && !finishing_ && !done_ && credits_ > 0) {
+        std::optional<Assignment> a = svc_->pool_->NextTask(id_);
+        if (!a) break;
+        credits_--;
+        if (a->b) {
+          v1::ServerMessage m;
+          m.mutable_job_data()->set_job_id(a->job);
+          MatrixToProto(*a->b, m.mutable_job_data()->mutable_b());
+          outbox_.push_back(std::move(m));
+        }
+        v1::ServerMessage m;
+        m.mutable_task()->set_job_id(a->job);
+        m.mutable_task()->set_task_id(a->task);
+        MatrixToProto(*a->coded_rows, m.mutable_task()->mutable_coded_rows());
+        outbox_.push_back(std::move(m));
+      }
+    }
+    Flush();
+  }
+
+  void Send(v1::ServerMessage m) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (finishing_ || done_) return;
+      outbox_.push_back(std::move(m));
+    }
+    Flush();
+  }
+
+  void Close(const grpc::Status& s) {
+    {
+      absl::MutexLock lock(&mu_);
+      FinishLocked(s);
+    }
+    Flush();
+  }
+
+  WorkerInfo Info() {
+    absl::MutexLock lock(&mu_);
+    return WorkerInfo{id_, name_, credits_, results_};
+  }
+
+ private:
+  void OnHello(const v1::Hello& h) {
+    if (h.version() != v1::PROTOCOL_VERSION_1) {
+      Close(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                         absl::StrCat("worker speaks protocol version ", h.version(), ", this server speaks ",
+                                      v1::PROTOCOL_VERSION_1, "; upgrade the worker or the server")));
+      return;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      hello_ = true;
+      name_ = h.worker_name();
+    }
+    Log().info("worker {} ({}, {} threads, {}) connected", id_, h.worker_name(), h.threads(), h.arch());
+    v1::ServerMessage m;
+    m.mutable_welcome()->set_worker_id(id_);
+    Send(std::move(m));
+  }
+
+  void OnResult(const v1::TaskResult& r) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!hello_) {
+        FinishLocked(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "first message must be Hello"));
+      } else {
+        credits_++;  // a result returns its task's credit
+        results_++;
+      }
+    }
+    Flush();
+    absl::StatusOr<Matrix> product =
+        MatrixFromProto(r.product(), absl::StrCat("result of job ", r.job_id(), " task ", r.task_id()));
+    if (!product.ok()) Log().warn("worker {}: {}", id_, product.status().ToString());
+    // A malformed result goes to the pool as an empty matrix: refused there,
+    // and the task re-queued.
+    absl::StatusOr<std::vector<CancelOrder>> cancels =
+        svc_->pool_->OnResult(id_, r.job_id(), r.task_id(), product.ok() ? *std::move(product) : Matrix());
+    if (cancels.ok()) {
+      svc_->Deliver(*cancels);
+    } else if (cancels.status().code() == absl::StatusCode::kNotFound) {
+      Log().debug("worker {}: late result: {}", id_, cancels.status().ToString());
+    } else {
+      Log().warn("worker {}: {}", id_, cancels.status().ToString());
+    }
+    svc_->Kick();
+  }
+
+  void FinishLocked(const grpc::Status& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finishing_) return;
+    finishing_ = true;
+    final_status_ = s;
+    if (!s.ok() && writing_) {
+      while (outbox_.size() > 1) outbox_.pop_back();  // keep only the write in flight
+    } else if (!s.ok()) {
+      outbox_.clear();
+    }
+  }
+
+  // Starts the next write, or the Finish once the outbox is drained; the
+  // gRPC call is made after mu_ is released.
+  void Flush() {
+    const v1::ServerMessage* next = nullptr;
+    bool finish = false;
+    grpc::Status status;
+    {
+      absl::MutexLock lock(&mu_);
+      if (done_ || writing_) return;
+      if (!outbox_.empty()) {
+        writing_ = true;
+        next = &outbox_.front();  // stays put until OnWriteDone pops it
+      } else if (finishing_ && !finished_) {
+        finished_ = true;
+        finish = true;
+        status = final_status_;
+      }
+    }
+    if (next != nullptr) {
+      StartWrite(next);
+    } else if (finish) {
+      Finish(status);
+    }
+  }
+
+  WorkerService* const svc_;
+  const WorkerId id_;
+  std::shared_ptr<Conn> self_;  // released in OnDone
+  v1::WorkerMessage in_;
+  absl::Mutex mu_;
+  std::deque<v1::ServerMessage> outbox_ ABSL_GUARDED_BY(mu_);  // front is being written
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool hello_ ABSL_GUARDED_BY(mu_) = false;
+  bool finishing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
+  int credits_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t results_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string name_ ABSL_GUARDED_BY(mu_);
+};
+
+grpc::ServerBidiReactor<v1::WorkerMessage, v1::ServerMessage>* WorkerService::Connect(grpc::CallbackServerContext*) {
+  std::shared_ptr<Conn> conn;
+  {
+    absl::MutexLock lock(&mu_);
+    conn = std::make_shared<Conn>(this, next_id_++);
+    conns_[next_id_ - 1] = conn;
+  }
+  conn->Start(conn);
+  return conn.get();
+}
+
+std::vector<std::shared_ptr<WorkerService::Conn>> WorkerService::Snapshot() {
+  absl::MutexLock lock(&mu_);
+  std::vector<std::shared_ptr<Conn>> out;
+  for (auto& [id, conn] : conns_) out.push_back(conn);
+  return out;
+}
+
+void WorkerService::Kick() {
+  for (auto& conn : Snapshot()) conn->Pump();
+}
+
+void WorkerService::Deliver(const std::vector<CancelOrder>& cancels) {
+  std::map<WorkerId, std::shared_ptr<Conn>> conns;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const CancelOrder& c : cancels) {
+      auto it = conns_.find(c.worker);
+      if (it != conns_.end()) conns[c.worker] = it->second;
+    }
+  }
+  for (const CancelOrder& c : cancels) {
+    auto it = conns.find(c.worker);
+    if (it == conns.end()) continue;
+    v1::ServerMessage m;
+    m.mutable_cancel()->set_job_id(c.job);
+    m.mutable_cancel()->set_task_id(c.task);
+    it->second->Send(std::move(m));
+  }
+}
+
+void WorkerService::CloseAll() {
+  for (auto& conn : Snapshot()) conn->Close(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down"));
+}
+
+std::vector<WorkerService::WorkerInfo> WorkerService::Workers() {
+  std::vector<WorkerInfo> out;
+  for (auto& conn : Snapshot()) out.push_back(conn->Info());
+  return out;
+}
+
+grpc::ServerUnaryReactor* ComputeService::Multiply(grpc::CallbackServerContext* ctx, const v1::MultiplyRequest* req,
+                                                   v1::MultiplyResponse* resp) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  absl::StatusOr<Matrix> a = MatrixFromProto(req->a(), "A");
+  absl::StatusOr<Matrix> b = a.ok() ? MatrixFromProto(req->b(), "B") : a.status();
+  absl::StatusOr<CodeSpec> spec = b.ok() ? CodeSpecFromProto(req->strategy()) : b.status();
+  if (!spec.ok()) {
+    reactor->Finish(ToGrpc(spec.status()));
+    return reactor;
+  }
+  absl::Time deadline = absl::InfiniteFuture();
+  if (ctx->deadline() != std::chrono::system_clock::time_point::max()) deadline = absl::FromChrono(ctx->deadline());
+  auto done = [reactor, resp](absl::StatusOr<JobResult> r) {
+    if (!r.ok()) {
+      reactor->Finish(ToGrpc(r.status()));
+      return;
+    }
+    MatrixToProto(r->product, resp->mutable_product());
+    const JobStats& s = r->stats;
+    v1::JobStats* out = resp->mutable_stats();
+    out->set_encode_seconds(s.encode_seconds);
+    out->set_decode_seconds(s.decode_seconds);
+    out->set_total_seconds(s.total_seconds);
+    out->set_tasks_sent(s.tasks_sent);
+    out->set_tasks_returned(s.tasks_returned);
+    out->set_tasks_cancelled(s.tasks_cancelled);
+    out->set_tasks_wasted(s.tasks_wasted);
+    out->set_rows_wasted(s.rows_wasted);
+    for (const auto& [w, n] : s.tasks_per_worker) {
+      v1::WorkerCount* c = out->add_per_worker();
+      c->set_worker_id(w);
+      c->set_tasks(n);
+      c->set_rows(s.rows_per_worker.count(w) ? s.rows_per_worker.at(w) : 0);
+    }
+    reactor->Finish(grpc::Status::OK);
+  };
+  absl::StatusOr<JobId> id = pool_->Submit(*std::move(a), *std::move(b), *spec, std::move(done), deadline);
+  if (!id.ok()) {
+    reactor->Finish(ToGrpc(id.status()));
+    return reactor;
+  }
+  workers_->Kick();
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* ComputeService::ClusterStatus(grpc::CallbackServerContext* ctx,
+                                                        const v1::ClusterStatusRequest*,
+                                                        v1::ClusterStatusResponse* resp) {
+  for (const auto& w : workers_->Workers()) {
+    v1::WorkerStatus* s = resp->add_workers();
+    s->set_worker_id(w.id);
+    s->set_worker_name(w.name);
+    s->set_credits(w.credits);
+    s->set_tasks_done(w.results);
+  }
+  resp->set_jobs_in_flight(pool_->jobs_in_flight());
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(grpc::Status::OK);
+  return reactor;
+}
+
+}  // namespace codedge

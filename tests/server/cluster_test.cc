@@ -1,0 +1,153 @@
+// The cluster end to end on loopback, in one process: an EdgeServer on port
+// 0, WorkerClients in threads, clients calling Compute.Multiply. Every wait
+// is bounded by an RPC deadline.
+#include <catch2/catch.hpp>
+
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "common/matrix_util.h"
+#include "proto/wire.h"
+#include "server/edge_server.h"
+#include "worker/client.h"
+
+namespace codedge {
+namespace {
+
+struct Cluster {
+  std::unique_ptr<EdgeServer> server;
+  std::vector<std::unique_ptr<WorkerClient>> clients;
+  std::vector<std::unique_ptr<absl::Notification>> stops;
+  std::vector<std::thread> threads;
+
+  explicit Cluster(int workers, DelaySpec delay = {}) {
+    EdgeServerOptions o;
+    o.address = "127.0.0.1:0";
+    server = *EdgeServer::Start(o);
+    for (int i = 0; i < workers; ++i) AddWorker(delay, /*seed=*/i + 1);
+  }
+  void AddWorker(DelaySpec delay, uint64_t seed) {
+    WorkerOptions w;
+    w.server = absl::StrCat("127.0.0.1:", server->port());
+    w.name = absl::StrCat("w", clients.size());
+    w.delay = delay;
+    w.seed = seed;
+    clients.push_back(*WorkerClient::Create(w));
+    stops.push_back(std::make_unique<absl::Notification>());
+    threads.emplace_back([c = clients.back().get(), s = stops.back().get()] { (void)c->Run(s); });
+  }
+  void StopWorker(size_t i) {
+    if (!stops[i]->HasBeenNotified()) stops[i]->Notify();
+  }
+  ~Cluster() {
+    for (size_t i = 0; i < stops.size(); ++i) StopWorker(i);
+    for (auto& t : threads) t.join();
+    server->Shutdown();
+  }
+  std::unique_ptr<v1::Compute::Stub> Stub() {
+    grpc::ChannelArguments args;
+    args.SetMaxReceiveMessageSize(1 << 30);
+    args.SetMaxSendMessageSize(1 << 30);
+    return v1::Compute::NewStub(grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", server->port()),
+                                                          grpc::InsecureChannelCredentials(), args));
+  }
+};
+
+grpc::Status Multiply(v1::Compute::Stub& stub, const Matrix& a, const Matrix& b, const std::string& spec,
+                      v1::MultiplyResponse* resp, absl::Duration timeout = absl::Seconds(60)) {
+  v1::MultiplyRequest req;
+  MatrixToProto(a, req.mutable_a());
+  MatrixToProto(b, req.mutable_b());
+  req.mutable_strategy()->set_spec(spec);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  return stub.Multiply(&ctx, req, resp);
+}
+
+TEST_CASE("Every strategy returns A·B over gRPC with 1, 3 and 10 workers", "[cluster]") {
+  Pcg32 rng(10, 1);
+  const Matrix a = RandomUniformMatrix(300, 40, rng), b = RandomUniformMatrix(40, 6, rng);
+  const MatrixD exact = a.cast<double>() * b.cast<double>();
+  for (int n : {1, 3, 10}) {
+    Cluster cluster(n);
+    auto stub = cluster.Stub();
+    for (const char* spec : {"uncoded:k=10", "speculative:k=10", "replication:k=6,copies=2", "mds:m=12,n=8",
+                             "lt:symbols_per_task=15"}) {
+      INFO(spec << " workers=" << n);
+      v1::MultiplyResponse resp;
+      grpc::Status st = Multiply(*stub, a, b, spec, &resp);
+      REQUIRE(st.ok());
+      auto product = MatrixFromProto(resp.product(), "product");
+      REQUIRE(product.ok());
+      CHECK(RelativeError(*product, exact) < 1e-3);
+      CHECK(resp.stats().tasks_sent() >= 1);
+    }
+  }
+}
+
+TEST_CASE("Bad requests get clear errors and the server keeps serving", "[cluster][bad-input]") {
+  Cluster cluster(2);
+  auto stub = cluster.Stub();
+  Pcg32 rng(11, 1);
+  const Matrix a = RandomUniformMatrix(20, 4, rng), b = RandomUniformMatrix(4, 3, rng);
+  v1::MultiplyResponse resp;
+  CHECK(Multiply(*stub, a, RandomUniformMatrix(5, 3, rng), "mds:m=6,n=4", &resp).error_code() ==
+        grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(Multiply(*stub, a, b, "fountain", &resp).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(Multiply(*stub, a, b, "mds:m=3,n=4", &resp).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  v1::MultiplyRequest bad;
+  bad.mutable_a()->set_rows(2);
+  bad.mutable_a()->set_cols(2);
+  bad.mutable_a()->set_data("short");
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  CHECK(stub->Multiply(&ctx, bad, &resp).error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  // Still serving.
+  REQUIRE(Multiply(*stub, a, b, "mds:m=6,n=4", &resp).ok());
+  CHECK(RelativeError(*MatrixFromProto(resp.product(), "p"), a.cast<double>() * b.cast<double>()) < 1e-4);
+}
+
+TEST_CASE("A worker with the wrong protocol version is refused clearly", "[cluster][bad-input]") {
+  Cluster cluster(0);
+  auto stub = v1::Worker::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", cluster.server->port()), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  auto stream = stub->Connect(&ctx);
+  v1::WorkerMessage hello;
+  hello.mutable_hello()->set_version(static_cast<v1::ProtocolVersion>(2));
+  REQUIRE(stream->Write(hello));
+  v1::ServerMessage in;
+  CHECK_FALSE(stream->Read(&in));
+  grpc::Status st = stream->Finish();
+  CHECK(st.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
+  CHECK(st.error_message().find("protocol version 2") != std::string::npos);
+}
+
+TEST_CASE("A job whose only worker leaves fails at its deadline; coded jobs survive a lost worker", "[cluster]") {
+  Pcg32 rng(12, 1);
+  const Matrix a = RandomUniformMatrix(200, 20, rng), b = RandomUniformMatrix(20, 4, rng);
+  {
+    Cluster cluster(0);
+    auto stub = cluster.Stub();
+    v1::MultiplyResponse resp;
+    // No worker at all: the job cannot finish and must say so within its deadline.
+    grpc::Status st = Multiply(*stub, a, b, "mds:m=6,n=4", &resp, absl::Milliseconds(500));
+    CHECK(st.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED);
+  }
+  {
+    // Two slow-ish workers and one that leaves mid-job: MDS still decodes.
+    Cluster cluster(3, *ParseDelaySpec("const:0.01"));
+    auto stub = cluster.Stub();
+    std::thread leaver([&] { cluster.StopWorker(0); });
+    v1::MultiplyResponse resp;
+    grpc::Status st = Multiply(*stub, a, b, "mds:m=20,n=10", &resp);
+    leaver.join();
+    REQUIRE(st.ok());
+    CHECK(RelativeError(*MatrixFromProto(resp.product(), "p"), a.cast<double>() * b.cast<double>()) < 1e-3);
+  }
+}
+
+}  // namespace
+}  // namespace codedge

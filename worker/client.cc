@@ -1,0 +1,210 @@
+#include "worker/client.h"
+
+#include <condition_variable>
+#include <cstdlib>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "proto/wire.h"
+
+namespace codedge {
+namespace {
+
+struct PendingTask {
+  uint64_t job;
+  int64_t task;
+  Matrix rows;
+  std::shared_ptr<absl::Notification> cancel;
+};
+
+// State shared by a session's reader and compute threads.
+struct Session {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<PendingTask> queue;                                           // guarded by mu
+  std::map<uint64_t, std::shared_ptr<const Matrix>> b;                     // guarded by mu
+  std::map<std::pair<uint64_t, int64_t>, std::shared_ptr<absl::Notification>> live;  // guarded by mu
+  bool ended = false;                                                      // guarded by mu
+};
+
+absl::Status FromGrpc(const grpc::Status& s) {
+  return absl::Status(static_cast<absl::StatusCode>(s.error_code()), s.error_message());
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<WorkerClient>> WorkerClient::Create(const WorkerOptions& options) {
+  if (options.credits < 1) return absl::InvalidArgumentError(absl::StrCat("credits must be >= 1, got ", options.credits));
+  if (options.fail_after < 0) return absl::InvalidArgumentError("fail-after must be >= 0");
+  absl::StatusOr<TaskExecutor> ex = TaskExecutor::Create(options.exec);
+  if (!ex.ok()) return ex.status();
+  return std::unique_ptr<WorkerClient>(new WorkerClient(options, *ex));
+}
+
+WorkerClient::WorkerClient(const WorkerOptions& options, TaskExecutor executor)
+    : options_(options), executor_(executor), delays_(options.delay, options.seed) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(options.max_message_bytes);
+  args.SetMaxSendMessageSize(options.max_message_bytes);
+  stub_ = v1::Worker::NewStub(grpc::CreateCustomChannel(options.server, grpc::InsecureChannelCredentials(), args));
+}
+
+absl::Status WorkerClient::Run(absl::Notification* stop) {
+  absl::Duration backoff = options_.backoff_min;
+  while (!stop->HasBeenNotified()) {
+    bool welcomed = false;
+    absl::Status s = ServeOnce(stop, &welcomed);
+    if (stop->HasBeenNotified()) break;
+    if (s.code() == absl::StatusCode::kFailedPrecondition) return s;  // refused: retrying will not help
+    if (welcomed) backoff = options_.backoff_min;
+    Log().info("{}: stream to {} ended ({}); reconnecting in {}", options_.name, options_.server, s.ToString(),
+               absl::FormatDuration(backoff));
+    if (stop->WaitForNotificationWithTimeout(backoff)) break;
+    backoff = std::min(backoff * 2, options_.backoff_max);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
+  grpc::ClientContext ctx;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::WorkerMessage, v1::ServerMessage>> stream = stub_->Connect(&ctx);
+  absl::Notification done;
+  // Cancels the stream when the worker is asked to stop.
+  std::thread watcher([&] {
+    while (!done.WaitForNotificationWithTimeout(absl::Milliseconds(20))) {
+      if (stop->HasBeenNotified()) {
+        ctx.TryCancel();
+        return;
+      }
+    }
+  });
+  auto finish = [&](absl::Status why) {
+    done.Notify();
+    watcher.join();
+    stream->WritesDone();
+    grpc::Status st = stream->Finish();
+    return st.ok() ? why : FromGrpc(st);
+  };
+
+  v1::WorkerMessage hello;
+  hello.mutable_hello()->set_version(v1::PROTOCOL_VERSION_1);
+  hello.mutable_hello()->set_worker_name(options_.name);
+  hello.mutable_hello()->set_threads(options_.threads);
+#if defined(__aarch64__)
+  hello.mutable_hello()->set_arch("aarch64");
+#else
+  hello.mutable_hello()->set_arch("x86_64");
+#endif
+  v1::ServerMessage in;
+  if (!stream->Write(hello) || !stream->Read(&in)) return finish(absl::UnavailableError("no welcome"));
+  if (in.msg_case() != v1::ServerMessage::kWelcome) {
+    return finish(absl::InternalError("first server message was not a welcome"));
+  }
+  *welcomed = true;
+  Log().info("{}: connected to {} as worker {}", options_.name, options_.server, in.welcome().worker_id());
+  v1::WorkerMessage ready;
+  ready.mutable_ready()->set_credits(options_.credits);
+  if (!stream->Write(ready)) return finish(absl::UnavailableError("stream closed"));
+
+  Session session;
+  // The compute thread is the only writer from here on.
+  std::thread compute([&] {
+    for (;;) {
+      PendingTask t;
+      std::shared_ptr<const Matrix> b;
+      {
+        std::unique_lock<std::mutex> lock(session.mu);
+        session.cv.wait(lock, [&] { return session.ended || !session.queue.empty(); });
+        if (session.ended) return;
+        t = std::move(session.queue.front());
+        session.queue.pop_front();
+        auto it = session.b.find(t.job);
+        if (it != session.b.end()) b = it->second;
+      }
+      v1::WorkerMessage out;
+      absl::StatusOr<ExecResult> r = absl::CancelledError("cancelled while queued");
+      if (!t.cancel->HasBeenNotified()) {
+        if (b == nullptr) {
+          r = absl::FailedPreconditionError(absl::StrCat("no B for job ", t.job));
+        } else {
+          r = executor_.Run(t.rows, *b, delays_.Next(), t.cancel.get());
+        }
+      }
+      {
+        std::lock_guard<std::mutex> lock(session.mu);
+        session.live.erase({t.job, t.task});
+      }
+      if (r.ok()) {
+        v1::TaskResult* res = out.mutable_result();
+        res->set_job_id(t.job);
+        res->set_task_id(t.task);
+        res->set_compute_seconds(r->compute_seconds);
+        res->set_delay_seconds(r->injected_seconds);
+        MatrixToProto(r->product, res->mutable_product());
+        if (!stream->Write(out)) return;
+        const int64_t n = ++results_sent_;
+        if (options_.fail_after > 0 && n >= options_.fail_after) {
+          Log().warn("{}: --fail-after {} reached, exiting abruptly", options_.name, options_.fail_after);
+          std::_Exit(3);
+        }
+      } else {
+        if (r.status().code() == absl::StatusCode::kCancelled) {
+          tasks_cancelled_++;
+        } else {
+          Log().warn("{}: job {} task {}: {}", options_.name, t.job, t.task, r.status().ToString());
+        }
+        out.mutable_ready()->set_credits(1);  // the slot is free again
+        if (!stream->Write(out)) return;
+      }
+    }
+  });
+
+  absl::Status why = absl::UnavailableError("server closed the stream");
+  while (stream->Read(&in)) {
+    if (in.msg_case() == v1::ServerMessage::kJobData) {
+      absl::StatusOr<Matrix> b = MatrixFromProto(in.job_data().b(), "B");
+      if (!b.ok()) {
+        why = b.status();
+        break;
+      }
+      std::lock_guard<std::mutex> lock(session.mu);
+      session.b[in.job_data().job_id()] = std::make_shared<const Matrix>(*std::move(b));
+    } else if (in.msg_case() == v1::ServerMessage::kTask) {
+      const v1::Task& task = in.task();
+      absl::StatusOr<Matrix> rows = MatrixFromProto(task.coded_rows(), "task rows");
+      if (!rows.ok()) {
+        why = rows.status();
+        break;
+      }
+      auto cancel = std::make_shared<absl::Notification>();
+      std::lock_guard<std::mutex> lock(session.mu);
+      session.live[{task.job_id(), task.task_id()}] = cancel;
+      session.queue.push_back(PendingTask{task.job_id(), task.task_id(), *std::move(rows), cancel});
+      session.cv.notify_one();
+    } else if (in.msg_case() == v1::ServerMessage::kCancel) {
+      const v1::Cancel& c = in.cancel();
+      std::lock_guard<std::mutex> lock(session.mu);
+      for (auto& [key, note] : session.live) {
+        if (key.first == c.job_id() && (c.task_id() < 0 || key.second == c.task_id()) && !note->HasBeenNotified()) {
+          note->Notify();
+        }
+      }
+      if (c.task_id() < 0) session.b.erase(c.job_id());  // the job is over
+    }
+  }
+  {
+    std::lock_guard<std::mutex> lock(session.mu);
+    session.ended = true;
+    for (auto& [key, note] : session.live)
+      if (!note->HasBeenNotified()) note->Notify();
+  }
+  session.cv.notify_all();
+  compute.join();
+  return finish(why);
+}
+
+}  // namespace codedge
