@@ -30,10 +30,10 @@ void EdgeServer::Sweep() {
 }
 
 void EdgeServer::Shutdown(absl::Duration grace) {
-  if (shut_down_) return;
+  if (shut_down_ || !server_) return;  // never started (Start failed) or already stopped
   shut_down_ = true;
   stop_.Notify();
-  sweeper_.join();
+  if (sweeper_.joinable()) sweeper_.join();
   // Every pending Multiply must be answered, or the server cannot stop.
   workers_.Deliver(pool_.FailAll(absl::UnavailableError("the edge server is shutting down")));
   workers_.CloseAll();

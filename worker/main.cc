@@ -1,0 +1,76 @@
+// edge-worker: pulls coded tasks from an edge-server and computes them.
+// Runs until SIGINT/SIGTERM; reconnects when the server restarts.
+#include <csignal>
+#include <iostream>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "common/linalg.h"
+#include "common/logging.h"
+#include "common/signals.h"
+#include "worker/client.h"
+
+ABSL_FLAG(std::string, server, "127.0.0.1:50051", "edge-server host:port");
+ABSL_FLAG(std::string, name, "", "name in the server's logs (default: worker-PID)");
+ABSL_FLAG(int, credits, 2, "tasks in flight (one computes while the next arrives)");
+ABSL_FLAG(int, threads, 0, "BLAS threads per product (0: all cores)");
+ABSL_FLAG(std::string, delay, "none",
+          "injected per-task delay: none, const:T, uniform:LO,HI, normal:MEAN,SD, exp:MEAN, shifted-exp:SHIFT,MEAN "
+          "(seconds)");
+ABSL_FLAG(double, slowdown, 1.0, "compute takes this many times longer (waits (F-1) x the compute time)");
+ABSL_FLAG(int64_t, fail_after, 0, "exit abruptly after this many results (fault tests; 0: never)");
+ABSL_FLAG(uint64_t, seed, 1, "seed of the injected delays");
+ABSL_FLAG(int64_t, chunk_rows, 256, "rows computed between cancel checks");
+ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error or off");
+
+int main(int argc, char** argv) {
+  codedge::InstallTerminationHandlers();
+  absl::SetProgramUsageMessage("edge-worker --server HOST:PORT [--delay exp:0.1] [--slowdown 2]");
+  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
+  if (args.size() > 1) {
+    std::cerr << "edge-worker: unexpected argument '" << args[1] << "'\n";
+    return 2;
+  }
+  if (auto s = codedge::SetLogLevel(absl::GetFlag(FLAGS_log_level)); !s.ok()) {
+    std::cerr << "edge-worker: --log_level: " << s.message() << "\n";
+    return 2;
+  }
+  codedge::WorkerOptions o;
+  o.server = absl::GetFlag(FLAGS_server);
+  o.name = absl::GetFlag(FLAGS_name).empty() ? "worker-" + std::to_string(getpid()) : absl::GetFlag(FLAGS_name);
+  o.credits = absl::GetFlag(FLAGS_credits);
+  o.threads = absl::GetFlag(FLAGS_threads);
+  o.exec.slowdown = absl::GetFlag(FLAGS_slowdown);
+  o.exec.chunk_rows = absl::GetFlag(FLAGS_chunk_rows);
+  o.fail_after = absl::GetFlag(FLAGS_fail_after);
+  o.seed = absl::GetFlag(FLAGS_seed);
+  auto delay = codedge::ParseDelaySpec(absl::GetFlag(FLAGS_delay));
+  if (!delay.ok()) {
+    std::cerr << "edge-worker: --delay: " << delay.status().message() << "\n";
+    return 2;
+  }
+  o.delay = *delay;
+  auto client = codedge::WorkerClient::Create(o);
+  if (!client.ok()) {
+    std::cerr << "edge-worker: " << client.status().message() << "\n";
+    return 2;
+  }
+  codedge::SetComputeThreads(o.threads);
+  absl::Notification stop;
+  std::thread waiter([&] {
+    codedge::WaitForTermination();
+    stop.Notify();
+  });
+  waiter.detach();  // the process ends when Run returns
+
+  absl::Status s = (*client)->Run(&stop);
+  if (!s.ok()) {
+    std::cerr << "edge-worker: " << s.message() << "\n";
+    return 1;
+  }
+  codedge::Log().info("{}: stopped after {} results", o.name, (*client)->results_sent());
+  return 0;
+}
