@@ -3,6 +3,7 @@
 // is bounded by an RPC deadline.
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -21,9 +22,10 @@ struct Cluster {
   std::vector<std::unique_ptr<absl::Notification>> stops;
   std::vector<std::thread> threads;
 
-  explicit Cluster(int workers, DelaySpec delay = {}) {
+  explicit Cluster(int workers, DelaySpec delay = {}, int max_message_bytes = 1 << 30) {
     EdgeServerOptions o;
     o.address = "127.0.0.1:0";
+    o.max_message_bytes = max_message_bytes;
     server = *EdgeServer::Start(o);
     for (int i = 0; i < workers; ++i) AddWorker(delay, /*seed=*/i + 1);
   }
@@ -147,6 +149,70 @@ TEST_CASE("A job whose only worker leaves fails at its deadline; coded jobs surv
     REQUIRE(st.ok());
     CHECK(RelativeError(*MatrixFromProto(resp.product(), "p"), a.cast<double>() * b.cast<double>()) < 1e-3);
   }
+}
+
+TEST_CASE("A straggler's task is cancelled: the job does not wait and the worker stops", "[cluster]") {
+  Pcg32 rng(13, 1);
+  const Matrix a = RandomUniformMatrix(240, 16, rng), b = RandomUniformMatrix(16, 4, rng);
+  Cluster cluster(2);
+  cluster.AddWorker(*ParseDelaySpec("const:20"), 99);  // a 20 s straggler
+  auto stub = cluster.Stub();
+  absl::Notification never;
+  // Let the straggler connect and take tasks of the job.
+  for (int i = 0; i < 500 && cluster.server->workers().Workers().size() < 3; ++i) {
+    never.WaitForNotificationWithTimeout(absl::Milliseconds(10));
+  }
+  v1::MultiplyResponse resp;
+  const absl::Time start = absl::Now();
+  REQUIRE(Multiply(*stub, a, b, "mds:m=12,n=8", &resp).ok());
+  CHECK(absl::Now() - start < absl::Seconds(10));  // did not wait for the straggler
+  CHECK(RelativeError(*MatrixFromProto(resp.product(), "p"), a.cast<double>() * b.cast<double>()) < 1e-4);
+  CHECK(resp.stats().tasks_cancelled() >= 1);
+  // The cancel reaches the straggler and interrupts its 20 s delay.
+  WorkerClient& straggler = *cluster.clients.back();
+  for (int i = 0; i < 500 && straggler.tasks_cancelled() == 0; ++i) never.WaitForNotificationWithTimeout(absl::Milliseconds(10));
+  CHECK(straggler.tasks_cancelled() >= 1);
+  CHECK(straggler.results_sent() == 0);
+}
+
+TEST_CASE("Oversized requests are refused and the server keeps serving", "[cluster][bad-input]") {
+  Cluster cluster(1, {}, /*max_message_bytes=*/1 << 20);
+  auto stub = cluster.Stub();
+  Pcg32 rng(14, 1);
+  v1::MultiplyResponse resp;
+  const Matrix big = RandomUniformMatrix(1000, 400, rng);  // 1.6 MB
+  CHECK(Multiply(*stub, big, RandomUniformMatrix(400, 2, rng), "mds:m=6,n=4", &resp).error_code() ==
+        grpc::StatusCode::RESOURCE_EXHAUSTED);
+  const Matrix a = RandomUniformMatrix(50, 8, rng), b = RandomUniformMatrix(8, 3, rng);
+  REQUIRE(Multiply(*stub, a, b, "mds:m=6,n=4", &resp).ok());
+}
+
+TEST_CASE("100 workers complete 200 concurrent jobs with nothing lost", "[cluster][slow]") {
+  Cluster cluster(100);
+  std::vector<std::thread> clients;
+  std::atomic<int> ok{0}, wrong{0};
+  for (int c = 0; c < 4; ++c) {
+    clients.emplace_back([&, c] {
+      auto stub = cluster.Stub();
+      Pcg32 rng(100 + c, 1);
+      const char* specs[] = {"uncoded:k=8", "mds:m=12,n=8", "lt:symbols_per_task=10", "replication:k=6,copies=2",
+                             "speculative:k=8"};
+      for (int j = 0; j < 50; ++j) {
+        const Matrix a = RandomUniformMatrix(80, 12, rng), b = RandomUniformMatrix(12, 3, rng);
+        v1::MultiplyResponse resp;
+        grpc::Status st = Multiply(*stub, a, b, specs[j % 5], &resp);
+        if (st.ok() && RelativeError(*MatrixFromProto(resp.product(), "p"), a.cast<double>() * b.cast<double>()) < 1e-3) {
+          ok++;
+        } else {
+          wrong++;
+        }
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  CHECK(ok == 200);
+  CHECK(wrong == 0);
+  CHECK(cluster.server->pool().jobs_in_flight() == 0);
 }
 
 }  // namespace
