@@ -11,6 +11,13 @@ absl::StatusOr<std::unique_ptr<EdgeServer>> EdgeServer::Start(const EdgeServerOp
   builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(), &s->port_);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
+  // Liveness: HTTP/2 pings find a worker whose host vanished without closing
+  // its TCP connection (power loss, network partition) within ~20 s.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
   builder.RegisterService(&s->workers_);
   builder.RegisterService(&s->compute_);
   s->server_ = builder.BuildAndStart();

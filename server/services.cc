@@ -171,7 +171,8 @@ class WorkerService::Conn final : public grpc::ServerBidiReactor<v1::WorkerMessa
     // A malformed result goes to the pool as an empty matrix: refused there,
     // and the task re-queued.
     absl::StatusOr<std::vector<CancelOrder>> cancels =
-        svc_->pool_->OnResult(id_, r.job_id(), r.task_id(), product.ok() ? *std::move(product) : Matrix());
+        svc_->pool_->OnResult(id_, r.job_id(), r.task_id(), product.ok() ? *std::move(product) : Matrix(),
+                              r.compute_seconds());
     if (cancels.ok()) {
       svc_->Deliver(*cancels);
     } else if (cancels.status().code() == absl::StatusCode::kNotFound) {
@@ -307,6 +308,8 @@ grpc::ServerUnaryReactor* ComputeService::Multiply(grpc::CallbackServerContext* 
     const JobStats& s = r->stats;
     v1::JobStats* out = resp->mutable_stats();
     out->set_encode_seconds(s.encode_seconds);
+    out->set_queue_seconds(s.queue_seconds);
+    out->set_compute_seconds(s.compute_seconds);
     out->set_decode_seconds(s.decode_seconds);
     out->set_total_seconds(s.total_seconds);
     out->set_tasks_sent(s.tasks_sent);

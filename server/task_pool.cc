@@ -75,6 +75,10 @@ std::optional<Assignment> TaskPool::NextTask(WorkerId worker) {
         out.task = pick->first;
         j->outstanding.emplace(pick->first, Outstanding{worker, pick->second});
         j->stats.tasks_sent++;
+        if (!j->started) {
+          j->started = true;
+          j->stats.queue_seconds = absl::ToDoubleSeconds(clock_->Now() - j->submitted);
+        }
         if (j->has_b.insert(worker).second) out.b = j->b;
         break;
       }
@@ -118,7 +122,7 @@ std::vector<CancelOrder> TaskPool::CancelAll(Job& job) {
 }
 
 absl::StatusOr<std::vector<CancelOrder>> TaskPool::OnResult(WorkerId worker, JobId job_id, int64_t task,
-                                                            Matrix result) {
+                                                            Matrix result, double compute_seconds) {
   std::shared_ptr<Job> job;
   std::vector<CancelOrder> cancels;
   {
@@ -184,6 +188,7 @@ absl::StatusOr<std::vector<CancelOrder>> TaskPool::OnResult(WorkerId worker, Job
     if (job->finished) return cancels;  // expired meanwhile
     job->stats.tasks_per_worker[worker]++;
     job->stats.rows_per_worker[worker] += result.rows();
+    job->stats.compute_seconds += compute_seconds;
     if (!finished_now) return cancels;
     job->finished = true;
     std::vector<CancelOrder> rest = CancelAll(*job);

@@ -37,6 +37,8 @@ using WorkerId = uint64_t;
 
 struct JobStats {
   double encode_seconds = 0;   // summed over tasks
+  double queue_seconds = 0;    // submit -> first task handed to a worker
+  double compute_seconds = 0;  // worker-reported compute of accepted results, summed
   double decode_seconds = 0;   // Add + Decode, summed
   double total_seconds = 0;    // submit -> done
   int64_t tasks_sent = 0, tasks_returned = 0, tasks_cancelled = 0, tasks_wasted = 0;
@@ -90,7 +92,9 @@ class TaskPool {
   // finished (a late result: the caller drops it), FailedPrecondition for a
   // task this worker does not hold, InvalidArgument for a bad result (wrong
   // shape, NaN): the task is then re-queued where the code allows.
-  absl::StatusOr<std::vector<CancelOrder>> OnResult(WorkerId worker, JobId job, int64_t task, Matrix result);
+  // `compute_seconds` is the worker's own measure of the product (stats).
+  absl::StatusOr<std::vector<CancelOrder>> OnResult(WorkerId worker, JobId job, int64_t task, Matrix result,
+                                                    double compute_seconds = 0);
 
   // The worker is gone: its outstanding tasks are re-queued (fixed-rate codes)
   // or simply abandoned (rateless codes generate others).
@@ -118,6 +122,7 @@ class TaskPool {
     absl::Time submitted, deadline;
     bool speculative = false;
     bool finished = false;
+    bool started = false;                 // a first task was handed out
     std::vector<int64_t> queue;           // tasks to (re-)issue, front = next
     size_t queue_head = 0;
     int64_t next_new_task = 0;            // rateless: next id to generate

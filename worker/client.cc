@@ -50,6 +50,10 @@ WorkerClient::WorkerClient(const WorkerOptions& options, TaskExecutor executor)
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(options.max_message_bytes);
   args.SetMaxSendMessageSize(options.max_message_bytes);
+  // Liveness both ways: a vanished server is noticed within ~20 s.
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   stub_ = v1::Worker::NewStub(grpc::CreateCustomChannel(options.server, grpc::InsecureChannelCredentials(), args));
 }
 

@@ -84,6 +84,11 @@ TEST_CASE("Every strategy returns A·B over gRPC with 1, 3 and 10 workers", "[cl
       REQUIRE(product.ok());
       CHECK(RelativeError(*product, exact) < 1e-3);
       CHECK(resp.stats().tasks_sent() >= 1);
+      CHECK(resp.stats().compute_seconds() > 0);
+      CHECK(resp.stats().total_seconds() >= resp.stats().queue_seconds());
+      int64_t rows = 0;
+      for (const auto& w : resp.stats().per_worker()) rows += w.rows();
+      CHECK(rows >= a.rows());  // the accepted results cover A (coded rows included)
     }
   }
 }
