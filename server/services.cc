@@ -22,6 +22,7 @@ grpc::Status ToGrpc(const absl::Status& s) {
 // sees done_.
 class WorkerService::Conn final : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::ServerMessage> {
  public:
+  static constexpr int kMaxCredits = 64;
   Conn(WorkerService* svc, WorkerId id) : svc_(svc), id_(id) {}
   void Start(std::shared_ptr<Conn> self) {
     self_ = std::move(self);
@@ -38,9 +39,11 @@ class WorkerService::Conn final : public grpc::ServerBidiReactor<v1::WorkerMessa
       case v1::WorkerMessage::kReady: {
         {
           absl::MutexLock lock(&mu_);
-          credits_ += std::max(0, in_.ready().credits());
+          // Credits are bounded: a worker cannot make the server queue
+          // unbounded work for it.
+          credits_ = std::min(credits_ + std::max(0, in_.ready().credits()), kMaxCredits);
         }
-        Pump();
+        Pump();  // does nothing before Hello
         break;
       }
       case v1::WorkerMessage::kResult: OnResult(in_.result()); break;
@@ -155,16 +158,19 @@ class WorkerService::Conn final : public grpc::ServerBidiReactor<v1::WorkerMessa
   }
 
   void OnResult(const v1::TaskResult& r) {
+    bool refused = false;
     {
       absl::MutexLock lock(&mu_);
       if (!hello_) {
         FinishLocked(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "first message must be Hello"));
+        refused = true;
       } else {
-        credits_++;  // a result returns its task's credit
+        credits_ = std::min(credits_ + 1, kMaxCredits);  // a result returns its task's credit
         results_++;
       }
     }
     Flush();
+    if (refused) return;
     absl::StatusOr<Matrix> product =
         MatrixFromProto(r.product(), absl::StrCat("result of job ", r.job_id(), " task ", r.task_id()));
     if (!product.ok()) Log().warn("worker {}: {}", id_, product.status().ToString());
