@@ -13,6 +13,7 @@
 #include "absl/strings/str_split.h"
 #include "bench/codes_bench.h"
 #include "bench/gemm_bench.h"
+#include "bench/overhead_bench.h"
 #include "common/logging.h"
 
 ABSL_FLAG(std::string, json, "", "Also write the results as JSON to this file");
@@ -37,6 +38,7 @@ constexpr char kUsage[] =
     "edge-bench SUBCOMMAND [flags]\n"
     "  codes   LT reception overhead, MDS conditioning and float32 error, encode/decode time\n"
     "  gemm    local float32 product time per shape (Eigen vs OpenBLAS builds)\n"
+    "  overhead  cluster machinery on loopback: end to end vs bound, dispatch rate\n"
     "Example: edge-bench codes --json codes.json";
 
 int RunCodes() {
@@ -88,6 +90,28 @@ int RunCodes() {
   return 0;
 }
 
+int RunOverhead() {
+  codedge::bench::OverheadOptions o;
+  o.repeats = absl::GetFlag(FLAGS_repeats);
+  o.seed = absl::GetFlag(FLAGS_seed);
+  auto r = codedge::bench::RunOverheadBench(o);
+  if (!r.ok()) {
+    std::cerr << "edge-bench overhead: " << r.status() << "\n";
+    return r.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  codedge::bench::PrintOverheadTable(*r, o, std::cout);
+  const std::string json_path = absl::GetFlag(FLAGS_json);
+  if (!json_path.empty()) {
+    std::ofstream json(json_path);
+    json << codedge::bench::OverheadJson(*r);
+    if (!json) {
+      std::cerr << "edge-bench: writing '" << json_path << "' failed\n";
+      return 1;
+    }
+  }
+  return 0;
+}
+
 int RunGemm() {
   auto shapes = codedge::bench::ParseGemmShapes(absl::GetFlag(FLAGS_shapes));
   if (!shapes.ok()) {
@@ -121,6 +145,7 @@ int main(int argc, char** argv) {
   const std::string cmd = args[1];
   if (cmd == "codes") return RunCodes();
   if (cmd == "gemm") return RunGemm();
+  if (cmd == "overhead") return RunOverhead();
   std::cerr << "edge-bench: unknown sub-command '" << cmd << "'\n" << kUsage << "\n";
   return 2;
 }

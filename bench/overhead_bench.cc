@@ -1,0 +1,266 @@
+#include "bench/overhead_bench.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "bench/json.h"
+#include "common/linalg.h"
+#include "common/logging.h"
+#include "common/matrix_util.h"
+#include "proto/wire.h"
+#include "server/edge_server.h"
+#include "worker/client.h"
+
+namespace codedge::bench {
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+double Since(SteadyClock::time_point t) { return std::chrono::duration<double>(SteadyClock::now() - t).count(); }
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Raw TCP on loopback: 256 MiB in 1 MiB writes, reader in another thread.
+absl::StatusOr<double> LoopbackThroughput() {
+  const int listener = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  if (listener < 0 || bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      listen(listener, 1) != 0 || getsockname(listener, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    if (listener >= 0) close(listener);
+    return absl::UnavailableError("cannot open a loopback socket");
+  }
+  const int64_t total = int64_t{256} << 20, chunk = int64_t{1} << 20;
+  int64_t received = 0;
+  std::thread reader([&] {
+    const int fd = accept(listener, nullptr, nullptr);
+    std::vector<char> buf(chunk);
+    for (ssize_t n; fd >= 0 && (n = read(fd, buf.data(), buf.size())) > 0;) received += n;
+    if (fd >= 0) close(fd);
+  });
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+    close(fd);
+    shutdown(listener, SHUT_RDWR);
+    reader.join();
+    close(listener);
+    return absl::UnavailableError("cannot connect on loopback");
+  }
+  std::vector<char> buf(chunk, 'x');
+  const auto start = SteadyClock::now();
+  for (int64_t sent = 0; sent < total;) {
+    const ssize_t n = write(fd, buf.data(), buf.size());
+    if (n <= 0) break;
+    sent += n;
+  }
+  close(fd);
+  reader.join();
+  const double s = Since(start);
+  close(listener);
+  if (received != total) return absl::InternalError(absl::StrCat("loopback test received ", received, " of ", total));
+  return static_cast<double>(total) / s;
+}
+
+struct LocalCluster {
+  std::unique_ptr<EdgeServer> server;
+  std::vector<std::unique_ptr<WorkerClient>> clients;
+  std::vector<std::unique_ptr<absl::Notification>> stops;
+  std::vector<std::thread> threads;
+  ~LocalCluster() {
+    for (auto& s : stops) s->Notify();
+    for (auto& t : threads) t.join();
+    if (server) server->Shutdown();
+  }
+};
+
+absl::StatusOr<std::unique_ptr<LocalCluster>> StartCluster(int workers) {
+  auto c = std::make_unique<LocalCluster>();
+  EdgeServerOptions o;
+  o.address = "127.0.0.1:0";
+  auto server = EdgeServer::Start(o);
+  if (!server.ok()) return server.status();
+  c->server = *std::move(server);
+  for (int i = 0; i < workers; ++i) {
+    WorkerOptions w;
+    w.server = absl::StrCat("127.0.0.1:", c->server->port());
+    w.name = absl::StrCat("bench-", i);
+    auto client = WorkerClient::Create(w);
+    if (!client.ok()) return client.status();
+    c->clients.push_back(*std::move(client));
+    c->stops.push_back(std::make_unique<absl::Notification>());
+    c->threads.emplace_back([cl = c->clients.back().get(), s = c->stops.back().get()] { (void)cl->Run(s); });
+  }
+  // Bounded wait until every worker is connected.
+  absl::Notification never;
+  for (int i = 0; i < 1000 && static_cast<int>(c->server->workers().Workers().size()) < workers; ++i) {
+    never.WaitForNotificationWithTimeout(absl::Milliseconds(10));
+  }
+  if (static_cast<int>(c->server->workers().Workers().size()) < workers) {
+    return absl::DeadlineExceededError("workers did not connect within 10 s");
+  }
+  return c;
+}
+
+absl::StatusOr<v1::MultiplyResponse> Call(v1::Compute::Stub& stub, const v1::MultiplyRequest& req) {
+  v1::MultiplyResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
+  grpc::Status st = stub.Multiply(&ctx, req, &resp);
+  if (!st.ok()) return absl::Status(static_cast<absl::StatusCode>(st.error_code()), st.error_message());
+  return resp;
+}
+
+std::unique_ptr<v1::Compute::Stub> Stub(int port) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(1 << 30);
+  args.SetMaxSendMessageSize(1 << 30);
+  return v1::Compute::NewStub(
+      grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials(), args));
+}
+
+}  // namespace
+
+absl::StatusOr<OverheadResult> RunOverheadBench(const OverheadOptions& o) {
+  if (o.repeats < 1 || o.rows < 1 || o.inner < 1 || o.cols < 1 || o.e2e_tasks < 1 || o.e2e_workers < 1 ||
+      o.dispatch_tasks < 1 || o.dispatch_workers < 1) {
+    return absl::InvalidArgumentError("overhead options must be positive");
+  }
+  SetComputeThreads(1);
+  OverheadResult r;
+  {
+    std::vector<double> t;
+    for (int i = 0; i < 3; ++i) {
+      auto bps = LoopbackThroughput();
+      if (!bps.ok()) return bps.status();
+      t.push_back(*bps);
+    }
+    r.loopback_bytes_per_s = Median(t);
+  }
+  Pcg32 rng(o.seed, 0x6f76);
+  const Matrix a = RandomUniformMatrix(o.rows, o.inner, rng), b = RandomUniformMatrix(o.inner, o.cols, rng);
+  const MatrixD exact = a.cast<double>() * b.cast<double>();
+  {
+    std::vector<double> t;
+    Matrix c;
+    for (int i = 0; i < o.repeats; ++i) {
+      const auto start = SteadyClock::now();
+      c.noalias() = a * b;
+      t.push_back(Since(start));
+    }
+    r.local_product_s = Median(t);
+  }
+  r.e2e_bytes = 4 * (a.size() + b.size() + o.rows * o.cols);
+  r.bound_s = static_cast<double>(r.e2e_bytes) / r.loopback_bytes_per_s + r.local_product_s;
+
+  {  // end to end, uncoded, e2e_workers workers
+    auto cluster = StartCluster(o.e2e_workers);
+    if (!cluster.ok()) return cluster.status();
+    auto stub = Stub((*cluster)->server->port());
+    v1::MultiplyRequest req;
+    MatrixToProto(a, req.mutable_a());
+    MatrixToProto(b, req.mutable_b());
+    req.mutable_strategy()->set_spec(absl::StrCat("uncoded:k=", o.e2e_tasks));
+    // Verify first, then time.
+    auto first = Call(*stub, req);
+    if (!first.ok()) return first.status();
+    auto got = MatrixFromProto(first->product(), "product");
+    if (!got.ok()) return got.status();
+    const double err = RelativeError(*got, exact);
+    if (!(err < 1e-4)) return absl::InternalError(absl::StrCat("end-to-end product error ", err));
+    std::vector<double> t, enc, q, comp, dec;
+    for (int i = 0; i < o.repeats; ++i) {
+      const auto start = SteadyClock::now();
+      // Serialising the request is the client's cost: included.
+      v1::MultiplyRequest timed;
+      MatrixToProto(a, timed.mutable_a());
+      MatrixToProto(b, timed.mutable_b());
+      timed.mutable_strategy()->set_spec(req.strategy().spec());
+      auto resp = Call(*stub, timed);
+      if (!resp.ok()) return resp.status();
+      auto product = MatrixFromProto(resp->product(), "product");
+      t.push_back(Since(start));
+      enc.push_back(resp->stats().encode_seconds());
+      q.push_back(resp->stats().queue_seconds());
+      comp.push_back(resp->stats().compute_seconds());
+      dec.push_back(resp->stats().decode_seconds());
+    }
+    r.e2e_s = Median(t);
+    r.encode_s = Median(enc);
+    r.queue_s = Median(q);
+    r.compute_s = Median(comp);
+    r.decode_s = Median(dec);
+    Log().info("end to end {}x{} . {}x{} uncoded over {} workers: {:.1f} ms (bound {:.1f} ms)", o.rows, o.inner,
+               o.inner, o.cols, o.e2e_workers, 1e3 * r.e2e_s, 1e3 * r.bound_s);
+  }
+  {  // dispatch: tiny tasks (one row each) through dispatch_workers workers
+    auto cluster = StartCluster(o.dispatch_workers);
+    if (!cluster.ok()) return cluster.status();
+    auto stub = Stub((*cluster)->server->port());
+    const Matrix ta = RandomUniformMatrix(o.dispatch_tasks, 1, rng), tb = RandomUniformMatrix(1, 1, rng);
+    v1::MultiplyRequest req;
+    MatrixToProto(ta, req.mutable_a());
+    MatrixToProto(tb, req.mutable_b());
+    req.mutable_strategy()->set_spec(absl::StrCat("uncoded:k=", o.dispatch_tasks));
+    const auto start = SteadyClock::now();
+    auto resp = Call(*stub, req);
+    if (!resp.ok()) return resp.status();
+    const double s = Since(start);
+    auto got = MatrixFromProto(resp->product(), "product");
+    if (!got.ok()) return got.status();
+    if (!(RelativeError(*got, ta.cast<double>() * tb.cast<double>()) < 1e-6)) {
+      return absl::InternalError("dispatch product wrong");
+    }
+    r.dispatch_tasks = o.dispatch_tasks;
+    r.dispatch_tasks_per_s = static_cast<double>(o.dispatch_tasks) / s;
+    Log().info("dispatch: {} one-row tasks through {} workers in {:.2f} s", o.dispatch_tasks, o.dispatch_workers, s);
+  }
+  return r;
+}
+
+void PrintOverheadTable(const OverheadResult& r, const OverheadOptions& o, std::ostream& out) {
+  out << absl::StrFormat("loopback TCP bulk throughput      %8.2f GB/s (256 MiB, median of 3)\n",
+                         r.loopback_bytes_per_s / 1e9);
+  out << absl::StrFormat("local single-thread product       %8.2f ms   (%dx%d . %dx%d)\n", 1e3 * r.local_product_s,
+                         o.rows, o.inner, o.inner, o.cols);
+  out << absl::StrFormat("bound: %.1f MB / throughput + product = %8.2f ms\n", r.e2e_bytes / 1e6, 1e3 * r.bound_s);
+  out << absl::StrFormat("end to end, uncoded k=%d, %d workers  %8.2f ms   = %.2fx the bound (median of %d)\n",
+                         o.e2e_tasks, o.e2e_workers, 1e3 * r.e2e_s, r.e2e_s / r.bound_s, o.repeats);
+  out << absl::StrFormat("  job breakdown: encode %.2f ms, queue %.2f ms, worker compute %.2f ms (summed), decode %.2f ms\n",
+                         1e3 * r.encode_s, 1e3 * r.queue_s, 1e3 * r.compute_s, 1e3 * r.decode_s);
+  out << absl::StrFormat("dispatch: %d one-row tasks, %d workers  %8.0f tasks/s\n", r.dispatch_tasks,
+                         o.dispatch_workers, r.dispatch_tasks_per_s);
+}
+
+std::string OverheadJson(const OverheadResult& r) {
+  JsonWriter w;
+  w.BeginObject()
+      .Key("loopback_bytes_per_s").Number(r.loopback_bytes_per_s)
+      .Key("local_product_s").Number(r.local_product_s)
+      .Key("e2e_s").Number(r.e2e_s)
+      .Key("bound_s").Number(r.bound_s)
+      .Key("encode_s").Number(r.encode_s)
+      .Key("queue_s").Number(r.queue_s)
+      .Key("compute_s").Number(r.compute_s)
+      .Key("decode_s").Number(r.decode_s)
+      .Key("dispatch_tasks_per_s").Number(r.dispatch_tasks_per_s)
+      .EndObject();
+  return w.str() + "\n";
+}
+
+}  // namespace codedge::bench
