@@ -24,6 +24,7 @@ absl::StatusOr<std::unique_ptr<EdgeServer>> EdgeServer::Start(const EdgeServerOp
   if (!s->server_ || s->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.address));
   }
+  s->pool_.SetWorkHook([p = s.get()] { p->workers_.Kick(); });
   s->sweeper_ = std::thread([p = s.get()] { p->Sweep(); });
   Log().info("edge-server listening on port {}", s->port_);
   return s;
@@ -41,7 +42,9 @@ void EdgeServer::Shutdown(absl::Duration grace) {
   shut_down_ = true;
   stop_.Notify();
   if (sweeper_.joinable()) sweeper_.join();
-  // Every pending Multiply must be answered, or the server cannot stop.
+  // Every pending Multiply must be answered, or the server cannot stop: no
+  // new jobs from here on, then fail those in flight.
+  pool_.Close();
   workers_.Deliver(pool_.FailAll(absl::UnavailableError("the edge server is shutting down")));
   workers_.CloseAll();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));

@@ -41,7 +41,8 @@ class WorkerService::Conn final : public grpc::ServerBidiReactor<v1::WorkerMessa
           absl::MutexLock lock(&mu_);
           // Credits are bounded: a worker cannot make the server queue
           // unbounded work for it.
-          credits_ = std::min(credits_ + std::max(0, in_.ready().credits()), kMaxCredits);
+          credits_ = static_cast<int>(
+              std::min<int64_t>(int64_t{credits_} + std::max(0, in_.ready().credits()), kMaxCredits));
         }
         Pump();  // does nothing before Hello
         break;
@@ -155,6 +156,7 @@ class WorkerService::Conn final : public grpc::ServerBidiReactor<v1::WorkerMessa
     v1::ServerMessage m;
     m.mutable_welcome()->set_worker_id(id_);
     Send(std::move(m));
+    Pump();  // credits may have arrived before the Hello
   }
 
   void OnResult(const v1::TaskResult& r) {
@@ -336,8 +338,7 @@ grpc::ServerUnaryReactor* ComputeService::Multiply(grpc::CallbackServerContext* 
     reactor->Finish(ToGrpc(id.status()));
     return reactor;
   }
-  workers_->Kick();
-  return reactor;
+  return reactor;  // the pool's work hook wakes the workers
 }
 
 grpc::ServerUnaryReactor* ComputeService::ClusterStatus(grpc::CallbackServerContext* ctx,

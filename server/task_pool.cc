@@ -20,6 +20,16 @@ absl::StatusOr<JobId> TaskPool::Submit(Matrix a, Matrix b, const CodeSpec& spec,
         absl::StrCat("shapes do not chain: A is ", a.rows(), "x", a.cols(), ", B is ", b.rows(), "x", b.cols()));
   }
   ASSIGN_OR_RETURN(std::unique_ptr<Code> code, MakeCode(spec, a.rows()));
+  if (code->num_tasks() && *code->num_tasks() > kMaxTasks) {
+    return absl::InvalidArgumentError(absl::StrCat(code->name(), " has ", *code->num_tasks(), " tasks; at most ",
+                                                   kMaxTasks, " per job"));
+  }
+  // A task larger than A (LT with huge symbols_per_task) only wastes memory.
+  if (code->symbols_per_task() * code->layout().symbol_rows > 2 * a.rows() + 64) {
+    return absl::InvalidArgumentError(absl::StrCat(code->name(), ": a task would have ",
+                                                   code->symbols_per_task() * code->layout().symbol_rows,
+                                                   " rows, more than A's ", a.rows()));
+  }
   auto job = std::make_shared<Job>();
   job->code = std::move(code);
   job->a = std::move(a);
@@ -33,12 +43,29 @@ absl::StatusOr<JobId> TaskPool::Submit(Matrix a, Matrix b, const CodeSpec& spec,
     job->queue.reserve(*n);
     for (int64_t t = 0; t < *n; ++t) job->queue.push_back(t);
   }
-  absl::MutexLock lock(&mu_);
-  job->id = next_job_++;
-  jobs_[job->id] = job;
-  Log().debug("job {} submitted: {}x{} . {}x{}, {}", job->id, job->a.rows(), job->a.cols(), job->b->rows(),
+  std::function<void()> hook;
+  JobId id;
+  {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return absl::UnavailableError("the edge server is shutting down");
+    id = job->id = next_job_++;
+    jobs_[job->id] = job;
+    hook = work_hook_;
+  }
+  Log().debug("job {} submitted: {}x{} . {}x{}, {}", id, job->a.rows(), job->a.cols(), job->b->rows(),
               job->b->cols(), job->code->name());
-  return job->id;
+  if (hook) hook();
+  return id;
+}
+
+void TaskPool::SetWorkHook(std::function<void()> hook) {
+  absl::MutexLock lock(&mu_);
+  work_hook_ = std::move(hook);
+}
+
+void TaskPool::Close() {
+  absl::MutexLock lock(&mu_);
+  closed_ = true;
 }
 
 std::optional<std::pair<int64_t, bool>> TaskPool::PickTask(Job& job, WorkerId worker) {
@@ -89,11 +116,15 @@ std::optional<Assignment> TaskPool::NextTask(WorkerId worker) {
     absl::StatusOr<TaskSpec> spec = job->code->Task(out.task);
     absl::StatusOr<Matrix> coded = spec.ok() ? job->code->Encode(*spec, job->a) : spec.status();
     const double seconds = absl::ToDoubleSeconds(clock_->Now() - start);
-    absl::MutexLock lock(&mu_);
-    job->stats.encode_seconds += seconds;
-    if (!coded.ok() || job->finished) {
-      if (!coded.ok()) Log().error("job {} task {}: encoding failed: {}", out.job, out.task, coded.status().ToString());
-      // Undo the hand-out and look again.
+    JobCallback failed_done;  // set if this job must fail (called unlocked)
+    {
+      absl::MutexLock lock(&mu_);
+      job->stats.encode_seconds += seconds;
+      if (coded.ok() && !job->finished) {
+        out.coded_rows = std::make_shared<const Matrix>(*std::move(coded));
+        return out;
+      }
+      // Undo the hand-out (B was not sent either) and look again.
       for (auto it = job->outstanding.lower_bound(out.task); it != job->outstanding.upper_bound(out.task); ++it) {
         if (it->second.worker == worker) {
           job->outstanding.erase(it);
@@ -101,11 +132,18 @@ std::optional<Assignment> TaskPool::NextTask(WorkerId worker) {
         }
       }
       job->stats.tasks_sent--;
-      if (!coded.ok()) return std::nullopt;
-      continue;
+      if (out.b) job->has_b.erase(worker);
+      if (!coded.ok() && !job->finished) {
+        // Cannot happen for a code that was built successfully; fail the job
+        // rather than loop on it.
+        Log().error("job {} task {}: encoding failed: {}", out.job, out.task, coded.status().ToString());
+        job->finished = true;
+        (void)CancelAll(*job);
+        failed_done = std::move(job->done);
+        jobs_.erase(out.job);
+      }
     }
-    out.coded_rows = std::make_shared<const Matrix>(*std::move(coded));
-    return out;
+    if (failed_done) failed_done(coded.status());
   }
 }
 
@@ -148,12 +186,6 @@ absl::StatusOr<std::vector<CancelOrder>> TaskPool::OnResult(WorkerId worker, Job
       return cancels;
     }
     job->returned.insert(task);
-    // The first result of a task cancels its other copies.
-    for (auto o = job->outstanding.lower_bound(task); o != job->outstanding.upper_bound(task);) {
-      cancels.push_back(CancelOrder{o->second.worker, job_id, task});
-      job->stats.tasks_cancelled++;
-      o = job->outstanding.erase(o);
-    }
   }
 
   // Decode outside the pool lock, one result of this job at a time.
@@ -182,10 +214,17 @@ absl::StatusOr<std::vector<CancelOrder>> TaskPool::OnResult(WorkerId worker, Job
     job->stats.decode_seconds += decode_seconds;
     if (!bad.ok()) {
       job->returned.erase(task);
-      if (job->code->num_tasks()) job->queue.push_back(task);  // fixed-rate: someone must redo it
+      // Fixed-rate codes: someone must redo it (unless another copy is out).
+      if (job->code->num_tasks() && job->outstanding.count(task) == 0) job->queue.push_back(task);
       return absl::InvalidArgumentError(absl::StrCat("job ", job_id, " task ", task, ": ", bad.message()));
     }
     if (job->finished) return cancels;  // expired meanwhile
+    // The first good result of a task cancels its other copies.
+    for (auto o = job->outstanding.lower_bound(task); o != job->outstanding.upper_bound(task);) {
+      cancels.push_back(CancelOrder{o->second.worker, job_id, task});
+      job->stats.tasks_cancelled++;
+      o = job->outstanding.erase(o);
+    }
     job->stats.tasks_per_worker[worker]++;
     job->stats.rows_per_worker[worker] += result.rows();
     job->stats.compute_seconds += compute_seconds;

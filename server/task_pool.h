@@ -75,6 +75,18 @@ class TaskPool {
  public:
   explicit TaskPool(Clock* clock = Clock::Real()) : clock_(clock) {}
 
+  // Limits on one job, so that no request can make the server allocate
+  // without bound: coded tasks (fixed-rate codes) and rows per task.
+  static constexpr int64_t kMaxTasks = int64_t{1} << 20;
+
+  // Called (outside the lock) whenever new work becomes runnable: a job was
+  // submitted. The gRPC layer sets it to wake idle workers; the in-process
+  // trainer gets that for free.
+  void SetWorkHook(std::function<void()> hook);
+
+  // Refuses new jobs from now on (Unavailable); used before FailAll at shutdown.
+  void Close();
+
   // Queues A·B under `spec`. Strategy kSpeculative: uncoded, and once every
   // task is out, an idle worker gets a copy of the oldest outstanding task;
   // the first result wins, the other copy is cancelled. The job fails with
@@ -144,6 +156,8 @@ class TaskPool {
 
   Clock* const clock_;
   mutable absl::Mutex mu_;
+  std::function<void()> work_hook_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
   JobId next_job_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<JobId, std::shared_ptr<Job>> jobs_ ABSL_GUARDED_BY(mu_);  // ordered: oldest first
 };

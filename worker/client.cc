@@ -86,9 +86,12 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
       }
     }
   });
-  auto finish = [&](absl::Status why) {
+  // `ours`: we end the stream on an error of our own, so cancel it rather
+  // than wait for the server to drain messages nobody will read.
+  auto finish = [&](absl::Status why, bool ours = true) {
     done.Notify();
     watcher.join();
+    if (ours) ctx.TryCancel();
     stream->WritesDone();
     grpc::Status st = stream->Finish();
     return st.ok() ? why : FromGrpc(st);
@@ -155,24 +158,29 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
           Log().warn("{}: --fail-after {} reached, exiting abruptly", options_.name, options_.fail_after);
           std::_Exit(3);
         }
-      } else {
-        if (r.status().code() == absl::StatusCode::kCancelled) {
-          tasks_cancelled_++;
-        } else {
-          Log().warn("{}: job {} task {}: {}", options_.name, t.job, t.task, r.status().ToString());
-        }
+      } else if (r.status().code() == absl::StatusCode::kCancelled) {
+        tasks_cancelled_++;
         out.mutable_ready()->set_credits(1);  // the slot is free again
+        if (!stream->Write(out)) return;
+      } else {
+        // Could not compute it: an empty result tells the server to re-issue
+        // the task elsewhere (and returns the credit).
+        Log().warn("{}: job {} task {}: {}", options_.name, t.job, t.task, r.status().ToString());
+        out.mutable_result()->set_job_id(t.job);
+        out.mutable_result()->set_task_id(t.task);
         if (!stream->Write(out)) return;
       }
     }
   });
 
   absl::Status why = absl::UnavailableError("server closed the stream");
+  bool ours = false;
   while (stream->Read(&in)) {
     if (in.msg_case() == v1::ServerMessage::kJobData) {
       absl::StatusOr<Matrix> b = MatrixFromProto(in.job_data().b(), "B");
       if (!b.ok()) {
         why = b.status();
+        ours = true;
         break;
       }
       std::lock_guard<std::mutex> lock(session.mu);
@@ -182,6 +190,7 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
       absl::StatusOr<Matrix> rows = MatrixFromProto(task.coded_rows(), "task rows");
       if (!rows.ok()) {
         why = rows.status();
+        ours = true;
         break;
       }
       auto cancel = std::make_shared<absl::Notification>();
@@ -208,7 +217,7 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
   }
   session.cv.notify_all();
   compute.join();
-  return finish(why);
+  return finish(why, ours);
 }
 
 }  // namespace codedge

@@ -203,6 +203,11 @@ TEST_CASE("Bad submissions and bad results get clear errors; the pool keeps serv
         absl::StatusCode::kInvalidArgument);
   CHECK(pool.Submit(a, b, *ParseCodeSpec("mds:m=3,n=4"), noop).status().code() == absl::StatusCode::kInvalidArgument);
   CHECK(ParseCodeSpec("speculative:m=6").status().code() == absl::StatusCode::kInvalidArgument);
+  // Sizes that would make the server allocate without bound are refused.
+  CHECK(pool.Submit(a, b, *ParseCodeSpec("uncoded:k=2147483647"), noop).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  CHECK(pool.Submit(a, b, *ParseCodeSpec("lt:symbols_per_task=1000000000000"), noop).status().code() ==
+        absl::StatusCode::kInvalidArgument);
 
   Outcome out;
   const JobId id = *pool.Submit(a, b, *ParseCodeSpec("uncoded:k=2"), [&](auto r) { out.result = std::move(r); });
@@ -220,6 +225,33 @@ TEST_CASE("Bad submissions and bad results get clear errors; the pool keeps serv
   CHECK(RelativeError((*out.result)->product, Exact(a, b)) < 1e-5);
   // A late result of the finished job is NotFound, not a crash.
   CHECK(pool.OnResult(1, id, 0, Matrix::Zero(10, 2)).status().code() == absl::StatusCode::kNotFound);
+  // A closed pool (shutdown) refuses new jobs.
+  pool.Close();
+  CHECK(pool.Submit(a, b, *ParseCodeSpec("uncoded:k=2"), noop).status().code() == absl::StatusCode::kUnavailable);
+}
+
+TEST_CASE("A bad result keeps the other copy running; the work hook fires on submit", "[pool]") {
+  Pcg32 rng(9, 9);
+  const Matrix a = RandomUniformMatrix(12, 3, rng), b = RandomUniformMatrix(3, 2, rng);
+  TaskPool pool;
+  int hooks = 0;
+  pool.SetWorkHook([&] { hooks++; });
+  Outcome out;
+  const JobId id = *pool.Submit(a, b, *ParseCodeSpec("speculative:k=1"), [&](auto r) { out.result = std::move(r); });
+  CHECK(hooks == 1);
+  auto first = pool.NextTask(1);   // the only task
+  auto second = pool.NextTask(2);  // a speculative copy of it
+  REQUIRE(first.has_value());
+  REQUIRE(second.has_value());
+  CHECK(first->task == second->task);
+  // Worker 1 sends garbage: refused, and worker 2's copy is not cancelled.
+  auto bad = pool.OnResult(1, id, first->task, Matrix::Zero(1, 1));
+  CHECK(bad.status().code() == absl::StatusCode::kInvalidArgument);
+  auto good = pool.OnResult(2, id, second->task, *second->coded_rows * b);
+  REQUIRE(good.ok());
+  REQUIRE(out.result.has_value());
+  REQUIRE(out.result->ok());
+  CHECK(RelativeError((*out.result)->product, Exact(a, b)) < 1e-5);
 }
 
 }  // namespace
