@@ -7,6 +7,7 @@
 #include "bench/codes_bench.h"
 #include "bench/gemm_bench.h"
 #include "bench/json.h"
+#include "bench/overhead_bench.h"
 
 namespace codedge::bench {
 namespace {
@@ -61,6 +62,28 @@ TEST_CASE("edge-bench rejects bad options with InvalidArgument", "[bench]") {
   REQUIRE(shapes.ok());
   CHECK(shapes->size() == 2);
   CHECK((*shapes)[1].n == 7);
+}
+
+TEST_CASE("edge-bench overhead runs end to end on a small cluster", "[bench][cluster]") {
+  OverheadOptions o;
+  o.rows = 200;
+  o.inner = 20;
+  o.cols = 2;
+  o.e2e_tasks = 4;
+  o.e2e_workers = 2;
+  o.dispatch_tasks = 300;
+  o.dispatch_workers = 3;
+  o.repeats = 1;
+  auto r = RunOverheadBench(o);
+  REQUIRE(r.ok());
+  CHECK(r->loopback_bytes_per_s > 0);
+  CHECK(r->e2e_s > 0);
+  CHECK(r->bound_s > 0);
+  CHECK(r->dispatch_tasks == 300);
+  CHECK(r->dispatch_tasks_per_s > 0);
+  CHECK(OverheadJson(*r).find("\"dispatch_tasks_per_s\":") != std::string::npos);
+  o.repeats = 0;
+  CHECK(RunOverheadBench(o).status().code() == absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
