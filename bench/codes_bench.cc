@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "bench/json.h"
+#include "bench/stats.h"
 #include "codes/lt.h"
 #include "codes/mds.h"
 #include "common/linalg.h"
@@ -20,25 +21,8 @@
 namespace codedge::bench {
 namespace {
 
-using SteadyClock = std::chrono::steady_clock;
-
-double Seconds(SteadyClock::time_point since) {
-  return std::chrono::duration<double>(SteadyClock::now() - since).count();
-}
-
 Matrix RandomMatrix(int64_t rows, int64_t cols, Pcg32& rng) { return RandomUniformMatrix(rows, cols, rng); }
 double RelError(const Matrix& got, const MatrixD& want) { return RelativeError(got, want); }
-
-double Quantile(std::vector<double> v, double q) {
-  std::sort(v.begin(), v.end());
-  const size_t i = static_cast<size_t>(std::ceil(q * static_cast<double>(v.size()))) - 1;
-  return v[std::min(i, v.size() - 1)];
-}
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 // Symbols one at a time (symbols_per_task = 1) until decodable. The values are
 // real: A is one random column, B = [1], so every run also checks the decode.
@@ -92,7 +76,7 @@ absl::StatusOr<LtOverheadRow> MeasureLtOverhead(int64_t k, bool elimination, dou
     attempts += static_cast<double>(decoder->stats().elimination_attempts);
     inactivations += static_cast<double>(decoder->stats().inactivations);
   }
-  row.seconds = Seconds(start);
+  row.seconds = SecondsSince(start);
   double sum = 0;
   for (double o : overheads) sum += o;
   row.overhead_mean = sum / runs;
@@ -179,7 +163,7 @@ double MedianSeconds(int repeats, F&& f) {
   for (int r = 0; r < repeats; ++r) {
     const auto start = SteadyClock::now();
     f();
-    t.push_back(Seconds(start));
+    t.push_back(SecondsSince(start));
   }
   return Median(t);
 }

@@ -1,5 +1,7 @@
 #include "bench/gemm_bench.h"
 
+#include "bench/stats.h"
+
 #include <algorithm>
 #include <chrono>
 
@@ -47,8 +49,7 @@ absl::StatusOr<std::vector<GemmRow>> RunGemmBench(const std::vector<GemmShape>& 
       c.noalias() = a * b;
       t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     }
-    std::sort(t.begin(), t.end());
-    GemmRow row{s, threads, t[t.size() / 2], 0};
+    GemmRow row{s, threads, Median(t), 0};
     row.gflops = 2.0 * static_cast<double>(s.m) * static_cast<double>(s.k) * static_cast<double>(s.n) / row.median_s / 1e9;
     rows.push_back(row);
   }

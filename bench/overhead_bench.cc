@@ -16,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "bench/json.h"
+#include "bench/stats.h"
 #include "common/linalg.h"
 #include "common/logging.h"
 #include "common/matrix_util.h"
@@ -26,13 +27,6 @@
 namespace codedge::bench {
 namespace {
 
-using SteadyClock = std::chrono::steady_clock;
-double Since(SteadyClock::time_point t) { return std::chrono::duration<double>(SteadyClock::now() - t).count(); }
-
-double Median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 // Raw TCP on loopback: 256 MiB in 1 MiB writes, reader in another thread.
 absl::StatusOr<double> LoopbackThroughput() {
@@ -71,7 +65,7 @@ absl::StatusOr<double> LoopbackThroughput() {
   }
   close(fd);
   reader.join();
-  const double s = Since(start);
+  const double s = SecondsSince(start);
   close(listener);
   if (received != total) return absl::InternalError(absl::StrCat("loopback test received ", received, " of ", total));
   return static_cast<double>(total) / s;
@@ -161,7 +155,7 @@ absl::StatusOr<OverheadResult> RunOverheadBench(const OverheadOptions& o) {
     for (int i = 0; i < o.repeats; ++i) {
       const auto start = SteadyClock::now();
       c.noalias() = a * b;
-      t.push_back(Since(start));
+      t.push_back(SecondsSince(start));
     }
     r.local_product_s = Median(t);
   }
@@ -194,7 +188,7 @@ absl::StatusOr<OverheadResult> RunOverheadBench(const OverheadOptions& o) {
       auto resp = Call(*stub, timed);
       if (!resp.ok()) return resp.status();
       auto product = MatrixFromProto(resp->product(), "product");
-      t.push_back(Since(start));
+      t.push_back(SecondsSince(start));
       enc.push_back(resp->stats().encode_seconds());
       q.push_back(resp->stats().queue_seconds());
       comp.push_back(resp->stats().compute_seconds());
@@ -220,7 +214,7 @@ absl::StatusOr<OverheadResult> RunOverheadBench(const OverheadOptions& o) {
     const auto start = SteadyClock::now();
     auto resp = Call(*stub, req);
     if (!resp.ok()) return resp.status();
-    const double s = Since(start);
+    const double s = SecondsSince(start);
     auto got = MatrixFromProto(resp->product(), "product");
     if (!got.ok()) return got.status();
     if (!(RelativeError(*got, ta.cast<double>() * tb.cast<double>()) < 1e-6)) {
