@@ -175,12 +175,18 @@ class WorkerService::Conn final : public grpc::ServerBidiReactor<v1::WorkerMessa
     if (refused) return;
     absl::StatusOr<Matrix> product =
         MatrixFromProto(r.product(), absl::StrCat("result of job ", r.job_id(), " task ", r.task_id()));
-    if (!product.ok()) Log().warn("worker {}: {}", id_, product.status().ToString());
-    // A malformed result goes to the pool as an empty matrix: refused there,
-    // and the task re-queued.
+    if (!product.ok()) {
+      // The worker failed the task (it sends an empty result) or sent garbage:
+      // the task goes to someone else.
+      if (r.product().rows() != 0) Log().warn("worker {}: {}", id_, product.status().ToString());
+      if (absl::Status s = svc_->pool_->OnTaskFailed(id_, r.job_id(), r.task_id()); !s.ok()) {
+        Log().debug("worker {}: {}", id_, s.ToString());
+      }
+      svc_->Kick();
+      return;
+    }
     absl::StatusOr<std::vector<CancelOrder>> cancels =
-        svc_->pool_->OnResult(id_, r.job_id(), r.task_id(), product.ok() ? *std::move(product) : Matrix(),
-                              r.compute_seconds());
+        svc_->pool_->OnResult(id_, r.job_id(), r.task_id(), *std::move(product), r.compute_seconds());
     if (cancels.ok()) {
       svc_->Deliver(*cancels);
     } else if (cancels.status().code() == absl::StatusCode::kNotFound) {

@@ -115,22 +115,19 @@ std::optional<Assignment> TaskPool::NextTask(WorkerId worker) {
     const absl::Time start = clock_->Now();
     absl::StatusOr<TaskSpec> spec = job->code->Task(out.task);
     absl::StatusOr<Matrix> coded = spec.ok() ? job->code->Encode(*spec, job->a) : spec.status();
+    auto shared_spec = spec.ok() ? std::make_shared<const TaskSpec>(*std::move(spec)) : nullptr;
     const double seconds = absl::ToDoubleSeconds(clock_->Now() - start);
     JobCallback failed_done;  // set if this job must fail (called unlocked)
     {
       absl::MutexLock lock(&mu_);
       job->stats.encode_seconds += seconds;
       if (coded.ok() && !job->finished) {
+        job->specs.emplace(out.task, std::move(shared_spec));
         out.coded_rows = std::make_shared<const Matrix>(*std::move(coded));
         return out;
       }
       // Undo the hand-out (B was not sent either) and look again.
-      for (auto it = job->outstanding.lower_bound(out.task); it != job->outstanding.upper_bound(out.task); ++it) {
-        if (it->second.worker == worker) {
-          job->outstanding.erase(it);
-          break;
-        }
-      }
+      Release(*job, out.task, worker);
       job->stats.tasks_sent--;
       if (out.b) job->has_b.erase(worker);
       if (!coded.ok() && !job->finished) {
@@ -145,6 +142,37 @@ std::optional<Assignment> TaskPool::NextTask(WorkerId worker) {
     }
     if (failed_done) failed_done(coded.status());
   }
+}
+
+bool TaskPool::Release(Job& job, int64_t task, WorkerId worker) {
+  for (auto it = job.outstanding.lower_bound(task); it != job.outstanding.upper_bound(task); ++it) {
+    if (it->second.worker == worker) {
+      job.outstanding.erase(it);
+      return true;
+    }
+  }
+  return false;
+}
+
+void TaskPool::Requeue(Job& job, int64_t task) {
+  if (job.code->num_tasks() && !job.returned.contains(task) && job.outstanding.count(task) == 0) {
+    job.queue.push_back(task);
+  }
+}
+
+absl::Status TaskPool::OnTaskFailed(WorkerId worker, JobId job_id, int64_t task) {
+  absl::MutexLock lock(&mu_);
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end() || it->second->finished) {
+    return absl::NotFoundError(absl::StrCat("job ", job_id, " is unknown or already finished"));
+  }
+  Job& job = *it->second;
+  if (!Release(job, task, worker)) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("worker ", worker, " does not hold task ", task, " of job ", job_id));
+  }
+  Requeue(job, task);
+  return absl::OkStatus();
 }
 
 std::vector<CancelOrder> TaskPool::CancelAll(Job& job) {
@@ -162,6 +190,7 @@ std::vector<CancelOrder> TaskPool::CancelAll(Job& job) {
 absl::StatusOr<std::vector<CancelOrder>> TaskPool::OnResult(WorkerId worker, JobId job_id, int64_t task,
                                                             Matrix result, double compute_seconds) {
   std::shared_ptr<Job> job;
+  std::shared_ptr<const TaskSpec> spec;  // as generated for encoding
   std::vector<CancelOrder> cancels;
   {
     absl::MutexLock lock(&mu_);
@@ -170,16 +199,12 @@ absl::StatusOr<std::vector<CancelOrder>> TaskPool::OnResult(WorkerId worker, Job
       return absl::NotFoundError(absl::StrCat("job ", job_id, " is unknown or already finished"));
     }
     job = it->second;
-    auto held = job->outstanding.end();
-    for (auto o = job->outstanding.lower_bound(task); o != job->outstanding.upper_bound(task); ++o) {
-      if (o->second.worker == worker) held = o;
-    }
-    if (held == job->outstanding.end()) {
+    if (!Release(*job, task, worker)) {
       return absl::FailedPreconditionError(
           absl::StrCat("worker ", worker, " does not hold task ", task, " of job ", job_id));
     }
-    job->outstanding.erase(held);
     job->stats.tasks_returned++;
+    if (auto sp = job->specs.find(task); sp != job->specs.end()) spec = sp->second;
     if (job->returned.contains(task)) {  // a speculative copy lost the race
       job->stats.tasks_wasted++;
       job->stats.rows_wasted += result.rows();
@@ -196,7 +221,7 @@ absl::StatusOr<std::vector<CancelOrder>> TaskPool::OnResult(WorkerId worker, Job
   {
     absl::MutexLock lock(&job->decode_mu);
     const absl::Time start = clock_->Now();
-    absl::StatusOr<DecodeState> st = job->decoder->Add(task, result);
+    absl::StatusOr<DecodeState> st = spec ? job->decoder->Add(*spec, result) : job->decoder->Add(task, result);
     if (!st.ok()) {
       bad = st.status();
     } else if (*st == DecodeState::kDecodable && !job->decoded) {
@@ -214,11 +239,11 @@ absl::StatusOr<std::vector<CancelOrder>> TaskPool::OnResult(WorkerId worker, Job
     job->stats.decode_seconds += decode_seconds;
     if (!bad.ok()) {
       job->returned.erase(task);
-      // Fixed-rate codes: someone must redo it (unless another copy is out).
-      if (job->code->num_tasks() && job->outstanding.count(task) == 0) job->queue.push_back(task);
+      Requeue(*job, task);  // fixed-rate codes: someone must redo it
       return absl::InvalidArgumentError(absl::StrCat("job ", job_id, " task ", task, ": ", bad.message()));
     }
     if (job->finished) return cancels;  // expired meanwhile
+    job->specs.erase(task);
     // The first good result of a task cancels its other copies.
     for (auto o = job->outstanding.lower_bound(task); o != job->outstanding.upper_bound(task);) {
       cancels.push_back(CancelOrder{o->second.worker, job_id, task});
@@ -258,11 +283,9 @@ void TaskPool::OnWorkerLost(WorkerId worker) {
       }
       const int64_t task = it->first;
       it = job->outstanding.erase(it);
-      // Fixed-rate codes re-issue the task unless another copy is out;
-      // rateless codes simply generate others.
-      if (job->code->num_tasks() && !job->returned.contains(task) && job->outstanding.count(task) == 0) {
-        job->queue.push_back(task);
-      }
+      // Fixed-rate codes re-issue the task; rateless codes generate others.
+      Requeue(*job, task);
+      if (!job->code->num_tasks() && job->outstanding.count(task) == 0) job->specs.erase(task);
     }
   }
 }

@@ -108,6 +108,11 @@ class TaskPool {
   absl::StatusOr<std::vector<CancelOrder>> OnResult(WorkerId worker, JobId job, int64_t task, Matrix result,
                                                     double compute_seconds = 0);
 
+  // The worker could not compute `task` (or sent a malformed result): the
+  // task goes back to the queue (fixed-rate codes) for someone else. NotFound
+  // for an unknown/finished job, FailedPrecondition for a task it does not hold.
+  absl::Status OnTaskFailed(WorkerId worker, JobId job, int64_t task);
+
   // The worker is gone: its outstanding tasks are re-queued (fixed-rate codes)
   // or simply abandoned (rateless codes generate others).
   void OnWorkerLost(WorkerId worker);
@@ -141,6 +146,9 @@ class TaskPool {
     std::multimap<int64_t, Outstanding> outstanding;  // task -> holders
     absl::flat_hash_set<int64_t> returned;            // tasks with an accepted result
     absl::flat_hash_set<WorkerId> has_b;
+    // Specs of handed-out tasks, generated once for encoding and reused by
+    // the decoder (LT symbols are not regenerated per result).
+    absl::flat_hash_map<int64_t, std::shared_ptr<const TaskSpec>> specs;
     JobStats stats;
     // The decoder is not thread-safe; results of one job are decoded one at
     // a time under decode_mu, outside mu_.
@@ -151,6 +159,10 @@ class TaskPool {
   // Picks a task id for `worker` from `job` (mu_ held); nullopt if none.
   std::optional<std::pair<int64_t, bool>> PickTask(Job& job, WorkerId worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::vector<CancelOrder> CancelAll(Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Both with mu_ held. Removes `worker`'s hold on `task` (false: it held
+  // none); re-queues a fixed-rate task unless it is returned or still out.
+  static bool Release(Job& job, int64_t task, WorkerId worker);
+  static void Requeue(Job& job, int64_t task);
   // Fails the jobs `doomed` selects with the status it returns (non-OK).
   std::vector<CancelOrder> FailIf(const std::function<absl::Status(const Job&, absl::Time)>& doomed);
 

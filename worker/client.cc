@@ -163,8 +163,9 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
         out.mutable_ready()->set_credits(1);  // the slot is free again
         if (!stream->Write(out)) return;
       } else {
-        // Could not compute it: an empty result tells the server to re-issue
-        // the task elsewhere (and returns the credit).
+        // Could not compute it: a result without a product tells the server
+        // to re-issue the task elsewhere (TaskPool::OnTaskFailed) and returns
+        // the credit.
         Log().warn("{}: job {} task {}: {}", options_.name, t.job, t.task, r.status().ToString());
         out.mutable_result()->set_job_id(t.job);
         out.mutable_result()->set_task_id(t.task);

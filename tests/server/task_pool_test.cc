@@ -230,6 +230,26 @@ TEST_CASE("Bad submissions and bad results get clear errors; the pool keeps serv
   CHECK(pool.Submit(a, b, *ParseCodeSpec("uncoded:k=2"), noop).status().code() == absl::StatusCode::kUnavailable);
 }
 
+TEST_CASE("A task the worker could not compute goes to another worker", "[pool]") {
+  Pcg32 rng(10, 10);
+  const Matrix a = RandomUniformMatrix(12, 3, rng), b = RandomUniformMatrix(3, 2, rng);
+  TaskPool pool;
+  Outcome out;
+  const JobId id = *pool.Submit(a, b, *ParseCodeSpec("uncoded:k=1"), [&](auto r) { out.result = std::move(r); });
+  auto t = pool.NextTask(1);
+  REQUIRE(t.has_value());
+  CHECK_FALSE(pool.NextTask(2).has_value());  // the only task is out
+  CHECK(pool.OnTaskFailed(2, id, t->task).code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(pool.OnTaskFailed(1, id + 1, t->task).code() == absl::StatusCode::kNotFound);
+  REQUIRE(pool.OnTaskFailed(1, id, t->task).ok());
+  auto again = pool.NextTask(2);
+  REQUIRE(again.has_value());
+  CHECK(again->task == t->task);
+  REQUIRE(pool.OnResult(2, id, again->task, *again->coded_rows * b).ok());
+  REQUIRE(out.result.has_value());
+  CHECK(RelativeError((*out.result)->product, Exact(a, b)) < 1e-5);
+}
+
 TEST_CASE("A bad result keeps the other copy running; the work hook fires on submit", "[pool]") {
   Pcg32 rng(9, 9);
   const Matrix a = RandomUniformMatrix(12, 3, rng), b = RandomUniformMatrix(3, 2, rng);
