@@ -15,6 +15,7 @@
 #include "bench/gemm_bench.h"
 #include "bench/overhead_bench.h"
 #include "common/logging.h"
+#include "common/process.h"
 
 ABSL_FLAG(std::string, json, "", "Also write the results as JSON to this file");
 ABSL_FLAG(int, runs, 500, "codes: LT seeds per (k, decoder)");
@@ -132,6 +133,7 @@ int RunGemm() {
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
+  codedge::TuneProcess();
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (auto s = codedge::SetLogLevel(absl::GetFlag(FLAGS_log_level)); !s.ok()) {
     std::cerr << "edge-bench: --log_level: " << s.message() << "\n";

@@ -30,7 +30,9 @@ struct OverheadResult {
   double loopback_bytes_per_s = 0;
   double local_product_s = 0;
   double e2e_s = 0, bound_s = 0;
-  double encode_s = 0, queue_s = 0, compute_s = 0, decode_s = 0;
+  double encode_s = 0, queue_s = 0, compute_s = 0, decode_s = 0, job_s = 0;
+  // In process: the job submitted to the server's pool directly (as the trainer does).
+  double inproc_s = 0, inproc_bound_s = 0, inproc_encode_s = 0, inproc_compute_s = 0;
   int64_t e2e_bytes = 0;
   double dispatch_tasks_per_s = 0;
   int64_t dispatch_tasks = 0;

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "absl/strings/str_cat.h"
+#include "common/matrix_util.h"
 #include "common/status.h"
 
 namespace codedge {
@@ -76,6 +77,22 @@ absl::StatusOr<Matrix> Code::Encode(const TaskSpec& task, ConstMatrixRef a) cons
     }
   }
   return out;
+}
+
+std::optional<std::pair<int64_t, int64_t>> Code::PlainBlock(const TaskSpec& task) const {
+  if (task.symbols.empty()) return std::nullopt;
+  const int64_t first = task.symbols.front().sources.empty() ? -1 : task.symbols.front().sources[0];
+  for (size_t i = 0; i < task.symbols.size(); ++i) {
+    const CodedSymbol& s = task.symbols[i];
+    if (s.sources.size() != 1 || s.coeffs.size() != 1 || s.coeffs[0] != 1.0 ||
+        s.sources[0] != first + static_cast<int64_t>(i)) {
+      return std::nullopt;
+    }
+  }
+  const int64_t begin = layout_.SymbolBegin(first);
+  const int64_t end = layout_.SymbolEnd(task.symbols.back().sources[0]);
+  if (end - begin != TaskRows(task)) return std::nullopt;  // padded (ragged last symbol)
+  return std::make_pair(begin, end);
 }
 
 absl::StatusOr<std::vector<Matrix>> Code::EncodeTasks(std::span<const TaskSpec> tasks, ConstMatrixRef a) const {
@@ -160,15 +177,10 @@ absl::StatusOr<DecodeState> Decoder::Add(const TaskSpec& task, ConstMatrixRef re
         absl::StrCat("result for task ", task_id, " has ", result.cols(), " columns, expected ",
                      cols_ >= 0 ? absl::StrCat(cols_) : std::string("at least 1")));
   }
-  if (!result.allFinite()) {
-    for (int64_t r = 0; r < result.rows(); ++r) {
-      for (int64_t c = 0; c < result.cols(); ++c) {
-        if (!std::isfinite(result(r, c))) {
-          return absl::InvalidArgumentError(absl::StrCat("result for task ", task_id, " has a non-finite value (",
-                                                         result(r, c), ") at row ", r, ", column ", c));
-        }
-      }
-    }
+  if (const int64_t bad = FirstNonFinite(result); bad >= 0) {
+    const int64_t r = bad / result.cols(), c = bad % result.cols();
+    return absl::InvalidArgumentError(absl::StrCat("result for task ", task_id, " has a non-finite value (",
+                                                   result(r, c), ") at row ", r, ", column ", c));
   }
   if (decodable_) {
     seen_.insert(task_id);

@@ -24,6 +24,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
@@ -183,6 +184,12 @@ class Code {
   // k x (symbol_rows * t), reading A once instead of once per task; sparse
   // tasks (LT) fall back to Encode.
   absl::StatusOr<std::vector<Matrix>> EncodeTasks(std::span<const TaskSpec> tasks, ConstMatrixRef a) const;
+
+  // When the task's coded rows are a contiguous block of A's rows, unchanged
+  // and unpadded (uncoded and replicated blocks, systematic MDS tasks), the
+  // block [begin, end) of A's rows: a server can send it straight from A,
+  // without Encode's copy. nullopt otherwise.
+  std::optional<std::pair<int64_t, int64_t>> PlainBlock(const TaskSpec& task) const;
 
   virtual std::unique_ptr<Decoder> NewDecoder() const = 0;
 

@@ -1,6 +1,33 @@
 #include "common/matrix_util.h"
 
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
 namespace codedge {
+
+int64_t FirstNonFinite(ConstMatrixRef m) {
+  for (int64_t r = 0; r < m.rows(); ++r) {
+    const float* row = m.row(r).data();
+    const int64_t n = m.cols();
+    // An exponent of all ones is NaN or infinity. Blocks of 256 keep the
+    // loop vectorisable and let a bad row stop the scan early.
+    for (int64_t j = 0; j < n; j += 256) {
+      const int64_t end = std::min(n, j + 256);
+      uint32_t bad = 0;
+      for (int64_t i = j; i < end; ++i) {
+        uint32_t bits;
+        std::memcpy(&bits, row + i, 4);
+        bad |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
+      }
+      if (bad) {
+        for (int64_t i = j; i < end; ++i)
+          if (!std::isfinite(row[i])) return r * n + i;
+      }
+    }
+  }
+  return -1;
+}
 
 Matrix RandomUniformMatrix(int64_t rows, int64_t cols, Pcg32& rng, double lo, double hi) {
   Matrix m(rows, cols);

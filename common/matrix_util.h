@@ -13,6 +13,11 @@ namespace codedge {
 // the same seed gives the same matrix everywhere).
 Matrix RandomUniformMatrix(int64_t rows, int64_t cols, Pcg32& rng, double lo = -1.0, double hi = 1.0);
 
+// Index (row-major) of the first NaN or infinity in `m`, or -1 if every
+// entry is finite. A branch-free scan of the exponent bits (Eigen's
+// allFinite computes x - x == x - x and was measured at ~0.5 GB/s here).
+int64_t FirstNonFinite(ConstMatrixRef m);
+
 // ||got - want||_F / ||want||_F in double (the absolute error if want == 0).
 double RelativeError(const Matrix& got, const MatrixD& want);
 

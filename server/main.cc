@@ -7,6 +7,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "common/logging.h"
+#include "common/process.h"
 #include "common/signals.h"
 #include "server/edge_server.h"
 
@@ -14,6 +15,7 @@ ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "host:port to serve on (port 0: 
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error or off");
 
 int main(int argc, char** argv) {
+  codedge::TuneProcess();
   codedge::InstallTerminationHandlers();
   absl::SetProgramUsageMessage("edge-server --listen HOST:PORT\nServes edge workers (Worker.Connect) and clients "
                                "(Compute.Multiply, Compute.ClusterStatus).");

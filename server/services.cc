@@ -110,7 +110,7 @@ class WorkerService::Conn final : public grpc::ServerBidiReactor<v1::WorkerMessa
         v1::ServerMessage m;
         m.mutable_task()->set_job_id(a->job);
         m.mutable_task()->set_task_id(a->task);
-        MatrixToProto(*a->coded_rows, m.mutable_task()->mutable_coded_rows());
+        MatrixToProto(a->coded_rows(), m.mutable_task()->mutable_coded_rows());
         outbox_.push_back(std::move(m));
       }
     }

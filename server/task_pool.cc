@@ -114,7 +114,11 @@ std::optional<Assignment> TaskPool::NextTask(WorkerId worker) {
     // Encode outside the lock: the code and A are immutable once submitted.
     const absl::Time start = clock_->Now();
     absl::StatusOr<TaskSpec> spec = job->code->Task(out.task);
-    absl::StatusOr<Matrix> coded = spec.ok() ? job->code->Encode(*spec, job->a) : spec.status();
+    std::optional<std::pair<int64_t, int64_t>> block;
+    if (spec.ok()) block = job->code->PlainBlock(*spec);
+    absl::StatusOr<Matrix> coded = !spec.ok() ? absl::StatusOr<Matrix>(spec.status())
+                                   : block    ? Matrix()
+                                              : job->code->Encode(*spec, job->a);
     auto shared_spec = spec.ok() ? std::make_shared<const TaskSpec>(*std::move(spec)) : nullptr;
     const double seconds = absl::ToDoubleSeconds(clock_->Now() - start);
     JobCallback failed_done;  // set if this job must fail (called unlocked)
@@ -123,7 +127,17 @@ std::optional<Assignment> TaskPool::NextTask(WorkerId worker) {
       job->stats.encode_seconds += seconds;
       if (coded.ok() && !job->finished) {
         job->specs.emplace(out.task, std::move(shared_spec));
-        out.coded_rows = std::make_shared<const Matrix>(*std::move(coded));
+        out.cols = job->a.cols();
+        if (block) {
+          out.owner = job;
+          out.data = job->a.data() + block->first * out.cols;
+          out.rows = block->second - block->first;
+        } else {
+          auto m = std::make_shared<const Matrix>(*std::move(coded));
+          out.data = m->data();
+          out.rows = m->rows();
+          out.owner = std::move(m);
+        }
         return out;
       }
       // Undo the hand-out (B was not sent either) and look again.

@@ -59,8 +59,16 @@ using JobCallback = std::function<void(absl::StatusOr<JobResult>)>;
 struct Assignment {
   JobId job = 0;
   int64_t task = 0;
-  std::shared_ptr<const Matrix> coded_rows;
+  // The task's coded rows: rows x cols floats at `data`, row-major, kept
+  // alive by `owner` (an encoded matrix, or the job itself when the task is a
+  // plain block of A: uncoded, replicated and systematic tasks are sent
+  // straight from A, never copied first).
+  std::shared_ptr<const void> owner;
+  const float* data = nullptr;
+  int64_t rows = 0, cols = 0;
   std::shared_ptr<const Matrix> b;
+
+  Eigen::Map<const Matrix> coded_rows() const { return Eigen::Map<const Matrix>(data, rows, cols); }
 };
 
 // Tell `worker` to stop `task` of `job`. task < 0: the job is over, stop all

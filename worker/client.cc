@@ -17,7 +17,7 @@ namespace {
 struct PendingTask {
   uint64_t job;
   int64_t task;
-  Matrix rows;
+  WireMatrix rows;  // the bytes as they arrived, not copied
   std::shared_ptr<absl::Notification> cancel;
 };
 
@@ -138,7 +138,7 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
         if (b == nullptr) {
           r = absl::FailedPreconditionError(absl::StrCat("no B for job ", t.job));
         } else {
-          r = executor_.Run(t.rows, *b, delays_.Next(), t.cancel.get());
+          r = executor_.Run(t.rows.view(), *b, delays_.Next(), t.cancel.get());
         }
       }
       {
@@ -187,8 +187,10 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
       std::lock_guard<std::mutex> lock(session.mu);
       session.b[in.job_data().job_id()] = std::make_shared<const Matrix>(*std::move(b));
     } else if (in.msg_case() == v1::ServerMessage::kTask) {
-      const v1::Task& task = in.task();
-      absl::StatusOr<Matrix> rows = MatrixFromProto(task.coded_rows(), "task rows");
+      v1::Task& task = *in.mutable_task();
+      // The server checked A; a non-finite value here could only come back
+      // as a non-finite result, which the server rejects.
+      absl::StatusOr<WireMatrix> rows = TakeMatrixFromProto(task.mutable_coded_rows(), "task rows", /*check_finite=*/false);
       if (!rows.ok()) {
         why = rows.status();
         ours = true;

@@ -17,7 +17,7 @@ absl::StatusOr<TaskExecutor> TaskExecutor::Create(ExecOptions options, Clock* cl
   return TaskExecutor(options, clock);
 }
 
-absl::StatusOr<ExecResult> TaskExecutor::Run(const Matrix& rows, const Matrix& b, absl::Duration delay,
+absl::StatusOr<ExecResult> TaskExecutor::Run(ConstMatrixRef rows, const Matrix& b, absl::Duration delay,
                                              absl::Notification* cancel) const {
   if (rows.cols() != b.rows()) {
     return absl::InvalidArgumentError(absl::StrCat("task rows are ", rows.rows(), "x", rows.cols(), " but B is ",

@@ -38,7 +38,7 @@ class TaskExecutor {
 
   // rows . B after waiting `delay`. Cancelled if `cancel` (may be null) is
   // notified first; InvalidArgument if the shapes do not chain.
-  absl::StatusOr<ExecResult> Run(const Matrix& rows, const Matrix& b, absl::Duration delay,
+  absl::StatusOr<ExecResult> Run(ConstMatrixRef rows, const Matrix& b, absl::Duration delay,
                                  absl::Notification* cancel) const;
 
  private:

@@ -10,6 +10,7 @@
 #include "absl/flags/usage.h"
 #include "common/linalg.h"
 #include "common/logging.h"
+#include "common/process.h"
 #include "common/signals.h"
 #include "worker/client.h"
 
@@ -27,6 +28,7 @@ ABSL_FLAG(int64_t, chunk_rows, 256, "rows computed between cancel checks");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error or off");
 
 int main(int argc, char** argv) {
+  codedge::TuneProcess();
   codedge::InstallTerminationHandlers();
   absl::SetProgramUsageMessage("edge-worker --server HOST:PORT [--delay exp:0.1] [--slowdown 2]");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);

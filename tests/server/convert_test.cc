@@ -29,6 +29,38 @@ TEST_CASE("Matrices round-trip through the wire format bit for bit", "[convert]"
   CHECK(*back == wide.leftCols(3));
 }
 
+TEST_CASE("TakeMatrixFromProto moves the bytes out and views them unchanged", "[convert]") {
+  Pcg32 rng(3, 4);
+  for (auto [rows, cols] : {std::pair<int64_t, int64_t>{1, 1}, {2, 3}, {300, 17}}) {
+    const Matrix m = RandomUniformMatrix(rows, cols, rng);
+    v1::MatrixProto p;
+    MatrixToProto(m, &p);
+    auto w = TakeMatrixFromProto(&p, "m");
+    REQUIRE(w.ok());
+    CHECK(p.data().empty());  // taken, not copied
+    CHECK(w->rows() == rows);
+    CHECK(w->cols() == cols);
+    CHECK(Matrix(w->view()) == m);
+    WireMatrix moved = *std::move(w);  // small (inline) strings move too
+    CHECK(Matrix(moved.view()) == m);
+  }
+  // The same validation as MatrixFromProto; finiteness only on request.
+  Matrix bad = Matrix::Ones(2, 2);
+  bad(1, 0) = std::numeric_limits<float>::quiet_NaN();
+  v1::MatrixProto p;
+  MatrixToProto(bad, &p);
+  v1::MatrixProto copy = p;
+  auto st = TakeMatrixFromProto(&p, "rows");
+  CHECK(st.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(st.status().message().find("rows: non-finite value at row 1, column 0") != std::string_view::npos);
+  CHECK(TakeMatrixFromProto(&copy, "rows", /*check_finite=*/false).ok());
+  v1::MatrixProto short_data;
+  short_data.set_rows(2);
+  short_data.set_cols(2);
+  short_data.set_data(std::string(12, '\0'));
+  CHECK(TakeMatrixFromProto(&short_data, "x").status().code() == absl::StatusCode::kInvalidArgument);
+}
+
 TEST_CASE("Malformed matrices from the network get clear errors", "[convert][bad-input]") {
   v1::MatrixProto p;
   p.set_rows(0);

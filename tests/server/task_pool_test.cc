@@ -55,7 +55,7 @@ void Run(TaskPool& pool, std::vector<FakeWorker>& workers, std::vector<Outcome*>
       if (!w.alive || w.straggler || w.held.empty()) continue;
       Assignment a = w.held.front();
       w.held.pop_front();
-      Matrix product = *a.coded_rows * w.b_cache[a.job];
+      Matrix product = a.coded_rows() * w.b_cache[a.job];
       auto cancels = pool.OnResult(w.id, a.job, a.task, std::move(product));
       w.results_sent++;
       if (!cancels.ok()) {
@@ -245,7 +245,7 @@ TEST_CASE("A task the worker could not compute goes to another worker", "[pool]"
   auto again = pool.NextTask(2);
   REQUIRE(again.has_value());
   CHECK(again->task == t->task);
-  REQUIRE(pool.OnResult(2, id, again->task, *again->coded_rows * b).ok());
+  REQUIRE(pool.OnResult(2, id, again->task, again->coded_rows() * b).ok());
   REQUIRE(out.result.has_value());
   CHECK(RelativeError((*out.result)->product, Exact(a, b)) < 1e-5);
 }
@@ -267,7 +267,7 @@ TEST_CASE("A bad result keeps the other copy running; the work hook fires on sub
   // Worker 1 sends garbage: refused, and worker 2's copy is not cancelled.
   auto bad = pool.OnResult(1, id, first->task, Matrix::Zero(1, 1));
   CHECK(bad.status().code() == absl::StatusCode::kInvalidArgument);
-  auto good = pool.OnResult(2, id, second->task, *second->coded_rows * b);
+  auto good = pool.OnResult(2, id, second->task, second->coded_rows() * b);
   REQUIRE(good.ok());
   REQUIRE(out.result.has_value());
   REQUIRE(out.result->ok());
