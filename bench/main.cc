@@ -14,6 +14,7 @@
 #include "bench/codes_bench.h"
 #include "bench/gemm_bench.h"
 #include "bench/overhead_bench.h"
+#include "common/linalg.h"
 #include "common/logging.h"
 #include "common/process.h"
 
@@ -145,6 +146,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   const std::string cmd = args[1];
+  // Every sub-command runs single-thread products (in-process workers
+  // included), except `gemm --threads N`.
+  codedge::EnsureBlasPoolSize(cmd == "gemm" ? absl::GetFlag(FLAGS_threads) : 1, argv);
   if (cmd == "codes") return RunCodes();
   if (cmd == "gemm") return RunGemm();
   if (cmd == "overhead") return RunOverhead();

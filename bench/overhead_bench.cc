@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -85,7 +86,8 @@ struct LocalCluster {
   }
 };
 
-absl::StatusOr<std::unique_ptr<LocalCluster>> StartCluster(int workers) {
+absl::StatusOr<std::unique_ptr<LocalCluster>> StartCluster(
+    int workers, const std::function<void(int, WorkerOptions&)>& customize = nullptr) {
   auto c = std::make_unique<LocalCluster>();
   EdgeServerOptions o;
   o.address = "127.0.0.1:0";
@@ -96,6 +98,7 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> StartCluster(int workers) {
     WorkerOptions w;
     w.server = absl::StrCat("127.0.0.1:", c->server->port());
     w.name = absl::StrCat("bench-", i);
+    if (customize) customize(i, w);
     auto client = WorkerClient::Create(w);
     if (!client.ok()) return client.status();
     c->clients.push_back(*std::move(client));
@@ -128,6 +131,21 @@ std::unique_ptr<v1::Compute::Stub> Stub(int port) {
   args.SetMaxSendMessageSize(1 << 30);
   return v1::Compute::NewStub(
       grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials(), args));
+}
+
+// Submits A·B to the server's pool in process and waits (bounded).
+absl::StatusOr<JobResult> RunJob(EdgeServer& server, Matrix a, Matrix b, const CodeSpec& spec) {
+  absl::Notification done;
+  absl::StatusOr<JobResult> result;
+  auto id = server.pool().Submit(std::move(a), std::move(b), spec, [&](absl::StatusOr<JobResult> res) {
+    result = std::move(res);
+    done.Notify();
+  });
+  if (!id.ok()) return id.status();
+  if (!done.WaitForNotificationWithTimeout(absl::Seconds(120))) {
+    return absl::DeadlineExceededError("in-process job did not finish in 120 s");
+  }
+  return result;
 }
 
 }  // namespace
@@ -212,18 +230,8 @@ absl::StatusOr<OverheadResult> RunOverheadBench(const OverheadOptions& o) {
     std::vector<double> tin, ienc, icomp;
     for (int i = 0; i < o.repeats; ++i) {
       Matrix ac = a, bc = b;  // the trainer owns its operands: moved in, not timed
-      absl::Notification done;
-      absl::StatusOr<JobResult> result;
       const auto start = SteadyClock::now();
-      ASSIGN_OR_RETURN(JobId id, (*cluster)->server->pool().Submit(std::move(ac), std::move(bc), spec,
-                                                                   [&](absl::StatusOr<JobResult> res) {
-                                                                     result = std::move(res);
-                                                                     done.Notify();
-                                                                   }));
-      (void)id;
-      if (!done.WaitForNotificationWithTimeout(absl::Seconds(120))) {
-        return absl::DeadlineExceededError("in-process job did not finish in 120 s");
-      }
+      absl::StatusOr<JobResult> result = RunJob(*(*cluster)->server, std::move(ac), std::move(bc), spec);
       tin.push_back(SecondsSince(start));
       if (!result.ok()) return result.status();
       if (i == 0) {
@@ -239,6 +247,57 @@ absl::StatusOr<OverheadResult> RunOverheadBench(const OverheadOptions& o) {
     r.inproc_bound_s = static_cast<double>(r.e2e_bytes) / r.loopback_bytes_per_s + r.local_product_s;
     Log().info("in process {}x{} . {}x{} uncoded over {} workers: {:.1f} ms (bound {:.1f} ms)", o.rows, o.inner,
                o.inner, o.cols, o.e2e_workers, 1e3 * r.inproc_s, 1e3 * r.inproc_bound_s);
+  }
+  {  // bulk: one 64 MiB block to one worker; its transfer time is the job's
+     // time minus the worker's own compute (so serialising and parsing count)
+    auto cluster = StartCluster(1);
+    if (!cluster.ok()) return cluster.status();
+    const int64_t cols = 1024, rows = (o.bulk_bytes / 4) / cols;
+    const Matrix big = RandomUniformMatrix(rows, cols, rng), one = RandomUniformMatrix(cols, 1, rng);
+    ASSIGN_OR_RETURN(CodeSpec spec, ParseCodeSpec("uncoded:k=1"));
+    std::vector<double> rate;
+    for (int i = 0; i < o.repeats; ++i) {
+      const auto start = SteadyClock::now();
+      ASSIGN_OR_RETURN(JobResult res, RunJob(*(*cluster)->server, big, one, spec));
+      const double s = SecondsSince(start) - res.stats.compute_seconds;
+      rate.push_back(static_cast<double>(big.size() * 4) / s);
+    }
+    r.bulk_bytes = big.size() * 4;
+    r.bulk_bytes_per_s = Median(rate);
+    Log().info("bulk: {:.0f} MiB block delivered at {:.2f} GB/s (median of {})", r.bulk_bytes / 1048576.0,
+               r.bulk_bytes_per_s / 1e9, o.repeats);
+  }
+  {  // cancel latency: 2-replication over 2 workers; worker 1 starts each
+     // task 3 ms late, so the cancel reaches it mid-compute. Small operands,
+     // long compute (~80 M multiply-adds): the cancel does not queue behind
+     // a task still being transferred.
+    auto cluster = StartCluster(2, [](int i, WorkerOptions& w) {
+      if (i == 1) w.delay = DelaySpec{DelaySpec::Kind::kConst, 0.003, 0};
+    });
+    if (!cluster.ok()) return cluster.status();
+    const Matrix ca = RandomUniformMatrix(200, 400, rng), cb = RandomUniformMatrix(400, 1000, rng);
+    ASSIGN_OR_RETURN(CodeSpec spec, ParseCodeSpec("replication:k=1,copies=2"));
+    absl::Notification never;
+    for (int i = 0; i < o.cancel_jobs; ++i) {
+      ASSIGN_OR_RETURN(JobResult res, RunJob(*(*cluster)->server, ca, cb, spec));
+      // Let the loser go idle before the next job: on this 2-core machine the
+      // next job's transfer and compute would otherwise compete with it for
+      // the CPU (on real devices each worker has its own).
+      never.WaitForNotificationWithTimeout(absl::Milliseconds(20));
+    }
+    never.WaitForNotificationWithTimeout(absl::Milliseconds(200));  // the last loser may still be unwinding
+    std::vector<double> lat;
+    for (auto& c : (*cluster)->clients) {
+      auto l = c->cancel_latencies();
+      lat.insert(lat.end(), l.begin(), l.end());
+    }
+    if (lat.empty()) return absl::InternalError("no cancel latency was recorded");
+    r.cancels = static_cast<int64_t>(lat.size());
+    r.cancel_p50_s = Quantile(lat, 0.5);
+    r.cancel_p99_s = Quantile(lat, 0.99);
+    r.cancel_max_s = *std::max_element(lat.begin(), lat.end());
+    Log().info("cancel: {} cancels, p50 {:.2f} ms, p99 {:.2f} ms", r.cancels, 1e3 * r.cancel_p50_s,
+               1e3 * r.cancel_p99_s);
   }
   {  // dispatch: tiny tasks (one row each) through dispatch_workers workers
     auto cluster = StartCluster(o.dispatch_workers);
@@ -281,6 +340,10 @@ void PrintOverheadTable(const OverheadResult& r, const OverheadOptions& o, std::
                          1e3 * r.inproc_s, r.inproc_s / r.inproc_bound_s, o.repeats);
   out << absl::StrFormat("  job breakdown: encode %.2f ms, worker compute %.2f ms (summed)\n", 1e3 * r.inproc_encode_s,
                          1e3 * r.inproc_compute_s);
+  out << absl::StrFormat("bulk: a %.0f MiB block reaches a worker  %8.2f GB/s (job time minus compute, median of %d)\n",
+                         r.bulk_bytes / 1048576.0, r.bulk_bytes_per_s / 1e9, o.repeats);
+  out << absl::StrFormat("cancel latency (sent -> worker idle), %d cancels: p50 %.2f ms, p99 %.2f ms, max %.2f ms\n",
+                         r.cancels, 1e3 * r.cancel_p50_s, 1e3 * r.cancel_p99_s, 1e3 * r.cancel_max_s);
   out << absl::StrFormat("dispatch: %d one-row tasks, %d workers  %8.0f tasks/s\n", r.dispatch_tasks,
                          o.dispatch_workers, r.dispatch_tasks_per_s);
 }
@@ -299,6 +362,9 @@ std::string OverheadJson(const OverheadResult& r) {
       .Key("inproc_s").Number(r.inproc_s)
       .Key("inproc_encode_s").Number(r.inproc_encode_s)
       .Key("inproc_compute_s").Number(r.inproc_compute_s)
+      .Key("bulk_bytes_per_s").Number(r.bulk_bytes_per_s)
+      .Key("cancel_p50_s").Number(r.cancel_p50_s)
+      .Key("cancel_p99_s").Number(r.cancel_p99_s)
       .Key("dispatch_tasks_per_s").Number(r.dispatch_tasks_per_s)
       .EndObject();
   return w.str() + "\n";

@@ -23,6 +23,8 @@ struct OverheadOptions {
   int64_t dispatch_tasks = 20000;
   int dispatch_workers = 10;
   int repeats = 5;
+  int64_t bulk_bytes = int64_t{64} << 20;
+  int cancel_jobs = 200;
   uint64_t seed = 1;
 };
 
@@ -35,6 +37,10 @@ struct OverheadResult {
   double inproc_s = 0, inproc_bound_s = 0, inproc_encode_s = 0, inproc_compute_s = 0;
   int64_t e2e_bytes = 0;
   double dispatch_tasks_per_s = 0;
+  int64_t bulk_bytes = 0;
+  double bulk_bytes_per_s = 0;
+  int64_t cancels = 0;
+  double cancel_p50_s = 0, cancel_p99_s = 0, cancel_max_s = 0;
   int64_t dispatch_tasks = 0;
 };
 

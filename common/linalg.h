@@ -12,6 +12,16 @@ namespace codedge {
 // at start-up.
 void SetComputeThreads(int n);
 
+// OpenBLAS sizes its thread pool from OPENBLAS_NUM_THREADS when the library
+// loads, before main(); idle pool threads then spin (sched_yield) and starve
+// the network threads on small machines (measured: cancel delivery p99 4.6 ms
+// with a 2-thread pool asked to use 1 thread, 0.5 ms with a 1-thread pool;
+// BENCHMARKS.md). A process that wants `n` BLAS threads (n <= 0: all cores)
+// calls this right after parsing its flags: if the variable is unset it sets
+// it and re-executes itself once (argv unchanged); otherwise it returns.
+// No-op without OpenBLAS.
+void EnsureBlasPoolSize(int n, char** argv);
+
 // "eigen" or "eigen+openblas": which GEMM the build uses, for reports.
 std::string LinalgBackend();
 

@@ -26,6 +26,7 @@ absl::StatusOr<std::unique_ptr<EdgeServer>> EdgeServer::Start(const EdgeServerOp
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.address));
   }
   s->pool_.SetWorkHook([p = s.get()] { p->workers_.Kick(); });
+  s->pool_.SetCancelHook([p = s.get()](const std::vector<CancelOrder>& c) { p->workers_.Deliver(c); });
   s->sweeper_ = std::thread([p = s.get()] { p->Sweep(); });
   Log().info("edge-server listening on port {}", s->port_);
   return s;
@@ -33,8 +34,7 @@ absl::StatusOr<std::unique_ptr<EdgeServer>> EdgeServer::Start(const EdgeServerOp
 
 void EdgeServer::Sweep() {
   while (!stop_.WaitForNotificationWithTimeout(options_.sweep_every)) {
-    std::vector<CancelOrder> cancels = pool_.Expire();
-    if (!cancels.empty()) workers_.Deliver(cancels);
+    pool_.Expire();  // cancels go out through the pool's cancel hook
   }
 }
 
@@ -46,7 +46,7 @@ void EdgeServer::Shutdown(absl::Duration grace) {
   // Every pending Multiply must be answered, or the server cannot stop: no
   // new jobs from here on, then fail those in flight.
   pool_.Close();
-  workers_.Deliver(pool_.FailAll(absl::UnavailableError("the edge server is shutting down")));
+  pool_.FailAll(absl::UnavailableError("the edge server is shutting down"));  // cancels: via the hook
   workers_.CloseAll();
   server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   server_->Wait();

@@ -187,11 +187,10 @@ class WorkerService::Conn final : public grpc::ServerBidiReactor<v1::WorkerMessa
     }
     absl::StatusOr<std::vector<CancelOrder>> cancels =
         svc_->pool_->OnResult(id_, r.job_id(), r.task_id(), *std::move(product), r.compute_seconds());
-    if (cancels.ok()) {
-      svc_->Deliver(*cancels);
-    } else if (cancels.status().code() == absl::StatusCode::kNotFound) {
+    // Cancels went out through the pool's cancel hook (EdgeServer sets it).
+    if (cancels.status().code() == absl::StatusCode::kNotFound) {
       Log().debug("worker {}: late result: {}", id_, cancels.status().ToString());
-    } else {
+    } else if (!cancels.ok()) {
       Log().warn("worker {}: {}", id_, cancels.status().ToString());
     }
     svc_->Kick();
@@ -287,6 +286,7 @@ void WorkerService::Deliver(const std::vector<CancelOrder>& cancels) {
     v1::ServerMessage m;
     m.mutable_cancel()->set_job_id(c.job);
     m.mutable_cancel()->set_task_id(c.task);
+    m.mutable_cancel()->set_sent_unix_micros(absl::ToUnixMicros(absl::Now()));
     it->second->Send(std::move(m));
   }
 }

@@ -63,6 +63,21 @@ void TaskPool::SetWorkHook(std::function<void()> hook) {
   work_hook_ = std::move(hook);
 }
 
+void TaskPool::SetCancelHook(std::function<void(const std::vector<CancelOrder>&)> hook) {
+  absl::MutexLock lock(&mu_);
+  cancel_hook_ = std::move(hook);
+}
+
+void TaskPool::DeliverCancels(const std::vector<CancelOrder>& cancels) {
+  if (cancels.empty()) return;
+  std::function<void(const std::vector<CancelOrder>&)> hook;
+  {
+    absl::MutexLock lock(&mu_);
+    hook = cancel_hook_;
+  }
+  if (hook) hook(cancels);
+}
+
 void TaskPool::Close() {
   absl::MutexLock lock(&mu_);
   closed_ = true;
@@ -267,21 +282,27 @@ absl::StatusOr<std::vector<CancelOrder>> TaskPool::OnResult(WorkerId worker, Job
     job->stats.tasks_per_worker[worker]++;
     job->stats.rows_per_worker[worker] += result.rows();
     job->stats.compute_seconds += compute_seconds;
-    if (!finished_now) return cancels;
-    job->finished = true;
-    std::vector<CancelOrder> rest = CancelAll(*job);
-    cancels.insert(cancels.end(), rest.begin(), rest.end());
-    job->stats.total_seconds = absl::ToDoubleSeconds(clock_->Now() - job->submitted);
-    done = std::move(job->done);
-    if (product.ok()) {
-      outcome = JobResult{*std::move(product), job->stats};
-    } else {
-      outcome = product.status();
+    if (finished_now) {
+      job->finished = true;
+      std::vector<CancelOrder> rest = CancelAll(*job);
+      cancels.insert(cancels.end(), rest.begin(), rest.end());
+      job->stats.total_seconds = absl::ToDoubleSeconds(clock_->Now() - job->submitted);
+      done = std::move(job->done);
+      if (product.ok()) {
+        outcome = JobResult{*std::move(product), job->stats};
+      } else {
+        outcome = product.status();
+      }
+      jobs_.erase(job_id);
     }
-    jobs_.erase(job_id);
+  }
+  if (!done) {  // not finished by this result; it may still cancel other copies
+    DeliverCancels(cancels);
+    return cancels;
   }
   Log().debug("job {} done in {:.3f} s: {} tasks sent, {} cancelled", job_id, outcome.ok() ? outcome->stats.total_seconds : 0.0,
               outcome.ok() ? outcome->stats.tasks_sent : 0, outcome.ok() ? outcome->stats.tasks_cancelled : 0);
+  DeliverCancels(cancels);  // before the callback (see SetCancelHook)
   if (done) done(std::move(outcome));
   return cancels;
 }
@@ -324,6 +345,7 @@ std::vector<CancelOrder> TaskPool::FailIf(const std::function<absl::Status(const
       it = jobs_.erase(it);
     }
   }
+  DeliverCancels(cancels);
   for (auto& [done, status] : failed) {
     if (done) done(status);
   }

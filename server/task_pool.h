@@ -92,6 +92,13 @@ class TaskPool {
   // trainer gets that for free.
   void SetWorkHook(std::function<void()> hook);
 
+  // Delivers cancels (the gRPC layer sends them to the workers). When set,
+  // every method below that returns cancels has already passed them to this
+  // hook *before* running any job callback: a callback that submits the
+  // next job (the trainer does) cannot queue that job's tasks ahead of the
+  // cancels on a worker's stream. Without a hook the caller delivers them.
+  void SetCancelHook(std::function<void(const std::vector<CancelOrder>&)> hook);
+
   // Refuses new jobs from now on (Unavailable); used before FailAll at shutdown.
   void Close();
 
@@ -177,6 +184,9 @@ class TaskPool {
   Clock* const clock_;
   mutable absl::Mutex mu_;
   std::function<void()> work_hook_ ABSL_GUARDED_BY(mu_);
+  std::function<void(const std::vector<CancelOrder>&)> cancel_hook_ ABSL_GUARDED_BY(mu_);
+  // Passes `cancels` to the cancel hook, if any (mu_ not held).
+  void DeliverCancels(const std::vector<CancelOrder>& cancels) ABSL_LOCKS_EXCLUDED(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   JobId next_job_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<JobId, std::shared_ptr<Job>> jobs_ ABSL_GUARDED_BY(mu_);  // ordered: oldest first

@@ -1,5 +1,6 @@
 #include "worker/client.h"
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
@@ -8,17 +9,25 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/logging.h"
 #include "proto/wire.h"
 
 namespace codedge {
 namespace {
 
+// Set by the reader when the server cancels a task; the compute thread
+// watches `note`.
+struct CancelToken {
+  absl::Notification note;
+  std::atomic<int64_t> sent_unix_micros{0};  // the server's send time, 0 if not from a Cancel
+};
+
 struct PendingTask {
   uint64_t job;
   int64_t task;
   WireMatrix rows;  // the bytes as they arrived, not copied
-  std::shared_ptr<absl::Notification> cancel;
+  std::shared_ptr<CancelToken> cancel;
 };
 
 // State shared by a session's reader and compute threads.
@@ -27,7 +36,7 @@ struct Session {
   std::condition_variable cv;
   std::deque<PendingTask> queue;                                           // guarded by mu
   std::map<uint64_t, std::shared_ptr<const Matrix>> b;                     // guarded by mu
-  std::map<std::pair<uint64_t, int64_t>, std::shared_ptr<absl::Notification>> live;  // guarded by mu
+  std::map<std::pair<uint64_t, int64_t>, std::shared_ptr<CancelToken>> live;  // guarded by mu
   bool ended = false;                                                      // guarded by mu
 };
 
@@ -134,11 +143,11 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
       }
       v1::WorkerMessage out;
       absl::StatusOr<ExecResult> r = absl::CancelledError("cancelled while queued");
-      if (!t.cancel->HasBeenNotified()) {
+      if (!t.cancel->note.HasBeenNotified()) {
         if (b == nullptr) {
           r = absl::FailedPreconditionError(absl::StrCat("no B for job ", t.job));
         } else {
-          r = executor_.Run(t.rows.view(), *b, delays_.Next(), t.cancel.get());
+          r = executor_.Run(t.rows.view(), *b, delays_.Next(), &t.cancel->note);
         }
       }
       {
@@ -160,6 +169,14 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
         }
       } else if (r.status().code() == absl::StatusCode::kCancelled) {
         tasks_cancelled_++;
+        if (const int64_t sent = t.cancel->sent_unix_micros.load(); sent > 0) {
+          const double latency = 1e-6 * static_cast<double>(absl::ToUnixMicros(absl::Now()) - sent);
+          Log().debug("{}: job {} task {} cancelled, idle {:.2f} ms after the server sent the cancel", options_.name,
+                      t.job, t.task, 1e3 * latency);
+          std::lock_guard<std::mutex> lock(latency_mu_);
+          if (cancel_latencies_.size() >= 100000) cancel_latencies_.erase(cancel_latencies_.begin());
+          cancel_latencies_.push_back(latency);
+        }
         out.mutable_ready()->set_credits(1);  // the slot is free again
         if (!stream->Write(out)) return;
       } else {
@@ -196,7 +213,7 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
         ours = true;
         break;
       }
-      auto cancel = std::make_shared<absl::Notification>();
+      auto cancel = std::make_shared<CancelToken>();
       std::lock_guard<std::mutex> lock(session.mu);
       session.live[{task.job_id(), task.task_id()}] = cancel;
       session.queue.push_back(PendingTask{task.job_id(), task.task_id(), *std::move(rows), cancel});
@@ -204,9 +221,11 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
     } else if (in.msg_case() == v1::ServerMessage::kCancel) {
       const v1::Cancel& c = in.cancel();
       std::lock_guard<std::mutex> lock(session.mu);
-      for (auto& [key, note] : session.live) {
-        if (key.first == c.job_id() && (c.task_id() < 0 || key.second == c.task_id()) && !note->HasBeenNotified()) {
-          note->Notify();
+      for (auto& [key, token] : session.live) {
+        if (key.first == c.job_id() && (c.task_id() < 0 || key.second == c.task_id()) &&
+            !token->note.HasBeenNotified()) {
+          token->sent_unix_micros.store(c.sent_unix_micros());
+          token->note.Notify();
         }
       }
       if (c.task_id() < 0) session.b.erase(c.job_id());  // the job is over
@@ -215,12 +234,17 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
   {
     std::lock_guard<std::mutex> lock(session.mu);
     session.ended = true;
-    for (auto& [key, note] : session.live)
-      if (!note->HasBeenNotified()) note->Notify();
+    for (auto& [key, token] : session.live)
+      if (!token->note.HasBeenNotified()) token->note.Notify();
   }
   session.cv.notify_all();
   compute.join();
   return finish(why, ours);
+}
+
+std::vector<double> WorkerClient::cancel_latencies() const {
+  std::lock_guard<std::mutex> lock(latency_mu_);
+  return cancel_latencies_;
 }
 
 }  // namespace codedge

@@ -10,7 +10,9 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <vector>
 
 #include <grpcpp/grpcpp.h>
 
@@ -48,6 +50,9 @@ class WorkerClient {
 
   int64_t results_sent() const { return results_sent_.load(); }
   int64_t tasks_cancelled() const { return tasks_cancelled_.load(); }
+  // Seconds from the server sending a cancel to this worker dropping the
+  // task (the last 100 000 cancelled tasks).
+  std::vector<double> cancel_latencies() const;
 
  private:
   WorkerClient(const WorkerOptions& options, TaskExecutor executor);
@@ -59,6 +64,8 @@ class WorkerClient {
   DelaySampler delays_;
   std::unique_ptr<v1::Worker::Stub> stub_;
   std::atomic<int64_t> results_sent_{0}, tasks_cancelled_{0};
+  mutable std::mutex latency_mu_;
+  std::vector<double> cancel_latencies_;  // guarded by latency_mu_
 };
 
 }  // namespace codedge

@@ -11,8 +11,8 @@ absl::StatusOr<TaskExecutor> TaskExecutor::Create(ExecOptions options, Clock* cl
   if (!(options.slowdown >= 1.0) || !std::isfinite(options.slowdown)) {
     return absl::InvalidArgumentError(absl::StrCat("slowdown must be >= 1, got ", options.slowdown));
   }
-  if (options.chunk_rows < 1) {
-    return absl::InvalidArgumentError(absl::StrCat("chunk rows must be >= 1, got ", options.chunk_rows));
+  if (options.chunk_rows < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("chunk rows must be >= 0 (0 = automatic), got ", options.chunk_rows));
   }
   return TaskExecutor(options, clock);
 }
@@ -32,8 +32,11 @@ absl::StatusOr<ExecResult> TaskExecutor::Run(ConstMatrixRef rows, const Matrix& 
   if (cancelled()) return absl::CancelledError("cancelled before compute");
   out.product.resize(rows.rows(), b.cols());
   const absl::Time compute_start = clock_->Now();
-  for (int64_t r = 0; r < rows.rows(); r += options_.chunk_rows) {
-    const int64_t n = std::min(options_.chunk_rows, rows.rows() - r);
+  const int64_t chunk = options_.chunk_rows > 0
+                            ? options_.chunk_rows
+                            : std::max<int64_t>(1, ExecOptions::kChunkMacs / std::max<int64_t>(1, rows.cols() * b.cols()));
+  for (int64_t r = 0; r < rows.rows(); r += chunk) {
+    const int64_t n = std::min(chunk, rows.rows() - r);
     out.product.middleRows(r, n).noalias() = rows.middleRows(r, n) * b;
     if (cancelled()) return absl::CancelledError(absl::StrCat("cancelled after ", r + n, " of ", rows.rows(), " rows"));
   }

@@ -1,7 +1,7 @@
 // Runs one task on a worker: (coded rows of A) . B, with the injected
 // straggler behaviour, interruptible by a cancel within one row chunk.
 //
-//   wait(delay) -> compute in chunks of `chunk_rows` rows -> wait((F-1) x compute)
+//   wait(delay) -> compute in row chunks -> wait((F-1) x compute)
 //
 // Every wait is Clock::WaitUntil on the task's cancel notification, never a
 // sleep, so a cancel stops a task within one chunk's compute time.
@@ -22,7 +22,11 @@ namespace codedge {
 
 struct ExecOptions {
   double slowdown = 1.0;     // compute takes this many times longer (>= 1)
-  int64_t chunk_rows = 256;  // cancel granularity
+  // Cancel granularity: rows per chunk; 0 = automatic, about kChunkMacs
+  // multiply-adds per chunk (~0.5 ms on this machine's core, ~1-2 ms on a
+  // Raspberry Pi 4), whatever the shapes.
+  int64_t chunk_rows = 0;
+  static constexpr int64_t kChunkMacs = int64_t{1} << 21;
 };
 
 struct ExecResult {
@@ -33,7 +37,7 @@ struct ExecResult {
 
 class TaskExecutor {
  public:
-  // InvalidArgument for slowdown < 1 or chunk_rows < 1.
+  // InvalidArgument for slowdown < 1 or chunk_rows < 0.
   static absl::StatusOr<TaskExecutor> Create(ExecOptions options, Clock* clock = Clock::Real());
 
   // rows . B after waiting `delay`. Cancelled if `cancel` (may be null) is

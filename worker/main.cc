@@ -24,7 +24,7 @@ ABSL_FLAG(std::string, delay, "none",
 ABSL_FLAG(double, slowdown, 1.0, "compute takes this many times longer (waits (F-1) x the compute time)");
 ABSL_FLAG(int64_t, fail_after, 0, "exit abruptly after this many results (fault tests; 0: never)");
 ABSL_FLAG(uint64_t, seed, 1, "seed of the injected delays");
-ABSL_FLAG(int64_t, chunk_rows, 256, "rows computed between cancel checks");
+ABSL_FLAG(int64_t, chunk_rows, 0, "rows computed between cancel checks (0: automatic, ~2M multiply-adds per chunk)");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error or off");
 
 int main(int argc, char** argv) {
@@ -40,6 +40,7 @@ int main(int argc, char** argv) {
     std::cerr << "edge-worker: --log_level: " << s.message() << "\n";
     return 2;
   }
+  codedge::EnsureBlasPoolSize(absl::GetFlag(FLAGS_threads), argv);
   codedge::WorkerOptions o;
   o.server = absl::GetFlag(FLAGS_server);
   o.name = absl::GetFlag(FLAGS_name).empty() ? "worker-" + std::to_string(getpid()) : absl::GetFlag(FLAGS_name);

@@ -64,7 +64,8 @@ TEST_CASE("The executor computes rows . B exactly as a plain product", "[worker]
   CHECK(ex->Run(rows, RandomUniformMatrix(29, 7, rng), absl::ZeroDuration(), nullptr).status().code() ==
         absl::StatusCode::kInvalidArgument);
   CHECK(TaskExecutor::Create({.slowdown = 0.5}).status().code() == absl::StatusCode::kInvalidArgument);
-  CHECK(TaskExecutor::Create({.chunk_rows = 0}).status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(TaskExecutor::Create({.chunk_rows = -1}).status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(TaskExecutor::Create({.chunk_rows = 0}).ok());  // automatic
 }
 
 TEST_CASE("A cancel interrupts the injected delay at once", "[worker][executor]") {
