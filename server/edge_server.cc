@@ -35,6 +35,7 @@ absl::StatusOr<std::unique_ptr<EdgeServer>> EdgeServer::Start(const EdgeServerOp
 void EdgeServer::Sweep() {
   while (!stop_.WaitForNotificationWithTimeout(options_.sweep_every)) {
     pool_.Expire();  // cancels go out through the pool's cancel hook
+    workers_.DropSilent();
   }
 }
 

@@ -21,6 +21,7 @@ struct EdgeServerOptions {
   std::string address = "0.0.0.0:50051";     // host:port; port 0 picks a free one
   absl::Duration sweep_every = absl::Milliseconds(100);  // job deadline checks
   int max_message_bytes = 1 << 30;
+  WorkerServiceOptions workers;  // heartbeats and the silence timeout
 };
 
 class EdgeServer {
@@ -38,7 +39,7 @@ class EdgeServer {
 
  private:
   explicit EdgeServer(const EdgeServerOptions& options)
-      : options_(options), workers_(&pool_), compute_(&pool_, &workers_) {}
+      : options_(options), workers_(&pool_, options.workers), compute_(&pool_, &workers_) {}
   void Sweep();
 
   EdgeServerOptions options_;

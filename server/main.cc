@@ -12,6 +12,9 @@
 #include "server/edge_server.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "host:port to serve on (port 0: any free port, printed)");
+ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(1), "how often workers send a heartbeat");
+ABSL_FLAG(absl::Duration, worker_timeout, absl::Seconds(10),
+          "drop a worker silent for this long (its tasks go to the others)");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error or off");
 
 int main(int argc, char** argv) {
@@ -30,6 +33,13 @@ int main(int argc, char** argv) {
   }
   codedge::EdgeServerOptions options;
   options.address = absl::GetFlag(FLAGS_listen);
+  options.workers.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
+  options.workers.silence_timeout = absl::GetFlag(FLAGS_worker_timeout);
+  if (options.workers.heartbeat_interval < absl::Milliseconds(10) ||
+      options.workers.silence_timeout < 2 * options.workers.heartbeat_interval) {
+    std::cerr << "edge-server: need --heartbeat_interval >= 10ms and --worker_timeout >= 2 x --heartbeat_interval\n";
+    return 2;
+  }
   auto server = codedge::EdgeServer::Start(options);
   if (!server.ok()) {
     std::cerr << "edge-server: " << server.status().message() << "\n";

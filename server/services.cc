@@ -1,6 +1,7 @@
 #include "server/services.h"
 
 #include <deque>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -26,6 +27,10 @@ class WorkerService::Conn final : public grpc::ServerBidiReactor<v1::WorkerMessa
   Conn(WorkerService* svc, WorkerId id) : svc_(svc), id_(id) {}
   void Start(std::shared_ptr<Conn> self) {
     self_ = std::move(self);
+    {
+      absl::MutexLock lock(&mu_);
+      last_seen_ = absl::Now();
+    }
     StartRead(&in_);
   }
 
@@ -33,6 +38,10 @@ class WorkerService::Conn final : public grpc::ServerBidiReactor<v1::WorkerMessa
     if (!ok) {  // the worker closed its side or went away
       Close(grpc::Status::OK);
       return;
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      last_seen_ = absl::Now();
     }
     switch (in_.msg_case()) {
       case v1::WorkerMessage::kHello: OnHello(in_.hello()); break;
@@ -134,6 +143,14 @@ class WorkerService::Conn final : public grpc::ServerBidiReactor<v1::WorkerMessa
     Flush();
   }
 
+  // How long since the last message, if the worker has said Hello and the
+  // stream is not already closing; nullopt otherwise.
+  std::optional<absl::Duration> Silence(absl::Time now) {
+    absl::MutexLock lock(&mu_);
+    if (!hello_ || finishing_ || done_) return std::nullopt;
+    return now - last_seen_;
+  }
+
   WorkerInfo Info() {
     absl::MutexLock lock(&mu_);
     return WorkerInfo{id_, name_, credits_, results_};
@@ -155,6 +172,8 @@ class WorkerService::Conn final : public grpc::ServerBidiReactor<v1::WorkerMessa
     Log().info("worker {} ({}, {} threads, {}) connected", id_, h.worker_name(), h.threads(), h.arch());
     v1::ServerMessage m;
     m.mutable_welcome()->set_worker_id(id_);
+    m.mutable_welcome()->set_heartbeat_interval_ms(
+        static_cast<int32_t>(absl::ToInt64Milliseconds(svc_->options_.heartbeat_interval)));
     Send(std::move(m));
     Pump();  // credits may have arrived before the Hello
   }
@@ -247,6 +266,7 @@ class WorkerService::Conn final : public grpc::ServerBidiReactor<v1::WorkerMessa
   int credits_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t results_ ABSL_GUARDED_BY(mu_) = 0;
   std::string name_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_seen_ ABSL_GUARDED_BY(mu_);
 };
 
 grpc::ServerBidiReactor<v1::WorkerMessage, v1::ServerMessage>* WorkerService::Connect(grpc::CallbackServerContext*) {
@@ -291,6 +311,21 @@ void WorkerService::Deliver(const std::vector<CancelOrder>& cancels) {
   }
 }
 
+void WorkerService::DropSilent() {
+  const absl::Time now = absl::Now();
+  for (auto& conn : Snapshot()) {
+    std::optional<absl::Duration> silence = conn->Silence(now);
+    if (!silence || *silence <= options_.silence_timeout) continue;
+    const WorkerInfo info = conn->Info();
+    Log().warn("worker {} ({}) silent for {}: dropping it; its tasks go to the others", info.id, info.name,
+               absl::FormatDuration(absl::Trunc(*silence, absl::Milliseconds(1))));
+    conn->Close(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                             absl::StrCat("no message from this worker for ", absl::FormatDuration(*silence),
+                                          " (heartbeats are expected every ",
+                                          absl::FormatDuration(options_.heartbeat_interval), ")")));
+  }
+}
+
 void WorkerService::CloseAll() {
   for (auto& conn : Snapshot()) conn->Close(grpc::Status(grpc::StatusCode::UNAVAILABLE, "server shutting down"));
 }
@@ -301,26 +336,63 @@ std::vector<WorkerService::WorkerInfo> WorkerService::Workers() {
   return out;
 }
 
-grpc::ServerUnaryReactor* ComputeService::Multiply(grpc::CallbackServerContext* ctx, const v1::MultiplyRequest* req,
-                                                   v1::MultiplyResponse* resp) {
-  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
-  absl::StatusOr<Matrix> a = MatrixFromProto(req->a(), "A");
-  absl::StatusOr<Matrix> b = a.ok() ? MatrixFromProto(req->b(), "B") : a.status();
-  absl::StatusOr<CodeSpec> spec = b.ok() ? CodeSpecFromProto(req->strategy()) : b.status();
-  if (!spec.ok()) {
-    reactor->Finish(ToGrpc(spec.status()));
-    return reactor;
-  }
-  absl::Time deadline = absl::InfiniteFuture();
-  if (ctx->deadline() != std::chrono::system_clock::time_point::max()) deadline = absl::FromChrono(ctx->deadline());
-  auto done = [reactor, resp](absl::StatusOr<JobResult> r) {
-    if (!r.ok()) {
-      reactor->Finish(ToGrpc(r.status()));
+// A Multiply call: answered when its job decodes or fails; a client that
+// cancels (or whose deadline passes) cancels the job and its tasks. Deletes
+// itself in OnDone, which gRPC runs after every other reaction.
+class ComputeService::MultiplyCall final : public grpc::ServerUnaryReactor {
+ public:
+  MultiplyCall(TaskPool* pool, v1::MultiplyResponse* resp) : pool_(pool), resp_(resp) {}
+
+  void Start(grpc::CallbackServerContext* ctx, const v1::MultiplyRequest* req) {
+    absl::StatusOr<Matrix> a = MatrixFromProto(req->a(), "A");
+    absl::StatusOr<Matrix> b = a.ok() ? MatrixFromProto(req->b(), "B") : a.status();
+    absl::StatusOr<CodeSpec> spec = b.ok() ? CodeSpecFromProto(req->strategy()) : b.status();
+    if (!spec.ok()) {
+      Finish(ToGrpc(spec.status()));
       return;
     }
-    MatrixToProto(r->product, resp->mutable_product());
+    absl::Time deadline = absl::InfiniteFuture();
+    if (ctx->deadline() != std::chrono::system_clock::time_point::max()) deadline = absl::FromChrono(ctx->deadline());
+    absl::StatusOr<JobId> id = pool_->Submit(
+        *std::move(a), *std::move(b), *spec, [this](absl::StatusOr<JobResult> r) { Answer(std::move(r)); }, deadline);
+    if (!id.ok()) {
+      Finish(ToGrpc(id.status()));
+      return;
+    }
+    bool cancelled;
+    {
+      absl::MutexLock lock(&mu_);
+      job_ = *id;
+      cancelled = cancelled_;
+    }
+    if (cancelled) (void)pool_->Cancel(*id, "the client cancelled the call");
+    // Otherwise the pool's work hook wakes the workers; Answer finishes.
+  }
+
+  void OnCancel() override {
+    std::optional<JobId> job;
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled_ = true;
+      job = job_;
+    }
+    if (job && pool_->Cancel(*job, "the client cancelled the call").ok()) {
+      Log().info("job {}: the client cancelled the call; its tasks are cancelled", *job);
+    }
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  // The job's callback: runs exactly once if Submit succeeded.
+  void Answer(absl::StatusOr<JobResult> r) {
+    if (!r.ok()) {
+      Finish(ToGrpc(r.status()));
+      return;
+    }
+    MatrixToProto(r->product, resp_->mutable_product());
     const JobStats& s = r->stats;
-    v1::JobStats* out = resp->mutable_stats();
+    v1::JobStats* out = resp_->mutable_stats();
     out->set_encode_seconds(s.encode_seconds);
     out->set_queue_seconds(s.queue_seconds);
     out->set_compute_seconds(s.compute_seconds);
@@ -337,14 +409,21 @@ grpc::ServerUnaryReactor* ComputeService::Multiply(grpc::CallbackServerContext* 
       c->set_tasks(n);
       c->set_rows(s.rows_per_worker.count(w) ? s.rows_per_worker.at(w) : 0);
     }
-    reactor->Finish(grpc::Status::OK);
-  };
-  absl::StatusOr<JobId> id = pool_->Submit(*std::move(a), *std::move(b), *spec, std::move(done), deadline);
-  if (!id.ok()) {
-    reactor->Finish(ToGrpc(id.status()));
-    return reactor;
+    Finish(grpc::Status::OK);
   }
-  return reactor;  // the pool's work hook wakes the workers
+
+  TaskPool* const pool_;
+  v1::MultiplyResponse* const resp_;
+  absl::Mutex mu_;
+  std::optional<JobId> job_ ABSL_GUARDED_BY(mu_);
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+grpc::ServerUnaryReactor* ComputeService::Multiply(grpc::CallbackServerContext* ctx, const v1::MultiplyRequest* req,
+                                                   v1::MultiplyResponse* resp) {
+  auto* call = new MultiplyCall(pool_, resp);
+  call->Start(ctx, req);
+  return call;
 }
 
 grpc::ServerUnaryReactor* ComputeService::ClusterStatus(grpc::CallbackServerContext* ctx,

@@ -21,6 +21,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "proto/codedge.grpc.pb.h"
 #include "server/task_pool.h"
 
@@ -28,9 +29,19 @@ namespace codedge {
 
 grpc::Status ToGrpc(const absl::Status& s);
 
+struct WorkerServiceOptions {
+  // Workers send a heartbeat this often (told in the Welcome)...
+  absl::Duration heartbeat_interval = absl::Seconds(1);
+  // ...and a worker silent for this long (no message at all: a hung or
+  // frozen process, a dead link the kernel has not noticed) is dropped: its
+  // tasks go to the others. Generous, because one large message on a slow
+  // link counts only when it has fully arrived.
+  absl::Duration silence_timeout = absl::Seconds(10);
+};
+
 class WorkerService final : public v1::Worker::CallbackService {
  public:
-  explicit WorkerService(TaskPool* pool) : pool_(pool) {}
+  explicit WorkerService(TaskPool* pool, WorkerServiceOptions options = {}) : pool_(pool), options_(options) {}
 
   grpc::ServerBidiReactor<v1::WorkerMessage, v1::ServerMessage>* Connect(grpc::CallbackServerContext* ctx) override;
 
@@ -40,6 +51,9 @@ class WorkerService final : public v1::Worker::CallbackService {
   void Deliver(const std::vector<CancelOrder>& cancels);
   // Closes every connection (server shutdown).
   void CloseAll();
+  // Drops every worker silent for longer than options.silence_timeout
+  // (called by the server's sweeper).
+  void DropSilent();
 
   struct WorkerInfo {
     WorkerId id;
@@ -54,6 +68,7 @@ class WorkerService final : public v1::Worker::CallbackService {
   std::vector<std::shared_ptr<Conn>> Snapshot();
 
   TaskPool* const pool_;
+  const WorkerServiceOptions options_;
   absl::Mutex mu_;
   WorkerId next_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<WorkerId, std::shared_ptr<Conn>> conns_ ABSL_GUARDED_BY(mu_);
@@ -70,6 +85,7 @@ class ComputeService final : public v1::Compute::CallbackService {
                                           v1::ClusterStatusResponse* resp) override;
 
  private:
+  class MultiplyCall;
   TaskPool* const pool_;
   WorkerService* const workers_;
   Clock* const clock_;

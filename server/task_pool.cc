@@ -325,6 +325,16 @@ void TaskPool::OnWorkerLost(WorkerId worker) {
   }
 }
 
+absl::Status TaskPool::Cancel(JobId id, absl::string_view why) {
+  bool found = false;
+  FailIf([&](const Job& job, absl::Time) {
+    if (job.id != id) return absl::OkStatus();
+    found = true;
+    return absl::CancelledError(absl::StrCat("job ", id, " cancelled: ", why));
+  });
+  return found ? absl::OkStatus() : absl::NotFoundError(absl::StrCat("job ", id, " is unknown or already finished"));
+}
+
 std::vector<CancelOrder> TaskPool::FailIf(const std::function<absl::Status(const Job&, absl::Time)>& doomed) {
   std::vector<std::pair<JobCallback, absl::Status>> failed;
   std::vector<CancelOrder> cancels;

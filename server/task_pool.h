@@ -132,6 +132,10 @@ class TaskPool {
   // or simply abandoned (rateless codes generate others).
   void OnWorkerLost(WorkerId worker);
 
+  // Fails job `id` with Cancelled (its client gave up) and cancels its tasks.
+  // NotFound if it is unknown or already finished.
+  absl::Status Cancel(JobId id, absl::string_view why);
+
   // Fails every job whose deadline has passed; returns the cancels to send.
   std::vector<CancelOrder> Expire();
   // Fails every job in flight with `status` (server shutdown).

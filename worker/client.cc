@@ -127,7 +127,23 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
   if (!stream->Write(ready)) return finish(absl::UnavailableError("stream closed"));
 
   Session session;
-  // The compute thread is the only writer from here on.
+  // From here on two threads write (compute: results and credits; heartbeat):
+  // one Write at a time, under write_mu.
+  std::mutex write_mu;
+  auto write = [&](const v1::WorkerMessage& m) {
+    std::lock_guard<std::mutex> lock(write_mu);
+    return stream->Write(m);
+  };
+  absl::Notification heartbeats_done;
+  const absl::Duration hb_every = absl::Milliseconds(in.welcome().heartbeat_interval_ms());
+  std::thread heartbeat([&] {
+    if (hb_every <= absl::ZeroDuration()) return;  // the server asked for none
+    v1::WorkerMessage hb;
+    while (!heartbeats_done.WaitForNotificationWithTimeout(hb_every)) {
+      hb.mutable_heartbeat()->set_unix_micros(absl::ToUnixMicros(absl::Now()));
+      if (!write(hb)) return;
+    }
+  });
   std::thread compute([&] {
     for (;;) {
       PendingTask t;
@@ -161,7 +177,7 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
         res->set_compute_seconds(r->compute_seconds);
         res->set_delay_seconds(r->injected_seconds);
         MatrixToProto(r->product, res->mutable_product());
-        if (!stream->Write(out)) return;
+        if (!write(out)) return;
         const int64_t n = ++results_sent_;
         if (options_.fail_after > 0 && n >= options_.fail_after) {
           Log().warn("{}: --fail-after {} reached, exiting abruptly", options_.name, options_.fail_after);
@@ -178,7 +194,7 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
           cancel_latencies_.push_back(latency);
         }
         out.mutable_ready()->set_credits(1);  // the slot is free again
-        if (!stream->Write(out)) return;
+        if (!write(out)) return;
       } else {
         // Could not compute it: a result without a product tells the server
         // to re-issue the task elsewhere (TaskPool::OnTaskFailed) and returns
@@ -186,7 +202,7 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
         Log().warn("{}: job {} task {}: {}", options_.name, t.job, t.task, r.status().ToString());
         out.mutable_result()->set_job_id(t.job);
         out.mutable_result()->set_task_id(t.task);
-        if (!stream->Write(out)) return;
+        if (!write(out)) return;
       }
     }
   });
@@ -239,6 +255,8 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
   }
   session.cv.notify_all();
   compute.join();
+  heartbeats_done.Notify();
+  heartbeat.join();
   return finish(why, ours);
 }
 

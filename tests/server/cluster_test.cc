@@ -230,3 +230,51 @@ TEST_CASE("100 workers complete 200 concurrent jobs with nothing lost", "[cluste
 
 }  // namespace
 }  // namespace codedge
+
+namespace codedge {
+namespace {
+
+TEST_CASE("A client that cancels its Multiply cancels the job and the workers' tasks", "[cluster]") {
+  Cluster cluster(2, *ParseDelaySpec("const:20"));  // every task would take 20 s
+  auto stub = cluster.Stub();
+  absl::Notification never;
+  for (int i = 0; i < 500 && cluster.server->workers().Workers().size() < 2; ++i) {
+    never.WaitForNotificationWithTimeout(absl::Milliseconds(10));
+  }
+  Pcg32 rng(15, 1);
+  const Matrix a = RandomUniformMatrix(40, 8, rng), b = RandomUniformMatrix(8, 2, rng);
+  v1::MultiplyRequest req;
+  MatrixToProto(a, req.mutable_a());
+  MatrixToProto(b, req.mutable_b());
+  req.mutable_strategy()->set_spec("uncoded:k=4");
+  v1::MultiplyResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(60)));
+  std::thread canceller([&] {
+    for (int i = 0; i < 500 && cluster.server->pool().jobs_in_flight() == 0; ++i) {
+      never.WaitForNotificationWithTimeout(absl::Milliseconds(10));
+    }
+    never.WaitForNotificationWithTimeout(absl::Milliseconds(100));  // the workers hold tasks by now
+    ctx.TryCancel();
+  });
+  const absl::Time start = absl::Now();
+  grpc::Status st = stub->Multiply(&ctx, req, &resp);
+  canceller.join();
+  CHECK(st.error_code() == grpc::StatusCode::CANCELLED);
+  CHECK(absl::Now() - start < absl::Seconds(10));
+  // The server forgets the job and the workers drop their 20 s tasks.
+  for (int i = 0; i < 500 && cluster.server->pool().jobs_in_flight() > 0; ++i) {
+    never.WaitForNotificationWithTimeout(absl::Milliseconds(10));
+  }
+  CHECK(cluster.server->pool().jobs_in_flight() == 0);
+  int64_t cancelled = 0;
+  for (int i = 0; i < 500 && cancelled < 2; ++i) {
+    cancelled = 0;
+    for (auto& c : cluster.clients) cancelled += c->tasks_cancelled();
+    never.WaitForNotificationWithTimeout(absl::Milliseconds(10));
+  }
+  CHECK(cancelled >= 2);  // each worker held at least one task
+}
+
+}  // namespace
+}  // namespace codedge

@@ -52,6 +52,9 @@ class Process {
     waitpid(pid_, &status, 0);
     pid_ = -1;
   }
+  void Signal(int sig) {
+    if (pid_ > 0) kill(pid_, sig);
+  }
   std::string Log() const {
     std::ifstream f(log_);
     std::stringstream s;
@@ -79,10 +82,10 @@ std::string TempPath(const std::string& name) { return absl::StrCat("/tmp/codedg
 struct ServerProcess {
   std::unique_ptr<Process> proc;
   int port = 0;
-  explicit ServerProcess(int fixed_port = 0) {
-    proc = std::make_unique<Process>(
-        std::vector<std::string>{CODEDGE_EDGE_SERVER, absl::StrCat("--listen=127.0.0.1:", fixed_port)},
-        TempPath(absl::StrCat("server-", fixed_port, ".log")));
+  explicit ServerProcess(int fixed_port = 0, std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv{CODEDGE_EDGE_SERVER, absl::StrCat("--listen=127.0.0.1:", fixed_port)};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    proc = std::make_unique<Process>(argv, TempPath(absl::StrCat("server-", fixed_port, ".log")));
     REQUIRE(proc->WaitFor("listening on port "));
     const std::string log = proc->Log();
     port = std::stoi(log.substr(log.find("listening on port ") + 18));
@@ -166,6 +169,30 @@ TEST_CASE("Real processes: workers killed mid-job (SIGKILL, --fail_after) do not
   }
   // The --fail_after worker exited on its own, abruptly.
   CHECK(workers[1]->Log().find("--fail-after 2 reached") != std::string::npos);
+}
+
+TEST_CASE("Real processes: a frozen worker (SIGSTOP) is dropped and an uncoded job still completes", "[process]") {
+  ServerProcess server(0, {"--heartbeat_interval=100ms", "--worker_timeout=1s"});
+  std::vector<std::unique_ptr<Process>> workers;
+  workers.push_back(StartWorker(server.port, 0, {"--delay=const:0.05"}));
+  workers.push_back(StartWorker(server.port, 1, {"--delay=const:0.05"}));
+  for (auto& w : workers) REQUIRE(w->WaitFor("connected to"));
+  Pcg32 rng(23, 1);
+  const Matrix a = RandomUniformMatrix(200, 16, rng), b = RandomUniformMatrix(16, 4, rng);
+  std::thread freezer([&] {
+    absl::Notification never;
+    never.WaitForNotificationWithTimeout(absl::Milliseconds(30));  // it holds tasks by now
+    workers[1]->Signal(SIGSTOP);
+  });
+  Matrix product;
+  const absl::Time start = absl::Now();
+  grpc::Status st = Multiply(server.port, a, b, "uncoded:k=20", &product);
+  freezer.join();
+  REQUIRE(st.ok());
+  CHECK(RelativeError(product, a.cast<double>() * b.cast<double>()) < 1e-5);
+  CHECK(absl::Now() - start < absl::Seconds(15));  // the silence timeout, not the job deadline (30 s)
+  CHECK(server.proc->WaitFor("silent for", absl::Seconds(1)));
+  workers[1]->Signal(SIGCONT);
 }
 
 TEST_CASE("Real processes: workers reconnect after a server restart", "[process]") {
