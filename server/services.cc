@@ -102,14 +102,17 @@ class WorkerService::Conn final : public grpc::ServerBidiReactor<v1::WorkerMessa
     self_.reset();  // may delete this: last statement
   }
 
-  // Pulls tasks while there are credits and queues them for writing.
-  void Pump() {
+  // Pulls up to `max` tasks while there are credits and queues them for
+  // writing. Returns how many it pulled.
+  int Pump(int max = kMaxCredits) {
+    int pulled = 0;
     {
       absl::MutexLock lock(&mu_);
-      while (hello_ && !finishing_ && !done_ && credits_ > 0) {
+      while (hello_ && !finishing_ && !done_ && credits_ > 0 && pulled < max) {
         std::optional<Assignment> a = svc_->pool_->NextTask(id_);
         if (!a) break;
         credits_--;
+        pulled++;
         if (a->b) {
           v1::ServerMessage m;
           m.mutable_job_data()->set_job_id(a->job);
@@ -124,6 +127,7 @@ class WorkerService::Conn final : public grpc::ServerBidiReactor<v1::WorkerMessa
       }
     }
     Flush();
+    return pulled;
   }
 
   void Send(v1::ServerMessage m) {
@@ -288,7 +292,14 @@ std::vector<std::shared_ptr<WorkerService::Conn>> WorkerService::Snapshot() {
 }
 
 void WorkerService::Kick() {
-  for (auto& conn : Snapshot()) conn->Pump();
+  // Round robin, one task per worker per round: a new job's first tasks are
+  // spread over every idle worker before anyone gets a second (credits
+  // would otherwise let the first workers in the registry take them all).
+  std::vector<std::shared_ptr<Conn>> conns = Snapshot();
+  for (bool any = true; any;) {
+    any = false;
+    for (auto& conn : conns) any |= conn->Pump(1) > 0;
+  }
 }
 
 void WorkerService::Deliver(const std::vector<CancelOrder>& cancels) {

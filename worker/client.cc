@@ -6,6 +6,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
@@ -145,6 +146,7 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
     }
   });
   std::thread compute([&] {
+    std::set<uint64_t> delayed_jobs;  // DelayScope::kJob: jobs whose delay was applied (ids only grow)
     for (;;) {
       PendingTask t;
       std::shared_ptr<const Matrix> b;
@@ -163,7 +165,11 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
         if (b == nullptr) {
           r = absl::FailedPreconditionError(absl::StrCat("no B for job ", t.job));
         } else {
-          r = executor_.Run(t.rows.view(), *b, delays_.Next(), &t.cancel->note);
+          absl::Duration delay = absl::ZeroDuration();
+          if (options_.delay_scope == WorkerOptions::DelayScope::kTask || delayed_jobs.insert(t.job).second) {
+            delay = delays_.Next();
+          }
+          r = executor_.Run(t.rows.view(), *b, delay, &t.cancel->note);
         }
       }
       {

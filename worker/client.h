@@ -32,6 +32,11 @@ struct WorkerOptions {
   int threads = 0;             // reported to the server (BLAS threads are set by the main)
   ExecOptions exec;
   DelaySpec delay;
+  // kTask: a delay before every task; kJob: one delay per job, before the
+  // worker's first task of that job (the paper's per-process latency, and
+  // the initial-delay model of the coded-computing literature).
+  enum class DelayScope { kTask, kJob };
+  DelayScope delay_scope = DelayScope::kTask;
   uint64_t seed = 1;
   int64_t fail_after = 0;      // exit the process abruptly after this many results (0: never)
   absl::Duration backoff_min = absl::Milliseconds(50);

@@ -11,6 +11,9 @@ absl::StatusOr<TaskExecutor> TaskExecutor::Create(ExecOptions options, Clock* cl
   if (!(options.slowdown >= 1.0) || !std::isfinite(options.slowdown)) {
     return absl::InvalidArgumentError(absl::StrCat("slowdown must be >= 1, got ", options.slowdown));
   }
+  if (!(options.row_seconds >= 0) || !std::isfinite(options.row_seconds)) {
+    return absl::InvalidArgumentError(absl::StrCat("row time must be >= 0 seconds, got ", options.row_seconds));
+  }
   if (options.chunk_rows < 0) {
     return absl::InvalidArgumentError(absl::StrCat("chunk rows must be >= 0 (0 = automatic), got ", options.chunk_rows));
   }
@@ -45,6 +48,10 @@ absl::StatusOr<ExecResult> TaskExecutor::Run(ConstMatrixRef rows, const Matrix& 
   if (options_.slowdown > 1.0) {
     const absl::Time until = clock_->Now() + compute * (options_.slowdown - 1.0);
     if (clock_->WaitUntil(until, cancel)) return absl::CancelledError("cancelled during the slowdown wait");
+  }
+  if (options_.row_seconds > 0) {
+    const absl::Time until = compute_start + absl::Seconds(options_.row_seconds * static_cast<double>(rows.rows()));
+    if (clock_->WaitUntil(until, cancel)) return absl::CancelledError("cancelled during the emulated row time");
   }
   out.injected_seconds = absl::ToDoubleSeconds(clock_->Now() - start) - out.compute_seconds;
   return out;

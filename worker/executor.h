@@ -2,6 +2,7 @@
 // straggler behaviour, interruptible by a cancel within one row chunk.
 //
 //   wait(delay) -> compute in row chunks -> wait((F-1) x compute)
+//               -> wait until rows x row_seconds have passed since compute began
 //
 // Every wait is Clock::WaitUntil on the task's cancel notification, never a
 // sleep, so a cancel stops a task within one chunk's compute time.
@@ -27,6 +28,9 @@ struct ExecOptions {
   // Raspberry Pi 4), whatever the shapes.
   int64_t chunk_rows = 0;
   static constexpr int64_t kChunkMacs = int64_t{1} << 21;
+  // Emulated device speed: a task of r rows takes at least r x row_seconds
+  // (the compute, then an interruptible wait for the rest). 0: off.
+  double row_seconds = 0;
 };
 
 struct ExecResult {
@@ -37,7 +41,7 @@ struct ExecResult {
 
 class TaskExecutor {
  public:
-  // InvalidArgument for slowdown < 1 or chunk_rows < 0.
+  // InvalidArgument for slowdown < 1, chunk_rows < 0 or row_seconds < 0.
   static absl::StatusOr<TaskExecutor> Create(ExecOptions options, Clock* clock = Clock::Real());
 
   // rows . B after waiting `delay`. Cancelled if `cancel` (may be null) is

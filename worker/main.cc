@@ -21,6 +21,8 @@ ABSL_FLAG(int, threads, 0, "BLAS threads per product (0: all cores)");
 ABSL_FLAG(std::string, delay, "none",
           "injected per-task delay: none, const:T, uniform:LO,HI, normal:MEAN,SD, exp:MEAN, shifted-exp:SHIFT,MEAN "
           "(seconds)");
+ABSL_FLAG(std::string, delay_scope, "task", "task: --delay before every task; job: once per job, before its first task");
+ABSL_FLAG(double, row_time, 0, "emulated speed: a task of r rows takes at least r x this many seconds (0: off)");
 ABSL_FLAG(double, slowdown, 1.0, "compute takes this many times longer (waits (F-1) x the compute time)");
 ABSL_FLAG(int64_t, fail_after, 0, "exit abruptly after this many results (fault tests; 0: never)");
 ABSL_FLAG(uint64_t, seed, 1, "seed of the injected delays");
@@ -48,6 +50,13 @@ int main(int argc, char** argv) {
   o.threads = absl::GetFlag(FLAGS_threads);
   o.exec.slowdown = absl::GetFlag(FLAGS_slowdown);
   o.exec.chunk_rows = absl::GetFlag(FLAGS_chunk_rows);
+  o.exec.row_seconds = absl::GetFlag(FLAGS_row_time);
+  if (const std::string scope = absl::GetFlag(FLAGS_delay_scope); scope == "job") {
+    o.delay_scope = codedge::WorkerOptions::DelayScope::kJob;
+  } else if (scope != "task") {
+    std::cerr << "edge-worker: --delay_scope must be task or job, got '" << scope << "'\n";
+    return 2;
+  }
   o.fail_after = absl::GetFlag(FLAGS_fail_after);
   o.seed = absl::GetFlag(FLAGS_seed);
   auto delay = codedge::ParseDelaySpec(absl::GetFlag(FLAGS_delay));

@@ -278,3 +278,24 @@ TEST_CASE("A client that cancels its Multiply cancels the job and the workers' t
 
 }  // namespace
 }  // namespace codedge
+
+namespace codedge {
+namespace {
+
+TEST_CASE("A new job's tasks are spread over idle workers, one each before anyone gets a second", "[cluster]") {
+  Cluster cluster(4, *ParseDelaySpec("const:0.05"));
+  auto stub = cluster.Stub();
+  absl::Notification never;
+  for (int i = 0; i < 500 && cluster.server->workers().Workers().size() < 4; ++i) {
+    never.WaitForNotificationWithTimeout(absl::Milliseconds(10));
+  }
+  Pcg32 rng(16, 1);
+  const Matrix a = RandomUniformMatrix(40, 8, rng), b = RandomUniformMatrix(8, 2, rng);
+  v1::MultiplyResponse resp;
+  REQUIRE(Multiply(*stub, a, b, "uncoded:k=4", &resp).ok());
+  REQUIRE(resp.stats().per_worker_size() == 4);  // with 2 credits each, two workers could have taken all
+  for (const auto& w : resp.stats().per_worker()) CHECK(w.tasks() == 1);
+}
+
+}  // namespace
+}  // namespace codedge

@@ -110,5 +110,29 @@ TEST_CASE("A cancel during compute stops within a chunk; slowdown stretches comp
   CHECK(r->injected_seconds >= 2.0 * r->compute_seconds * 0.99);
 }
 
+TEST_CASE("row_seconds emulates a device speed: r rows take at least r x row_seconds", "[worker][executor]") {
+  Pcg32 rng(3, 2);
+  const Matrix rows = RandomUniformMatrix(50, 8, rng), b = RandomUniformMatrix(8, 2, rng);
+  auto ex = TaskExecutor::Create({.row_seconds = 0.002});
+  REQUIRE(ex.ok());
+  const absl::Time start = absl::Now();
+  auto r = ex->Run(rows, b, absl::ZeroDuration(), nullptr);
+  REQUIRE(r.ok());
+  CHECK(absl::Now() - start >= absl::Milliseconds(100));  // 50 rows x 2 ms
+  CHECK(r->compute_seconds + r->injected_seconds >= 0.1 * 0.99);
+  CHECK(RelativeError(r->product, rows.cast<double>() * b.cast<double>()) < 1e-6);
+  // The emulated time is an interruptible wait.
+  absl::Notification cancel;
+  std::thread t([&] {
+    absl::SleepFor(absl::Milliseconds(20));
+    cancel.Notify();
+  });
+  const absl::Time s2 = absl::Now();
+  CHECK(ex->Run(rows, b, absl::ZeroDuration(), &cancel).status().code() == absl::StatusCode::kCancelled);
+  t.join();
+  CHECK(absl::Now() - s2 < absl::Milliseconds(90));
+  CHECK(TaskExecutor::Create({.row_seconds = -1}).status().code() == absl::StatusCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace codedge
