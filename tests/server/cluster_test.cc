@@ -282,7 +282,7 @@ TEST_CASE("A client that cancels its Multiply cancels the job and the workers' t
 namespace codedge {
 namespace {
 
-TEST_CASE("A new job's tasks are spread over idle workers, one each before anyone gets a second", "[cluster]") {
+TEST_CASE("A new job spreads its tasks over idle workers one each before anyone gets a second", "[cluster]") {
   Cluster cluster(4, *ParseDelaySpec("const:0.05"));
   auto stub = cluster.Stub();
   absl::Notification never;
