@@ -1,5 +1,8 @@
 // edge-bench: compares coding strategies. Sub-commands:
-//   codes   LT overhead, MDS conditioning, encode/decode time (no cluster)
+//   codes     LT overhead, MDS conditioning, encode/decode time (no cluster)
+//   gemm      local product time per shape
+//   overhead  the cluster machinery on loopback (issue 3 targets)
+//   matmul    the paper's straggler experiments on a local cluster of processes
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -9,10 +12,12 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/time/time.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "bench/codes_bench.h"
 #include "bench/gemm_bench.h"
+#include "bench/matmul_bench.h"
 #include "bench/overhead_bench.h"
 #include "common/linalg.h"
 #include "common/logging.h"
@@ -27,7 +32,25 @@ ABSL_FLAG(double, lt_max_amp, -1, "codes: LT decoder's max error amplification (
 ABSL_FLAG(bool, lt_sweep, false, "codes: also sweep (c, delta) at k = 100, 1000, 10000");
 ABSL_FLAG(int, sweep_runs, 100, "codes: seeds per point of --lt_sweep");
 ABSL_FLAG(int64_t, mds_subsets, 3003, "codes: enumerate every n-subset when there are at most this many, else sample this many");
-ABSL_FLAG(int, repeats, 5, "codes: timing repetitions (the median is reported)");
+ABSL_FLAG(int, repeats, 0,
+          "repetitions, the median is reported (0: the sub-command's default: codes/gemm/overhead 5, matmul 3 "
+          "latency sets per point, 1 with --quick)");
+ABSL_FLAG(std::string, model, "paper", "matmul: paper (per-worker latency sets, Schemes A/B) or initial-delay");
+ABSL_FLAG(std::string, schemes, "A,B", "matmul: the paper's schemes to run (A, B)");
+ABSL_FLAG(std::string, strategies, "uncoded,speculative,replication,mds,mds-systematic,lt",
+          "matmul: strategies, side by side on the same latencies");
+ABSL_FLAG(absl::Duration, time_unit, absl::ZeroDuration(),
+          "matmul: length of one latency unit (0: 10ms for the paper model, 1s for initial-delay)");
+ABSL_FLAG(int, workers, 10, "matmul: edge-worker processes");
+ABSL_FLAG(bool, quick, false, "matmul: fewer points and one repeat (make demo)");
+ABSL_FLAG(double, cpu_quota, 0, "matmul: CPU quota per worker, fraction of one core (0: none; needs root and cgroups)");
+ABSL_FLAG(std::string, delay_mode, "set", "matmul: set (t_i drawn once per worker) or per-task (a fresh draw per task)");
+ABSL_FLAG(double, mu, 1.0, "matmul initial-delay: mean start delay (units)");
+ABSL_FLAG(double, row_units, 0.001, "matmul initial-delay: time per row (units)");
+ABSL_FLAG(int64_t, rows, 10000, "matmul initial-delay: rows of A");
+ABSL_FLAG(std::string, lt, "", "matmul: options of the lt strategy, e.g. symbols_per_task=20");
+ABSL_FLAG(std::string, csv, "", "matmul: also write the results as CSV to this file");
+ABSL_FLAG(std::string, plots, "", "matmul: write gnuplot data, script and PNG/SVG figures into this directory");
 ABSL_FLAG(std::string, shapes, "10000x1000x10,1000x1000x1000,25088x27x32,6272x288x64",
           "gemm: comma-separated MxKxN product shapes (defaults: the codes benchmark's and CNN-like im2col shapes)");
 ABSL_FLAG(int, threads, 1, "gemm: threads per product (0 = all cores)");
@@ -41,7 +64,70 @@ constexpr char kUsage[] =
     "  codes   LT reception overhead, MDS conditioning and float32 error, encode/decode time\n"
     "  gemm    local float32 product time per shape (Eigen vs OpenBLAS builds)\n"
     "  overhead  cluster machinery on loopback: end to end vs bound, dispatch rate\n"
-    "Example: edge-bench codes --json codes.json";
+    "  matmul  the paper's straggler experiments on a local cluster of processes, against the ideal bound\n"
+    "Examples: edge-bench codes --json codes.json\n"
+    "          edge-bench matmul --plots plots/ --csv matmul.csv\n"
+    "          edge-bench matmul --model initial-delay";
+
+int Repeats(int fallback) {
+  const int r = absl::GetFlag(FLAGS_repeats);
+  return r > 0 ? r : fallback;
+}
+
+std::vector<std::string> SplitList(const std::string& s) {
+  std::vector<std::string> out;
+  for (absl::string_view part : absl::StrSplit(s, ',', absl::SkipEmpty())) out.emplace_back(part);
+  return out;
+}
+
+int RunMatmul() {
+  codedge::bench::MatmulOptions o;
+  o.model = absl::GetFlag(FLAGS_model);
+  o.schemes = SplitList(absl::GetFlag(FLAGS_schemes));
+  o.strategies = SplitList(absl::GetFlag(FLAGS_strategies));
+  o.time_unit = absl::GetFlag(FLAGS_time_unit);
+  o.workers = absl::GetFlag(FLAGS_workers);
+  o.quick = absl::GetFlag(FLAGS_quick);
+  o.repeats = Repeats(o.quick ? 1 : 3);
+  o.cpu_quota = absl::GetFlag(FLAGS_cpu_quota);
+  o.delay_mode = absl::GetFlag(FLAGS_delay_mode);
+  o.mu = absl::GetFlag(FLAGS_mu);
+  o.row_units = absl::GetFlag(FLAGS_row_units);
+  o.rows = absl::GetFlag(FLAGS_rows);
+  o.lt_spec = absl::GetFlag(FLAGS_lt);
+  o.seed = absl::GetFlag(FLAGS_seed);
+  // Output files are opened first: fail before minutes of work, not after.
+  const std::string json_path = absl::GetFlag(FLAGS_json), csv_path = absl::GetFlag(FLAGS_csv);
+  std::ofstream json, csv;
+  if (!json_path.empty() && !(json.open(json_path), json)) {
+    std::cerr << "edge-bench: cannot write --json file '" << json_path << "'\n";
+    return 2;
+  }
+  if (!csv_path.empty() && !(csv.open(csv_path), csv)) {
+    std::cerr << "edge-bench: cannot write --csv file '" << csv_path << "'\n";
+    return 2;
+  }
+  auto r = codedge::bench::RunMatmulBench(o);
+  if (!r.ok()) {
+    std::cerr << "edge-bench matmul: " << r.status() << "\n";
+    return r.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  codedge::bench::PrintMatmulTable(*r, std::cout);
+  if (json.is_open()) json << codedge::bench::MatmulJson(*r, o);
+  if (csv.is_open()) csv << codedge::bench::MatmulCsv(*r);
+  if ((json.is_open() && !json) || (csv.is_open() && !csv)) {
+    std::cerr << "edge-bench: writing the output files failed\n";
+    return 1;
+  }
+  if (const std::string dir = absl::GetFlag(FLAGS_plots); !dir.empty()) {
+    if (absl::Status s = codedge::bench::WriteMatmulPlots(*r, dir); !s.ok()) {
+      std::cerr << "edge-bench matmul: plots: " << s.message() << "\n";
+      return 1;
+    }
+    std::cout << "figures in " << dir << ": fig10, fig11, ratio (.png, .svg)\n";
+  }
+  return 0;
+}
 
 int RunCodes() {
   codedge::bench::CodesBenchOptions o;
@@ -61,7 +147,7 @@ int RunCodes() {
   o.lt_sweep = absl::GetFlag(FLAGS_lt_sweep);
   o.sweep_runs = absl::GetFlag(FLAGS_sweep_runs);
   o.mds_max_subsets = absl::GetFlag(FLAGS_mds_subsets);
-  o.timing_repeats = absl::GetFlag(FLAGS_repeats);
+  o.timing_repeats = Repeats(5);
   o.seed = absl::GetFlag(FLAGS_seed);
 
   const std::string json_path = absl::GetFlag(FLAGS_json);
@@ -94,7 +180,7 @@ int RunCodes() {
 
 int RunOverhead() {
   codedge::bench::OverheadOptions o;
-  o.repeats = absl::GetFlag(FLAGS_repeats);
+  o.repeats = Repeats(5);
   o.seed = absl::GetFlag(FLAGS_seed);
   auto r = codedge::bench::RunOverheadBench(o);
   if (!r.ok()) {
@@ -120,7 +206,7 @@ int RunGemm() {
     std::cerr << "edge-bench gemm: --shapes: " << shapes.status().message() << "\n";
     return 2;
   }
-  auto rows = codedge::bench::RunGemmBench(*shapes, absl::GetFlag(FLAGS_threads), absl::GetFlag(FLAGS_repeats),
+  auto rows = codedge::bench::RunGemmBench(*shapes, absl::GetFlag(FLAGS_threads), Repeats(5),
                                            absl::GetFlag(FLAGS_seed));
   if (!rows.ok()) {
     std::cerr << "edge-bench gemm: " << rows.status() << "\n";
@@ -152,6 +238,7 @@ int main(int argc, char** argv) {
   if (cmd == "codes") return RunCodes();
   if (cmd == "gemm") return RunGemm();
   if (cmd == "overhead") return RunOverhead();
+  if (cmd == "matmul") return RunMatmul();
   std::cerr << "edge-bench: unknown sub-command '" << cmd << "'\n" << kUsage << "\n";
   return 2;
 }

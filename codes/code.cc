@@ -79,6 +79,10 @@ absl::StatusOr<Matrix> Code::Encode(const TaskSpec& task, ConstMatrixRef a) cons
   return out;
 }
 
+absl::StatusOr<TaskSpec> Code::TaskOfSymbols(int64_t, int64_t, int64_t) const {
+  return absl::UnimplementedError(absl::StrCat(name(), " has fixed tasks; only rateless codes cut tasks of any size"));
+}
+
 std::optional<std::pair<int64_t, int64_t>> Code::PlainBlock(const TaskSpec& task) const {
   if (task.symbols.empty()) return std::nullopt;
   const int64_t first = task.symbols.front().sources.empty() ? -1 : task.symbols.front().sources[0];
@@ -162,7 +166,8 @@ absl::StatusOr<DecodeState> Decoder::Add(const TaskSpec& task, ConstMatrixRef re
     return absl::AlreadyExistsError(absl::StrCat("duplicate result for task ", task_id));
   }
   RETURN_IF_ERROR(code_.CheckTaskId(task_id));
-  if (static_cast<int64_t>(task.symbols.size()) != code_.symbols_per_task()) {
+  if (code_.variable_task_sizes() ? task.symbols.empty()
+                                   : static_cast<int64_t>(task.symbols.size()) != code_.symbols_per_task()) {
     return absl::InvalidArgumentError(absl::StrCat("task ", task_id, " has ", task.symbols.size(),
                                                    " coded symbols; tasks of ", code_.name(), " have ",
                                                    code_.symbols_per_task()));

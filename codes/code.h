@@ -170,6 +170,13 @@ class Code {
   // Coded symbols in every task (all tasks of a code have the same size).
   virtual int64_t symbols_per_task() const = 0;
 
+  // Rateless codes may also cut tasks of any size: task `id` made of the
+  // `count` coded symbols first_symbol.. (a server sizes tasks to each
+  // worker's speed). Unimplemented for fixed-rate codes; InvalidArgument for
+  // count < 1 or symbols out of range.
+  virtual absl::StatusOr<TaskSpec> TaskOfSymbols(int64_t id, int64_t first_symbol, int64_t count) const;
+  virtual bool variable_task_sizes() const { return false; }
+
   // Rows of a task's coded block (symbols * symbol_rows).
   int64_t TaskRows(const TaskSpec& task) const {
     return static_cast<int64_t>(task.symbols.size()) * layout_.symbol_rows;

@@ -81,6 +81,9 @@ absl::StatusOr<CodeSpec> ParseCodeSpec(absl::string_view text) {
     } else if (key == "elimination" && st == Strategy::kLt) {
       if (value != "true" && value != "false") return BadValue(key, value, "true or false");
       spec.lt.elimination = value == "true";
+    } else if (key == "task_seconds" && st == Strategy::kLt) {
+      RETURN_IF_ERROR(ParseDouble(key, value, &spec.lt.task_seconds));
+      if (spec.lt.task_seconds < 0) return BadValue(key, value, "a time in seconds >= 0 (0: fixed-size tasks)");
     } else if (key == "max_amplification" && st == Strategy::kLt) {
       RETURN_IF_ERROR(ParseDouble(key, value, &spec.lt.max_error_amplification));
     } else {
@@ -100,7 +103,7 @@ std::string CodeSpecString(const CodeSpec& s) {
       return absl::StrCat("mds:m=", s.m, ",n=", s.n, ",generator=", MdsGeneratorName(s.generator), ",seed=", s.seed);
     case Strategy::kLt:
       return absl::StrCat("lt:c=", s.lt.c, ",delta=", s.lt.delta, ",symbol_rows=", s.lt.symbol_rows,
-                          ",symbols_per_task=", s.lt.symbols_per_task, ",elimination=",
+                          ",symbols_per_task=", s.lt.symbols_per_task, ",task_seconds=", s.lt.task_seconds, ",elimination=",
                           s.lt.elimination ? "true" : "false", ",max_amplification=", s.lt.max_error_amplification,
                           ",seed=", s.seed);
   }

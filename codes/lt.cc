@@ -695,6 +695,19 @@ absl::StatusOr<TaskSpec> LtCode::Task(int64_t id) const {
   return t;
 }
 
+absl::StatusOr<TaskSpec> LtCode::TaskOfSymbols(int64_t id, int64_t first_symbol, int64_t count) const {
+  if (count < 1 || count > (int64_t{1} << 20) || first_symbol < 0 || first_symbol > kMaxTaskSymbolIndex - count) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("LT task of ", count, " symbols from ", first_symbol, ": out of range"));
+  }
+  RETURN_IF_ERROR(CheckTaskId(id));
+  TaskSpec t;
+  t.id = id;
+  t.symbols.reserve(count);
+  for (int64_t i = 0; i < count; ++i) t.symbols.push_back(Symbol(first_symbol + i));
+  return t;
+}
+
 std::unique_ptr<Decoder> LtCode::NewDecoder() const { return std::make_unique<LtDecoder>(*this); }
 
 }  // namespace codedge

@@ -43,6 +43,10 @@ struct LtParams {
   int64_t symbols_per_task = 0;  // 0: ceil(k / 100), i.e. about 100 tasks decode
   bool elimination = true;       // inactivation fallback when peeling stalls
   int64_t max_inactivations = 0; // 0: automatic cap (see lt.cc); larger systems wait for more symbols
+  // For a server: size each task so it takes about this long on the worker
+  // it goes to (from the worker's measured rows per second); 0: every task
+  // has symbols_per_task symbols. Not used by the code itself.
+  double task_seconds = 0.02;
   // Declare "decodable" only when decoding amplifies the relative rounding
   // error of the workers' results by at most this factor, as measured by a
   // probe solve on the received structure (random data plus noise of relative
@@ -70,6 +74,9 @@ class LtCode : public Code {
   absl::StatusOr<TaskSpec> Task(int64_t id) const override;
   absl::Status CheckTaskId(int64_t id) const override;
   int64_t symbols_per_task() const override { return params_.symbols_per_task; }
+  // Symbols [first_symbol, first_symbol + count), count in [1, 2^20].
+  absl::StatusOr<TaskSpec> TaskOfSymbols(int64_t id, int64_t first_symbol, int64_t count) const override;
+  bool variable_task_sizes() const override { return true; }
   std::unique_ptr<Decoder> NewDecoder() const override;
 
   // Coded symbol `index` (>= 0), coefficients all 1.

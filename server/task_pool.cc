@@ -39,6 +39,7 @@ absl::StatusOr<JobId> TaskPool::Submit(Matrix a, Matrix b, const CodeSpec& spec,
   job->submitted = clock_->Now();
   job->deadline = deadline;
   job->speculative = spec.strategy == Strategy::kSpeculative;
+  if (job->code->variable_task_sizes() && spec.strategy == Strategy::kLt) job->task_seconds = spec.lt.task_seconds;
   if (auto n = job->code->num_tasks()) {
     job->queue.reserve(*n);
     for (int64_t t = 0; t < *n; ++t) job->queue.push_back(t);
@@ -88,7 +89,23 @@ std::optional<std::pair<int64_t, bool>> TaskPool::PickTask(Job& job, WorkerId wo
     const int64_t t = job.queue[job.queue_head++];
     if (!job.returned.contains(t)) return std::make_pair(t, false);
   }
-  if (!job.code->num_tasks()) return std::make_pair(job.next_new_task++, false);  // rateless
+  if (!job.code->num_tasks()) {  // rateless: a new task, sized to this worker if asked
+    const int64_t id = job.next_new_task++;
+    if (job.task_seconds > 0) {
+      const SourceLayout& l = job.code->layout();
+      int64_t n = job.code->symbols_per_task();
+      if (auto r = rows_per_second_.find(worker); r != rows_per_second_.end()) {
+        // At most half of k per task: a fast worker takes big tasks, but
+        // never the whole job in one piece.
+        const double rows = r->second * job.task_seconds;
+        n = std::clamp<int64_t>(static_cast<int64_t>(rows / static_cast<double>(l.symbol_rows)), 1,
+                                std::max<int64_t>(n, l.num_symbols / 2));
+      }
+      job.ranges[id] = {job.next_symbol, n};
+      job.next_symbol += n;
+    }
+    return std::make_pair(id, false);
+  }
   if (job.speculative) {
     // The oldest outstanding task with a single holder that is not this
     // worker gets a second copy (Spark/Hadoop speculative execution).
@@ -106,6 +123,7 @@ std::optional<Assignment> TaskPool::NextTask(WorkerId worker) {
   for (;;) {
     std::shared_ptr<Job> job;
     Assignment out;
+    std::optional<std::pair<int64_t, int64_t>> range;  // sized rateless task: (first symbol, count)
     {
       absl::MutexLock lock(&mu_);
       for (auto& [id, j] : jobs_) {
@@ -115,6 +133,7 @@ std::optional<Assignment> TaskPool::NextTask(WorkerId worker) {
         job = j;
         out.job = id;
         out.task = pick->first;
+        if (auto r = j->ranges.find(pick->first); r != j->ranges.end()) range = r->second;
         j->outstanding.emplace(pick->first, Outstanding{worker, pick->second});
         j->stats.tasks_sent++;
         if (!j->started) {
@@ -128,7 +147,8 @@ std::optional<Assignment> TaskPool::NextTask(WorkerId worker) {
     if (!job) return std::nullopt;
     // Encode outside the lock: the code and A are immutable once submitted.
     const absl::Time start = clock_->Now();
-    absl::StatusOr<TaskSpec> spec = job->code->Task(out.task);
+    absl::StatusOr<TaskSpec> spec = range ? job->code->TaskOfSymbols(out.task, range->first, range->second)
+                                          : job->code->Task(out.task);
     std::optional<std::pair<int64_t, int64_t>> block;
     if (spec.ok()) block = job->code->PlainBlock(*spec);
     absl::StatusOr<Matrix> coded = !spec.ok() ? absl::StatusOr<Matrix>(spec.status())
@@ -282,6 +302,11 @@ absl::StatusOr<std::vector<CancelOrder>> TaskPool::OnResult(WorkerId worker, Job
     job->stats.tasks_per_worker[worker]++;
     job->stats.rows_per_worker[worker] += result.rows();
     job->stats.compute_seconds += compute_seconds;
+    if (compute_seconds > 0) {  // this worker's speed, for sizing its next rateless tasks
+      const double rate = static_cast<double>(result.rows()) / compute_seconds;
+      auto [it, fresh] = rows_per_second_.emplace(worker, rate);
+      if (!fresh) it->second = 0.5 * it->second + 0.5 * rate;
+    }
     if (finished_now) {
       job->finished = true;
       std::vector<CancelOrder> rest = CancelAll(*job);
@@ -309,6 +334,7 @@ absl::StatusOr<std::vector<CancelOrder>> TaskPool::OnResult(WorkerId worker, Job
 
 void TaskPool::OnWorkerLost(WorkerId worker) {
   absl::MutexLock lock(&mu_);
+  rows_per_second_.erase(worker);  // a reconnecting worker gets a new id
   for (auto& [id, job] : jobs_) {
     job->has_b.erase(worker);
     for (auto it = job->outstanding.begin(); it != job->outstanding.end();) {

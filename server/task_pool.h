@@ -162,6 +162,9 @@ class TaskPool {
     std::vector<int64_t> queue;           // tasks to (re-)issue, front = next
     size_t queue_head = 0;
     int64_t next_new_task = 0;            // rateless: next id to generate
+    double task_seconds = 0;              // rateless: size tasks to take this long per worker (0: fixed)
+    int64_t next_symbol = 0;              // sized rateless tasks: first symbol of the next one
+    absl::flat_hash_map<int64_t, std::pair<int64_t, int64_t>> ranges;  // sized task -> (first symbol, count)
     std::multimap<int64_t, Outstanding> outstanding;  // task -> holders
     absl::flat_hash_set<int64_t> returned;            // tasks with an accepted result
     absl::flat_hash_set<WorkerId> has_b;
@@ -194,6 +197,9 @@ class TaskPool {
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   JobId next_job_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<JobId, std::shared_ptr<Job>> jobs_ ABSL_GUARDED_BY(mu_);  // ordered: oldest first
+  // Each worker's speed (rows of results per second of its compute; moving
+  // average over its results, across jobs), for sizing rateless tasks.
+  absl::flat_hash_map<WorkerId, double> rows_per_second_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace codedge

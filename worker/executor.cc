@@ -33,6 +33,7 @@ absl::StatusOr<ExecResult> TaskExecutor::Run(ConstMatrixRef rows, const Matrix& 
     return absl::CancelledError("cancelled during the injected delay");
   }
   if (cancelled()) return absl::CancelledError("cancelled before compute");
+  out.delay_seconds = absl::ToDoubleSeconds(clock_->Now() - start);
   out.product.resize(rows.rows(), b.cols());
   const absl::Time compute_start = clock_->Now();
   const int64_t chunk = options_.chunk_rows > 0

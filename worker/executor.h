@@ -36,7 +36,11 @@ struct ExecOptions {
 struct ExecResult {
   Matrix product;
   double compute_seconds = 0;   // the product itself
-  double injected_seconds = 0;  // delay + slowdown waits
+  double injected_seconds = 0;  // delay + slowdown and row-time waits
+  double delay_seconds = 0;     // the delay before the task alone
+  // The device's time for the task: compute plus the emulated slowness
+  // (slowdown, row time), the delay excluded.
+  double busy_seconds() const { return compute_seconds + injected_seconds - delay_seconds; }
 };
 
 class TaskExecutor {

@@ -276,3 +276,53 @@ TEST_CASE("A bad result keeps the other copy running; the work hook fires on sub
 
 }  // namespace
 }  // namespace codedge
+
+namespace codedge {
+namespace {
+
+TEST_CASE("LT tasks are sized to each worker's measured speed and still decode A·B", "[task_pool]") {
+  TaskPool pool;
+  Pcg32 rng(40, 1);
+  const Matrix a = RandomUniformMatrix(2000, 6, rng), b = RandomUniformMatrix(6, 3, rng);
+  auto spec = ParseCodeSpec("lt:symbols_per_task=20,task_seconds=0.01");
+  REQUIRE(spec.ok());
+  // Two jobs: the first teaches the pool the speeds, the second uses them.
+  for (int job = 0; job < 2; ++job) {
+    std::optional<absl::StatusOr<JobResult>> out;
+    REQUIRE(pool.Submit(a, b, *spec, [&](absl::StatusOr<JobResult> r) { out = std::move(r); }).ok());
+    std::map<WorkerId, std::vector<int64_t>> sizes;
+    // Worker 1 computes 20 000 rows/s, worker 2 2 000 rows/s (as reported).
+    for (int round = 0; round < 1000 && !out; ++round) {
+      for (WorkerId w : {WorkerId{1}, WorkerId{2}}) {
+        auto t = pool.NextTask(w);
+        if (!t) continue;
+        sizes[w].push_back(t->rows);
+        const double seconds = static_cast<double>(t->rows) / (w == 1 ? 20000.0 : 2000.0);
+        REQUIRE(pool.OnResult(w, t->job, t->task, t->coded_rows() * b, seconds).ok());
+        if (out) break;
+      }
+    }
+    REQUIRE(out.has_value());
+    REQUIRE(out->ok());
+    CHECK(RelativeError((*out)->product, Exact(a, b)) < 1e-3);
+    if (job == 0) {
+      CHECK(sizes[1].front() == 20);  // no estimate yet: symbols_per_task
+    } else {
+      // 10 ms of work: 200 rows for the fast worker, 20 for the slow one.
+      for (int64_t n : sizes[1]) CHECK(n == 200);
+      for (int64_t n : sizes[2]) CHECK(n == 20);
+    }
+  }
+  // task_seconds=0 keeps fixed-size tasks.
+  auto fixed = ParseCodeSpec("lt:symbols_per_task=20,task_seconds=0");
+  REQUIRE(fixed.ok());
+  std::optional<absl::StatusOr<JobResult>> out;
+  REQUIRE(pool.Submit(a, b, *fixed, [&](absl::StatusOr<JobResult> r) { out = std::move(r); }).ok());
+  auto t = pool.NextTask(1);
+  REQUIRE(t.has_value());
+  CHECK(t->rows == 20);
+  CHECK(ParseCodeSpec("lt:task_seconds=-1").status().code() == absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace codedge
