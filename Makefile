@@ -21,13 +21,21 @@ build: configure
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 600
 
-# Until the cluster exists (issue 3), the demo is the codes benchmark.
+# A local cluster of one edge-server and 10 straggling edge-workers (real
+# processes), every strategy side by side on the paper's Scheme A and B
+# latencies, and the initial-delay model against the ideal bound; prints
+# the tables and writes figures to $(BUILD)/demo/.
 demo: build
-	@$(BUILD)/bench/edge-bench codes --runs 200 --json $(BUILD)/codes.json
+	@mkdir -p $(BUILD)/demo
+	@$(BUILD)/bench/edge-bench matmul --quick --plots $(BUILD)/demo --csv $(BUILD)/demo/matmul.csv
+	@$(BUILD)/bench/edge-bench matmul --model initial-delay --repeats 1 --plots $(BUILD)/demo/initial-delay
 
-# The full benchmark recorded in BENCHMARKS.md.
+# The full benchmarks recorded in BENCHMARKS.md.
 bench: build
 	@$(BUILD)/bench/edge-bench codes --json $(BUILD)/codes.json
+	@$(BUILD)/bench/edge-bench overhead --json $(BUILD)/overhead.json
+	@$(BUILD)/bench/edge-bench matmul --json $(BUILD)/matmul.json --csv $(BUILD)/matmul.csv --plots $(BUILD)/plots
+	@$(BUILD)/bench/edge-bench matmul --model initial-delay --repeats 5 --json $(BUILD)/initial-delay.json
 
 clean:
 	@rm -rf $(BUILD)

@@ -34,6 +34,7 @@ struct Latency {
   std::string dist;  // uniform | normal | exponential
   double a = 0, b = 0;
   std::string Label() const {
+    if (dist == "external") return "its own";
     if (dist == "uniform") return absl::StrFormat("%g-%g", a, b);
     if (dist == "normal") return absl::StrFormat("mean %g sd %g", a, b);
     return absl::StrFormat("mean %g", a);
@@ -61,6 +62,21 @@ struct Group {
 
 std::vector<Group> Groups(const MatmulOptions& o) {
   std::vector<Group> g;
+  if (!o.server.empty()) {  // a running cluster straggles as it does: sizes only
+    std::vector<int64_t> sizes;
+    for (const std::string& s : o.schemes) {
+      if (s == "A") {
+        for (int64_t r : o.quick ? std::vector<int64_t>{2000, 6000}
+                                 : std::vector<int64_t>{1000, 2000, 3000, 4000, 5000, 6000}) {
+          sizes.push_back(r);
+        }
+      }
+      if (s == "B" && std::find(sizes.begin(), sizes.end(), 6000) == sizes.end()) sizes.push_back(6000);
+    }
+    if (o.model == "initial-delay") sizes = {o.rows};
+    g.push_back({"external", {"external", 0, 0}, sizes});
+    return g;
+  }
   if (o.model == "initial-delay") {
     g.push_back({"initial-delay", {"exponential", o.mu, 0}, {o.rows}});
     return g;
@@ -185,6 +201,7 @@ absl::StatusOr<MatmulResult> RunMatmulBench(const MatmulOptions& o) {
     for (int rep = 0; rep < o.repeats; ++rep) {
       ++set_no;
       Pcg32 rng(MixSeed(o.seed, gi * 1000 + rep), 0x6c6174);  // "lat"
+      const bool external = !o.server.empty();
       std::vector<double> start(o.workers, 0.0);
       std::vector<WorkerLaunch> launch(o.workers);
       for (int i = 0; i < o.workers; ++i) {
@@ -200,22 +217,28 @@ absl::StatusOr<MatmulResult> RunMatmulBench(const MatmulOptions& o) {
         if (initial) args.push_back(absl::StrCat("--row_time=", o.row_units * unit));
         launch[i].cpu_quota = o.cpu_quota;
       }
-      LaunchOptions lo;
-      lo.log_dir = absl::StrCat("/tmp/codedge-bench-", getpid());
-      lo.server_args = {"--log_level=warn"};
-      ASSIGN_OR_RETURN(std::unique_ptr<LocalCluster> cluster, LocalCluster::Start(lo, launch));
-      result.quotas_applied = cluster->quotas_applied();
+      std::unique_ptr<LocalCluster> cluster;
+      std::string address = o.server, logs = "the cluster's own logs";
+      if (!external) {
+        LaunchOptions lo;
+        lo.log_dir = absl::StrCat("/tmp/codedge-bench-", getpid());
+        lo.server_args = {"--log_level=warn"};
+        ASSIGN_OR_RETURN(cluster, LocalCluster::Start(lo, launch));
+        result.quotas_applied = cluster->quotas_applied();
+        address = cluster->address();
+        logs = cluster->log_dir();
+      }
       grpc::ChannelArguments args;
       args.SetMaxReceiveMessageSize(1 << 30);
       args.SetMaxSendMessageSize(1 << 30);
-      auto stub = v1::Compute::NewStub(
-          grpc::CreateCustomChannel(cluster->address(), grpc::InsecureChannelCredentials(), args));
+      auto stub =
+          v1::Compute::NewStub(grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
       std::string line;
       for (int64_t rows : g.sizes) {
         const auto& [a, local_rate] = inputs.at(rows);
         const double speed = initial ? 1.0 / (o.row_units * unit) : local_rate;
         double t_star = 0;
-        if (o.delay_mode == "set" || initial) {
+        if (!external && (o.delay_mode == "set" || initial)) {
           std::vector<double> starts_s(o.workers), speeds(o.workers, speed);
           for (int i = 0; i < o.workers; ++i) starts_s[i] = start[i] * unit;
           ASSIGN_OR_RETURN(t_star, IdealCompletionTime(starts_s, speeds, static_cast<double>(rows)));
@@ -228,12 +251,13 @@ absl::StatusOr<MatmulResult> RunMatmulBench(const MatmulOptions& o) {
           v1::MultiplyResponse resp;
           grpc::ClientContext ctx;
           ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Minutes(10)));
+          ctx.set_wait_for_ready(external);  // a running cluster may still be coming up
           const auto s = SteadyClock::now();
           grpc::Status st = stub->Multiply(&ctx, req, &resp);
           const double t = SecondsSince(s);
           if (!st.ok()) {
             return absl::InternalError(absl::StrCat(name, " (", spec, ") on ", rows, " rows failed: ", st.error_message(),
-                                                    "; logs in ", cluster->log_dir()));
+                                                    "; logs in ", logs));
           }
           int64_t computed = resp.stats().rows_wasted();
           for (const auto& w : resp.stats().per_worker()) computed += w.rows();

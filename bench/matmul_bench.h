@@ -47,6 +47,7 @@ struct MatmulOptions {
   double row_units = 0.001;             // initial-delay: time per row (units)
   int64_t rows = 10000;                 // initial-delay: rows of A
   std::string lt_spec;                  // LT options for the lt strategy ("" = defaults)
+  std::string server;                   // a running cluster (host:port): no launcher, its own latencies, no T*
   uint64_t seed = 1;
 };
 

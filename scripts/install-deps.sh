@@ -9,6 +9,7 @@ packages=(
   libabsl-dev libspdlog-dev libfmt-dev
   catch2
   protobuf-compiler libprotobuf-dev protobuf-compiler-grpc libgrpc++-dev
+  gnuplot-nox docker-compose
 )
 
 missing=()

@@ -209,7 +209,8 @@ class WorkerService::Conn final : public grpc::ServerBidiReactor<v1::WorkerMessa
       return;
     }
     absl::StatusOr<std::vector<CancelOrder>> cancels =
-        svc_->pool_->OnResult(id_, r.job_id(), r.task_id(), *std::move(product), r.compute_seconds());
+        svc_->pool_->OnResult(id_, r.job_id(), r.task_id(), *std::move(product), r.compute_seconds(),
+                              r.delay_seconds());
     // Cancels went out through the pool's cancel hook (EdgeServer sets it).
     if (cancels.status().code() == absl::StatusCode::kNotFound) {
       Log().debug("worker {}: late result: {}", id_, cancels.status().ToString());

@@ -95,11 +95,11 @@ std::optional<std::pair<int64_t, bool>> TaskPool::PickTask(Job& job, WorkerId wo
       const SourceLayout& l = job.code->layout();
       int64_t n = job.code->symbols_per_task();
       if (auto r = rows_per_second_.find(worker); r != rows_per_second_.end()) {
-        // At most half of k per task: a fast worker takes big tasks, but
-        // never the whole job in one piece.
+        // At most a quarter of k per task: a fast worker takes big tasks,
+        // but never the whole job in one piece.
         const double rows = r->second * job.task_seconds;
         n = std::clamp<int64_t>(static_cast<int64_t>(rows / static_cast<double>(l.symbol_rows)), 1,
-                                std::max<int64_t>(n, l.num_symbols / 2));
+                                std::max<int64_t>(n, l.num_symbols / 4));
       }
       job.ranges[id] = {job.next_symbol, n};
       job.next_symbol += n;
@@ -134,7 +134,7 @@ std::optional<Assignment> TaskPool::NextTask(WorkerId worker) {
         out.job = id;
         out.task = pick->first;
         if (auto r = j->ranges.find(pick->first); r != j->ranges.end()) range = r->second;
-        j->outstanding.emplace(pick->first, Outstanding{worker, pick->second});
+        j->outstanding.emplace(pick->first, Outstanding{worker, pick->second, clock_->Now()});
         j->stats.tasks_sent++;
         if (!j->started) {
           j->started = true;
@@ -237,10 +237,12 @@ std::vector<CancelOrder> TaskPool::CancelAll(Job& job) {
 }
 
 absl::StatusOr<std::vector<CancelOrder>> TaskPool::OnResult(WorkerId worker, JobId job_id, int64_t task,
-                                                            Matrix result, double compute_seconds) {
+                                                            Matrix result, double compute_seconds,
+                                                            double delay_seconds) {
   std::shared_ptr<Job> job;
   std::shared_ptr<const TaskSpec> spec;  // as generated for encoding
   std::vector<CancelOrder> cancels;
+  double round_trip = 0;                 // hand-out -> this result
   {
     absl::MutexLock lock(&mu_);
     auto it = jobs_.find(job_id);
@@ -248,6 +250,9 @@ absl::StatusOr<std::vector<CancelOrder>> TaskPool::OnResult(WorkerId worker, Job
       return absl::NotFoundError(absl::StrCat("job ", job_id, " is unknown or already finished"));
     }
     job = it->second;
+    for (auto o = job->outstanding.lower_bound(task); o != job->outstanding.upper_bound(task); ++o) {
+      if (o->second.worker == worker) round_trip = absl::ToDoubleSeconds(clock_->Now() - o->second.sent);
+    }
     if (!Release(*job, task, worker)) {
       return absl::FailedPreconditionError(
           absl::StrCat("worker ", worker, " does not hold task ", task, " of job ", job_id));
@@ -302,8 +307,9 @@ absl::StatusOr<std::vector<CancelOrder>> TaskPool::OnResult(WorkerId worker, Job
     job->stats.tasks_per_worker[worker]++;
     job->stats.rows_per_worker[worker] += result.rows();
     job->stats.compute_seconds += compute_seconds;
-    if (compute_seconds > 0) {  // this worker's speed, for sizing its next rateless tasks
-      const double rate = static_cast<double>(result.rows()) / compute_seconds;
+    if (const double busy = std::max(compute_seconds, round_trip - delay_seconds); busy > 0) {
+      // This worker's speed, for sizing its next rateless tasks.
+      const double rate = static_cast<double>(result.rows()) / busy;
       auto [it, fresh] = rows_per_second_.emplace(worker, rate);
       if (!fresh) it->second = 0.5 * it->second + 0.5 * rate;
     }

@@ -120,8 +120,10 @@ class TaskPool {
   // task this worker does not hold, InvalidArgument for a bad result (wrong
   // shape, NaN): the task is then re-queued where the code allows.
   // `compute_seconds` is the worker's own measure of the product (stats).
+  // `delay_seconds`: the straggler delay the worker waited before the task
+  // (excluded from its speed estimate).
   absl::StatusOr<std::vector<CancelOrder>> OnResult(WorkerId worker, JobId job, int64_t task, Matrix result,
-                                                    double compute_seconds = 0);
+                                                    double compute_seconds = 0, double delay_seconds = 0);
 
   // The worker could not compute `task` (or sent a malformed result): the
   // task goes back to the queue (fixed-rate codes) for someone else. NotFound
@@ -147,6 +149,7 @@ class TaskPool {
   struct Outstanding {
     WorkerId worker;
     bool speculative_copy;
+    absl::Time sent;  // handed out (for the worker's speed estimate)
   };
   struct Job {
     JobId id;
@@ -197,8 +200,10 @@ class TaskPool {
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   JobId next_job_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<JobId, std::shared_ptr<Job>> jobs_ ABSL_GUARDED_BY(mu_);  // ordered: oldest first
-  // Each worker's speed (rows of results per second of its compute; moving
-  // average over its results, across jobs), for sizing rateless tasks.
+  // Each worker's speed (rows of results per second of the task's round
+  // trip: encode, transfer, queueing and compute, the worker's straggler
+  // delay excluded; a moving average over its results, across jobs), for
+  // sizing rateless tasks: a task then takes about task_seconds end to end.
   absl::flat_hash_map<WorkerId, double> rows_per_second_ ABSL_GUARDED_BY(mu_);
 };
 

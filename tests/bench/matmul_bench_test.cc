@@ -1,0 +1,106 @@
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <vector>
+
+#include "bench/launcher.h"
+#include "bench/matmul_bench.h"
+#include "common/random.h"
+
+namespace codedge::bench {
+namespace {
+
+// Oracle: the fluid bound by bisection on "work done by time T".
+double BisectIdeal(const std::vector<double>& start, const std::vector<double>& speed, double rows) {
+  auto work = [&](double t) {
+    double w = 0;
+    for (size_t i = 0; i < start.size(); ++i) w += speed[i] * std::max(0.0, t - start[i]);
+    return w;
+  };
+  double lo = 0, hi = 1;
+  while (work(hi) < rows) hi *= 2;
+  for (int i = 0; i < 200; ++i) {
+    const double mid = 0.5 * (lo + hi);
+    (work(mid) < rows ? lo : hi) = mid;
+  }
+  return hi;
+}
+
+TEST_CASE("IdealCompletionTime equals the bisection of the fluid bound", "[matmul]") {
+  Pcg32 rng(5, 5);
+  for (int trial = 0; trial < 200; ++trial) {
+    const int n = 1 + static_cast<int>(rng.UniformInt(12));
+    std::vector<double> start(n), speed(n);
+    for (int i = 0; i < n; ++i) {
+      start[i] = rng.Exponential(1.0);
+      speed[i] = rng.Uniform(0.1, 10.0);
+    }
+    const double rows = rng.Uniform(0.5, 1000.0);
+    auto t = IdealCompletionTime(start, speed, rows);
+    REQUIRE(t.ok());
+    CHECK(*t == Approx(BisectIdeal(start, speed, rows)).epsilon(1e-9));
+  }
+  // One worker starting at 2 with speed 5: 10 rows take until 4.
+  CHECK(*IdealCompletionTime({2.0}, {5.0}, 10.0) == Approx(4.0));
+  CHECK(IdealCompletionTime({}, {}, 1.0).status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(IdealCompletionTime({0.0}, {0.0}, 1.0).status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(IdealCompletionTime({0.0}, {1.0}, 0.0).status().code() == absl::StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("edge-bench matmul runs every strategy on a launched cluster of processes", "[matmul][process]") {
+  MatmulOptions o;
+  o.schemes = {"B"};
+  o.quick = true;
+  o.repeats = 1;
+  o.workers = 3;
+  o.time_unit = absl::Milliseconds(1);
+  auto r = RunMatmulBench(o);
+  REQUIRE(r.ok());
+  // 6 Scheme-B points (2 per distribution) x 6 strategies.
+  REQUIRE(r->rows.size() == 36);
+  for (const MatmulRow& x : r->rows) {
+    INFO(x.strategy << " " << x.distribution << " " << x.param);
+    CHECK(x.runs == 1);
+    CHECK(x.t_median > 0);
+    CHECK(x.t_star_median > 0);
+    // Nobody beats a perfect balancer by more than timing noise.
+    CHECK(x.ratio_median > 0.8);
+    CHECK(x.work_median >= 0.99);
+  }
+}
+
+TEST_CASE("edge-bench matmul refuses bad options with clear errors", "[matmul]") {
+  MatmulOptions o;
+  o.model = "nonsense";
+  CHECK(RunMatmulBench(o).status().code() == absl::StatusCode::kInvalidArgument);
+  o = MatmulOptions{};
+  o.strategies = {"fountain"};
+  auto r = RunMatmulBench(o);
+  CHECK(r.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(r.status().message().find("unknown strategy 'fountain'") != std::string::npos);
+  o = MatmulOptions{};
+  o.schemes = {"C"};
+  CHECK(RunMatmulBench(o).status().code() == absl::StatusCode::kInvalidArgument);
+  o = MatmulOptions{};
+  o.workers = 1;
+  CHECK(RunMatmulBench(o).status().code() == absl::StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("The launcher tears its processes down and reports a worker that cannot start", "[matmul][process]") {
+  LaunchOptions lo;
+  lo.log_dir = "/tmp/codedge-launcher-test";
+  std::vector<WorkerLaunch> workers(2);
+  workers[1].args = {"--delay=bogus"};  // edge-worker refuses it and exits
+  lo.start_timeout = absl::Seconds(10);
+  auto c = LocalCluster::Start(lo, workers);
+  REQUIRE_FALSE(c.ok());
+  CHECK(c.status().message().find("worker-1 exited at start") != std::string::npos);
+  // A good cluster comes up, and Stop leaves no child behind.
+  workers[1].args = {};
+  auto ok = LocalCluster::Start(lo, workers);
+  REQUIRE(ok.ok());
+  (*ok)->Stop();
+}
+
+}  // namespace
+}  // namespace codedge::bench
