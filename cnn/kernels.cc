@@ -1,0 +1,124 @@
+#include "cnn/kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+
+namespace codedge::cnn {
+
+Matrix Im2Col(ConstMatrixRef x, const ConvGeometry& g) {
+  const int64_t oh = g.out_h(), ow = g.out_w(), c = g.c;
+  Matrix cols = Matrix::Zero(g.n * oh * ow, g.patch());
+  for (int64_t n = 0; n < g.n; ++n) {
+    for (int64_t y = 0; y < oh; ++y) {
+      for (int64_t xo = 0; xo < ow; ++xo) {
+        float* row = cols.row((n * oh + y) * ow + xo).data();
+        for (int64_t i = 0; i < g.kh; ++i) {
+          const int64_t iy = y * g.stride + i - g.pad;
+          if (iy < 0 || iy >= g.h) continue;
+          for (int64_t j = 0; j < g.kw; ++j) {
+            const int64_t ix = xo * g.stride + j - g.pad;
+            if (ix < 0 || ix >= g.w) continue;
+            // column block (i, j) holds the C channels of input pixel (iy, ix)
+            std::memcpy(row + (i * g.kw + j) * c, x.row((n * g.h + iy) * g.w + ix).data(), c * sizeof(float));
+          }
+        }
+      }
+    }
+  }
+  return cols;
+}
+
+Matrix Col2Im(ConstMatrixRef dcols, const ConvGeometry& g) {
+  const int64_t oh = g.out_h(), ow = g.out_w(), c = g.c;
+  Matrix dx = Matrix::Zero(g.n * g.h * g.w, c);
+  for (int64_t n = 0; n < g.n; ++n) {
+    for (int64_t y = 0; y < oh; ++y) {
+      for (int64_t xo = 0; xo < ow; ++xo) {
+        const float* row = dcols.row((n * oh + y) * ow + xo).data();
+        for (int64_t i = 0; i < g.kh; ++i) {
+          const int64_t iy = y * g.stride + i - g.pad;
+          if (iy < 0 || iy >= g.h) continue;
+          for (int64_t j = 0; j < g.kw; ++j) {
+            const int64_t ix = xo * g.stride + j - g.pad;
+            if (ix < 0 || ix >= g.w) continue;
+            float* dst = dx.row((n * g.h + iy) * g.w + ix).data();
+            const float* src = row + (i * g.kw + j) * c;
+            for (int64_t ch = 0; ch < c; ++ch) dst[ch] += src[ch];
+          }
+        }
+      }
+    }
+  }
+  return dx;
+}
+
+Matrix MaxPool(ConstMatrixRef x, const PoolGeometry& g, std::vector<int32_t>* argmax) {
+  const int64_t oh = g.out_h(), ow = g.out_w(), c = g.c;
+  Matrix y(g.n * oh * ow, c);
+  argmax->assign(static_cast<size_t>(y.size()), 0);
+  for (int64_t n = 0; n < g.n; ++n) {
+    for (int64_t py = 0; py < oh; ++py) {
+      for (int64_t px = 0; px < ow; ++px) {
+        const int64_t out = (n * oh + py) * ow + px;
+        for (int64_t ch = 0; ch < c; ++ch) {
+          float best = -std::numeric_limits<float>::infinity();
+          int32_t at = 0;
+          for (int64_t i = 0; i < g.size; ++i) {
+            for (int64_t j = 0; j < g.size; ++j) {
+              const int64_t in = (n * g.h + py * g.size + i) * g.w + px * g.size + j;
+              const float v = x(in, ch);
+              if (v > best) {
+                best = v;
+                at = static_cast<int32_t>(in);
+              }
+            }
+          }
+          y(out, ch) = best;
+          (*argmax)[out * c + ch] = at;
+        }
+      }
+    }
+  }
+  return y;
+}
+
+Matrix MaxPoolBackward(ConstMatrixRef dy, const PoolGeometry& g, const std::vector<int32_t>& argmax) {
+  Matrix dx = Matrix::Zero(g.n * g.h * g.w, g.c);
+  for (int64_t r = 0; r < dy.rows(); ++r) {
+    for (int64_t ch = 0; ch < g.c; ++ch) dx(argmax[r * g.c + ch], ch) += dy(r, ch);
+  }
+  return dx;
+}
+
+void ReluInPlace(MatrixRef x) { x = x.cwiseMax(0.0f); }
+
+void ReluBackwardInPlace(ConstMatrixRef y, MatrixRef dy) {
+  dy = (y.array() > 0.0f).select(dy, 0.0f);
+}
+
+void AddBias(MatrixRef z, ConstMatrixRef b) { z.rowwise() += b.row(0); }
+
+double SoftmaxCrossEntropy(ConstMatrixRef logits, const std::vector<int32_t>& labels, Matrix* dlogits,
+                           int64_t* correct) {
+  const int64_t n = logits.rows(), k = logits.cols();
+  dlogits->resize(n, k);
+  double loss = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    Eigen::Index best;
+    const float mx = logits.row(i).maxCoeff(&best);
+    if (best == labels[i]) ++*correct;
+    double sum = 0;
+    for (int64_t j = 0; j < k; ++j) sum += std::exp(static_cast<double>(logits(i, j) - mx));
+    const double log_sum = std::log(sum);
+    loss -= static_cast<double>(logits(i, labels[i]) - mx) - log_sum;
+    for (int64_t j = 0; j < k; ++j) {
+      const double p = std::exp(static_cast<double>(logits(i, j) - mx) - log_sum);
+      (*dlogits)(i, j) = static_cast<float>((p - (j == labels[i] ? 1.0 : 0.0)) / static_cast<double>(n));
+    }
+  }
+  return loss / static_cast<double>(n);
+}
+
+}  // namespace codedge::cnn

@@ -1,0 +1,203 @@
+#include "cnn/model.h"
+
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "common/status.h"
+
+namespace codedge::cnn {
+namespace {
+
+Matrix HeInit(int64_t fan_in, int64_t rows, int64_t cols, Pcg32& rng) {
+  const double sd = std::sqrt(2.0 / static_cast<double>(fan_in));
+  Matrix m(rows, cols);
+  for (int64_t i = 0; i < m.size(); ++i) m.data()[i] = static_cast<float>(rng.Normal(0.0, sd));
+  return m;
+}
+
+Param MakeParam(std::string name, Matrix value) {
+  Param p;
+  p.name = std::move(name);
+  p.grad = Matrix::Zero(value.rows(), value.cols());
+  p.velocity = Matrix::Zero(value.rows(), value.cols());
+  p.value = std::move(value);
+  return p;
+}
+
+class ConvLayer final : public Layer {
+ public:
+  ConvLayer(Shape in, int64_t filters, int64_t k, Pcg32& rng) : in_(in), filters_(filters), k_(k) {
+    w_ = MakeParam(absl::StrCat("conv", in.c, "x", filters, ".w"), HeInit(k * k * in.c, k * k * in.c, filters, rng));
+    b_ = MakeParam(absl::StrCat("conv", in.c, "x", filters, ".b"), Matrix::Zero(1, filters));
+  }
+  std::string name() const override { return absl::StrCat("conv", k_, "x", k_, " ", in_.c, "->", filters_); }
+  Shape output(const Shape& in) const override { return {in.h, in.w, filters_}; }
+
+  absl::StatusOr<Matrix> Forward(const Matrix& x, int64_t n, MatmulEngine& engine) override {
+    g_ = ConvGeometry{n, in_.h, in_.w, in_.c, k_, k_, 1, k_ / 2};
+    cols_ = Im2Col(x, g_);                                                 // (N*H*W, k*k*C)
+    ASSIGN_OR_RETURN(Matrix z, engine.Multiply(cols_, w_.value, ProductKind::kForward));  // (N*H*W, F)
+    AddBias(z, b_.value);
+    return z;
+  }
+
+  absl::StatusOr<Matrix> Backward(const Matrix& dz, MatmulEngine& engine) override {
+    ASSIGN_OR_RETURN(w_.grad, engine.Multiply(cols_.transpose(), dz, ProductKind::kBackwardWeights));  // (k*k*C, F)
+    b_.grad = dz.colwise().sum();
+    ASSIGN_OR_RETURN(Matrix dcols, engine.Multiply(dz, w_.value.transpose(), ProductKind::kBackwardData));
+    return Col2Im(dcols, g_);                                              // (N*H*W, C)
+  }
+  std::vector<Param*> params() override { return {&w_, &b_}; }
+
+ private:
+  Shape in_;
+  int64_t filters_, k_;
+  Param w_, b_;
+  ConvGeometry g_;
+  Matrix cols_;
+};
+
+class ReluLayer final : public Layer {
+ public:
+  std::string name() const override { return "relu"; }
+  Shape output(const Shape& in) const override { return in; }
+  absl::StatusOr<Matrix> Forward(const Matrix& x, int64_t, MatmulEngine&) override {
+    y_ = x;
+    ReluInPlace(y_);
+    return y_;
+  }
+  absl::StatusOr<Matrix> Backward(const Matrix& dy, MatmulEngine&) override {
+    Matrix dx = dy;
+    ReluBackwardInPlace(y_, dx);
+    return dx;
+  }
+
+ private:
+  Matrix y_;
+};
+
+class PoolLayer final : public Layer {
+ public:
+  explicit PoolLayer(Shape in) : in_(in) {}
+  std::string name() const override { return "maxpool2"; }
+  Shape output(const Shape& in) const override { return {in.h / 2, in.w / 2, in.c}; }
+  absl::StatusOr<Matrix> Forward(const Matrix& x, int64_t n, MatmulEngine&) override {
+    g_ = PoolGeometry{n, in_.h, in_.w, in_.c, 2};
+    return MaxPool(x, g_, &argmax_);
+  }
+  absl::StatusOr<Matrix> Backward(const Matrix& dy, MatmulEngine&) override { return MaxPoolBackward(dy, g_, argmax_); }
+
+ private:
+  Shape in_;
+  PoolGeometry g_;
+  std::vector<int32_t> argmax_;
+};
+
+class DenseLayer final : public Layer {
+ public:
+  DenseLayer(Shape in, int64_t out, Pcg32& rng) : in_(in), out_(out) {
+    w_ = MakeParam(absl::StrCat("fc", in.size(), "x", out, ".w"), HeInit(in.size(), in.size(), out, rng));
+    b_ = MakeParam(absl::StrCat("fc", in.size(), "x", out, ".b"), Matrix::Zero(1, out));
+  }
+  std::string name() const override { return absl::StrCat("fc ", in_.size(), "->", out_); }
+  Shape output(const Shape&) const override { return {1, 1, out_}; }
+  absl::StatusOr<Matrix> Forward(const Matrix& x, int64_t n, MatmulEngine& engine) override {
+    // (N*H*W, C) row-major is (N, H*W*C) row-major: the flatten is a view.
+    x_ = Eigen::Map<const Matrix>(x.data(), n, in_.size());
+    ASSIGN_OR_RETURN(Matrix z, engine.Multiply(x_, w_.value, ProductKind::kForward));  // (N, out)
+    AddBias(z, b_.value);
+    return z;
+  }
+  absl::StatusOr<Matrix> Backward(const Matrix& dz, MatmulEngine& engine) override {
+    ASSIGN_OR_RETURN(w_.grad, engine.Multiply(x_.transpose(), dz, ProductKind::kBackwardWeights));
+    b_.grad = dz.colwise().sum();
+    ASSIGN_OR_RETURN(Matrix dx, engine.Multiply(dz, w_.value.transpose(), ProductKind::kBackwardData));  // (N, in)
+    // Back to (N*H*W, C) for the layer below: the same memory.
+    Matrix out = Eigen::Map<const Matrix>(dx.data(), dx.rows() * in_.h * in_.w, in_.c);
+    return out;
+  }
+  std::vector<Param*> params() override { return {&w_, &b_}; }
+
+ private:
+  Shape in_;
+  int64_t out_;
+  Param w_, b_;
+  Matrix x_;
+};
+
+}  // namespace
+
+std::unique_ptr<Layer> Conv(Shape in, int64_t filters, Pcg32& rng, int64_t k) {
+  return std::make_unique<ConvLayer>(in, filters, k, rng);
+}
+std::unique_ptr<Layer> Relu() { return std::make_unique<ReluLayer>(); }
+std::unique_ptr<Layer> MaxPool2(Shape in) { return std::make_unique<PoolLayer>(in); }
+std::unique_ptr<Layer> Dense(Shape in, int64_t out, Pcg32& rng) { return std::make_unique<DenseLayer>(in, out, rng); }
+
+absl::StatusOr<Model> Model::Create(const std::string& name, uint64_t seed) {
+  if (name != "vgg-mini") return absl::InvalidArgumentError(absl::StrCat("unknown model '", name, "' (use vgg-mini)"));
+  Model m;
+  Pcg32 rng(seed, 0x6d6f64656c);  // "model"
+  m.input_ = {28, 28, 1};
+  m.classes_ = 10;
+  Shape s = m.input_;
+  auto add = [&](std::unique_ptr<Layer> l) {
+    s = l->output(s);
+    m.layers_.push_back(std::move(l));
+  };
+  add(Conv(s, 16, rng));
+  add(Relu());
+  add(Conv(s, 16, rng));
+  add(Relu());
+  add(MaxPool2(s));
+  add(Conv(s, 32, rng));
+  add(Relu());
+  add(Conv(s, 32, rng));
+  add(Relu());
+  add(MaxPool2(s));
+  add(Dense(s, 128, rng));  // 7*7*32 = 1568 -> 128
+  add(Relu());
+  add(Dense(s, 10, rng));
+  return m;
+}
+
+absl::StatusOr<Matrix> Model::Forward(const Matrix& images, MatmulEngine& engine) {
+  if (images.cols() != input_.size()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("images have ", images.cols(), " values each, the model takes ", input_.size()));
+  }
+  const int64_t n = images.rows();
+  // (N, H*W*C) is (N*H*W, C) in the same memory.
+  Matrix x = Eigen::Map<const Matrix>(images.data(), n * input_.h * input_.w, input_.c);
+  for (auto& l : layers_) {
+    ASSIGN_OR_RETURN(x, l->Forward(x, n, engine));
+  }
+  return x;
+}
+
+absl::Status Model::Backward(const Matrix& dlogits, MatmulEngine& engine) {
+  Matrix d = dlogits;
+  for (size_t i = layers_.size(); i-- > 0;) {
+    ASSIGN_OR_RETURN(d, layers_[i]->Backward(d, engine));
+  }
+  return absl::OkStatus();
+}
+
+std::vector<Param*> Model::params() {
+  std::vector<Param*> out;
+  for (auto& l : layers_)
+    for (Param* p : l->params()) out.push_back(p);
+  return out;
+}
+
+void Model::Step(const SgdOptions& o) {
+  for (Param* p : params()) {
+    const bool is_bias = p->value.rows() == 1;
+    Matrix g = p->grad;
+    if (!is_bias && o.weight_decay > 0) g += static_cast<float>(o.weight_decay) * p->value;
+    p->velocity = static_cast<float>(o.momentum) * p->velocity + g;
+    p->value -= static_cast<float>(o.learning_rate) * p->velocity;
+  }
+}
+
+}  // namespace codedge::cnn
