@@ -124,7 +124,7 @@ int RunMatmul() {
       std::cerr << "edge-bench matmul: plots: " << s.message() << "\n";
       return 1;
     }
-    std::cout << "figures in " << dir << ": fig10, fig11, ratio (.png, .svg)\n";
+    std::cout << "figures (.png, .svg) and their gnuplot data and script in " << dir << "\n";
   }
   return 0;
 }
