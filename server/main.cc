@@ -10,21 +10,44 @@
 #include "common/process.h"
 #include "common/signals.h"
 #include "server/edge_server.h"
+#include "server/train_command.h"
 
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "host:port to serve on (port 0: any free port, printed)");
 ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(1), "how often workers send a heartbeat");
 ABSL_FLAG(absl::Duration, worker_timeout, absl::Seconds(10),
           "drop a worker silent for this long (its tasks go to the others)");
+// edge-server train
+ABSL_FLAG(std::string, model, "vgg-mini", "train: the model");
+ABSL_FLAG(std::string, data, "fashion-mnist", "train: fashion-mnist (the Debian package) or a directory of MNIST idx files");
+ABSL_FLAG(int64_t, batch, 50, "train: images per batch");
+ABSL_FLAG(int, epochs, 1, "train: passes over the training set");
+ABSL_FLAG(int64_t, max_batches, 0, "train: stop after this many batches (0: all epochs)");
+ABSL_FLAG(std::string, strategy, "mds", "train: coding strategy of every product (as in Compute.Multiply)");
+ABSL_FLAG(bool, local, false, "train: compute every product on this machine (no workers)");
+ABSL_FLAG(int, workers, 1, "train: wait for this many workers before training");
+ABSL_FLAG(double, lr, 0.01, "train: SGD learning rate");
+ABSL_FLAG(double, momentum, 0.9, "train: SGD momentum");
+ABSL_FLAG(double, weight_decay, 5e-4, "train: L2 weight decay (weights, not biases)");
+ABSL_FLAG(std::string, checkpoint, "", "train: checkpoint file (written every --checkpoint_every batches)");
+ABSL_FLAG(int64_t, checkpoint_every, 100, "train: batches between checkpoints");
+ABSL_FLAG(bool, resume, false, "train: continue from --checkpoint if it exists");
+ABSL_FLAG(std::string, weights, "", "train: save the trained weights here (format in cnn/trainer.h)");
+ABSL_FLAG(int64_t, train_limit, 0, "train: use only the first N training images (0: all)");
+ABSL_FLAG(int64_t, test_limit, 0, "train: use only the first N test images (0: all)");
+ABSL_FLAG(uint64_t, seed, 1, "train: seed of the initial weights and of the shuffling");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error or off");
 
 int main(int argc, char** argv) {
   codedge::TuneProcess();
   codedge::InstallTerminationHandlers();
-  absl::SetProgramUsageMessage("edge-server --listen HOST:PORT\nServes edge workers (Worker.Connect) and clients "
-                               "(Compute.Multiply, Compute.ClusterStatus).");
+  absl::SetProgramUsageMessage(
+      "edge-server --listen HOST:PORT\n  Serves edge workers (Worker.Connect) and clients (Compute.Multiply, "
+      "Compute.ClusterStatus).\nedge-server train --model vgg-mini --data fashion-mnist --batch 50 --epochs 1 "
+      "--strategy mds|lt|uncoded|... [--local]\n  Trains a CNN whose products run coded on the workers.");
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
-  if (args.size() > 1) {
-    std::cerr << "edge-server: unexpected argument '" << args[1] << "'\n";
+  const bool train = args.size() > 1 && std::string(args[1]) == "train";
+  if (args.size() > (train ? 2 : 1)) {
+    std::cerr << "edge-server: unexpected argument '" << args[train ? 2 : 1] << "'\n";
     return 2;
   }
   if (auto s = codedge::SetLogLevel(absl::GetFlag(FLAGS_log_level)); !s.ok()) {
@@ -39,6 +62,32 @@ int main(int argc, char** argv) {
       options.workers.silence_timeout < 2 * options.workers.heartbeat_interval) {
     std::cerr << "edge-server: need --heartbeat_interval >= 10ms and --worker_timeout >= 2 x --heartbeat_interval\n";
     return 2;
+  }
+  if (train) {
+    codedge::TrainCommand c;
+    c.model = absl::GetFlag(FLAGS_model);
+    c.data = absl::GetFlag(FLAGS_data);
+    c.strategy = absl::GetFlag(FLAGS_strategy);
+    c.local = absl::GetFlag(FLAGS_local);
+    c.min_workers = absl::GetFlag(FLAGS_workers);
+    c.train_limit = absl::GetFlag(FLAGS_train_limit);
+    c.test_limit = absl::GetFlag(FLAGS_test_limit);
+    c.model_seed = absl::GetFlag(FLAGS_seed);
+    c.train.batch = absl::GetFlag(FLAGS_batch);
+    c.train.epochs = absl::GetFlag(FLAGS_epochs);
+    c.train.max_batches = absl::GetFlag(FLAGS_max_batches);
+    c.train.sgd = {absl::GetFlag(FLAGS_lr), absl::GetFlag(FLAGS_momentum), absl::GetFlag(FLAGS_weight_decay)};
+    c.train.seed = absl::GetFlag(FLAGS_seed);
+    c.train.checkpoint_path = absl::GetFlag(FLAGS_checkpoint);
+    c.train.checkpoint_every = absl::GetFlag(FLAGS_checkpoint_every);
+    c.train.resume = absl::GetFlag(FLAGS_resume);
+    c.train.weights_path = absl::GetFlag(FLAGS_weights);
+    c.server = options;
+    if (absl::Status s = codedge::RunTrainCommand(c); !s.ok()) {
+      std::cerr << "edge-server train: " << s.message() << "\n";
+      return s.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+    }
+    return 0;
   }
   auto server = codedge::EdgeServer::Start(options);
   if (!server.ok()) {

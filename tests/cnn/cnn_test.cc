@@ -8,6 +8,7 @@
 #include "cnn/dataset.h"
 #include "cnn/kernels.h"
 #include "cnn/model.h"
+#include "cnn/trainer.h"
 #include "common/matrix_util.h"
 
 namespace codedge::cnn {
@@ -266,6 +267,62 @@ TEST_CASE("Fashion-MNIST from the Debian package loads", "[cnn][dataset]") {
   CHECK(d->h == 28);
   CHECK(d->images.maxCoeff() <= 1.0f);
   CHECK(d->images.minCoeff() >= 0.0f);
+}
+
+}  // namespace
+}  // namespace codedge::cnn
+
+namespace codedge::cnn {
+namespace {
+
+Dataset SyntheticData(int64_t n, uint64_t seed) {
+  Pcg32 rng(seed, 3);
+  Dataset d;
+  d.h = d.w = 28;
+  d.c = 1;
+  d.classes = 10;
+  d.images = RandomUniformMatrix(n, 28 * 28, rng, 0, 1);
+  for (int64_t i = 0; i < n; ++i) d.labels.push_back(static_cast<int32_t>(rng.UniformInt(10)));
+  return d;
+}
+
+TEST_CASE("A checkpointed and resumed run ends with the weights of an uninterrupted one", "[cnn][trainer]") {
+  const Dataset train = SyntheticData(40, 1), test = SyntheticData(10, 2);
+  LocalEngine e;
+  TrainOptions o;
+  o.batch = 5;
+  o.progress_seconds = 1e9;
+  o.max_batches = 6;
+  auto straight = Model::Create("vgg-mini", 3);
+  REQUIRE(Train(*straight, train, test, e, o).ok());
+
+  const std::string ckpt = "/tmp/codedge-trainer-test.ckpt";
+  std::remove(ckpt.c_str());
+  TrainOptions first = o;
+  first.max_batches = 3;  // "killed" after 3 batches, with a checkpoint every batch
+  first.checkpoint_path = ckpt;
+  first.checkpoint_every = 1;
+  auto resumed = Model::Create("vgg-mini", 3);
+  REQUIRE(Train(*resumed, train, test, e, first).ok());
+  auto again = Model::Create("vgg-mini", 3);  // a fresh process: weights come from the file
+  TrainOptions second = o;
+  second.checkpoint_path = ckpt;
+  second.resume = true;
+  auto r = Train(*again, train, test, e, second);
+  REQUIRE(r.ok());
+  CHECK(r->batches == 3);
+  auto a = straight->params(), b = again->params();
+  for (size_t k = 0; k < a.size(); ++k) CHECK(a[k]->value == b[k]->value);
+
+  // Weights files round-trip; a mismatched or truncated file is refused.
+  const std::string w = "/tmp/codedge-trainer-test.weights";
+  REQUIRE(SaveModel(*straight, w, false, Position{}).ok());
+  auto loaded = Model::Create("vgg-mini", 99);
+  REQUIRE(LoadModel(*loaded, w).ok());
+  CHECK(loaded->params()[0]->value == straight->params()[0]->value);
+  std::system(("head -c 1000 " + w + " > " + w + ".cut").c_str());
+  CHECK(LoadModel(*loaded, w + ".cut").status().code() == absl::StatusCode::kDataLoss);
+  CHECK(LoadModel(*loaded, "/tmp/does-not-exist.weights").status().code() == absl::StatusCode::kNotFound);
 }
 
 }  // namespace

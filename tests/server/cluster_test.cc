@@ -299,3 +299,51 @@ TEST_CASE("A new job spreads its tasks over idle workers one each before anyone 
 
 }  // namespace
 }  // namespace codedge
+
+#include "cnn/kernels.h"
+#include "cnn/model.h"
+#include "server/cluster_engine.h"
+
+namespace codedge {
+namespace {
+
+// One SGD step of vgg-mini through the cluster engine vs the local engine.
+std::vector<Matrix> OneStep(cnn::MatmulEngine& e) {
+  auto model = cnn::Model::Create("vgg-mini", 21);
+  Pcg32 rng(22, 1);
+  const Matrix images = RandomUniformMatrix(4, 28 * 28, rng, 0, 1);
+  Matrix d;
+  int64_t c = 0;
+  cnn::SoftmaxCrossEntropy(*model->Forward(images, e), {1, 2, 3, 4}, &d, &c);
+  REQUIRE(model->Backward(d, e).ok());
+  model->Step({});
+  std::vector<Matrix> w;
+  for (cnn::Param* p : model->params()) w.push_back(p->value);
+  return w;
+}
+
+TEST_CASE("A distributed training step equals the local step", "[cluster][cnn]") {
+  Cluster cluster(3);
+  absl::Notification never;
+  for (int i = 0; i < 500 && cluster.server->workers().Workers().size() < 3; ++i) {
+    never.WaitForNotificationWithTimeout(absl::Milliseconds(10));
+  }
+  cnn::LocalEngine local;
+  const std::vector<Matrix> want = OneStep(local);
+  for (const char* strategy : {"uncoded:k=6", "mds:m=8,n=5", "lt"}) {
+    INFO(strategy);
+    const CodeSpec spec = *ParseCodeSpec(strategy);
+    ClusterEngineOptions o{spec, spec, spec};
+    o.min_remote_macs = 0;  // every product on the workers
+    ClusterEngine engine(&cluster.server->pool(), o);
+    const std::vector<Matrix> got = OneStep(engine);
+    CHECK(engine.remote_products() == 6 * 3);  // 4 conv + 2 dense layers, 3 products each
+    for (size_t k = 0; k < want.size(); ++k) {
+      // uncoded: float rounding only; MDS/LT: within the codes' tolerance
+      CHECK(RelativeError(got[k], want[k].cast<double>()) < (spec.strategy == Strategy::kUncoded ? 1e-5 : 1e-3));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace codedge

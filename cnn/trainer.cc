@@ -1,0 +1,214 @@
+#include "cnn/trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+
+#include "absl/strings/str_cat.h"
+#include "common/logging.h"
+#include "common/random.h"
+#include "common/status.h"
+
+namespace codedge::cnn {
+namespace {
+
+constexpr char kMagic[8] = {'C', 'O', 'D', 'E', 'D', 'G', 'E', '1'};
+
+double Since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+// The example order of `epoch`: a Fisher-Yates shuffle from (seed, epoch),
+// so a resumed run sees exactly the batches it would have seen.
+std::vector<int64_t> Order(int64_t n, uint64_t seed, uint64_t epoch) {
+  std::vector<int64_t> idx(n);
+  std::iota(idx.begin(), idx.end(), 0);
+  Pcg32 rng(MixSeed(seed, epoch), 0x73687566);  // "shuf"
+  for (int64_t i = n - 1; i > 0; --i) std::swap(idx[i], idx[rng.UniformInt(static_cast<uint32_t>(i + 1))]);
+  return idx;
+}
+
+template <typename T>
+void Put(std::string& out, T v) {
+  out.append(reinterpret_cast<const char*>(&v), sizeof(v));
+}
+
+template <typename T>
+bool Get(const std::string& in, size_t& at, T* v) {
+  if (at + sizeof(T) > in.size()) return false;
+  std::memcpy(v, in.data() + at, sizeof(T));
+  at += sizeof(T);
+  return true;
+}
+
+}  // namespace
+
+absl::Status SaveModel(Model& model, const std::string& path, bool checkpoint, const Position& pos) {
+  std::string out(kMagic, 8);
+  Put<uint32_t>(out, checkpoint ? 2 : 1);
+  Put<uint64_t>(out, pos.epoch);
+  Put<uint64_t>(out, pos.next_batch);
+  Put<uint64_t>(out, pos.seed);
+  const auto params = model.params();
+  Put<uint32_t>(out, static_cast<uint32_t>(params.size()));
+  for (Param* p : params) {
+    Put<uint32_t>(out, static_cast<uint32_t>(p->name.size()));
+    out += p->name;
+    Put<uint64_t>(out, static_cast<uint64_t>(p->value.rows()));
+    Put<uint64_t>(out, static_cast<uint64_t>(p->value.cols()));
+    out.append(reinterpret_cast<const char*>(p->value.data()), p->value.size() * sizeof(float));
+    if (checkpoint) out.append(reinterpret_cast<const char*>(p->velocity.data()), p->velocity.size() * sizeof(float));
+  }
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
+    f.write(out.data(), static_cast<std::streamsize>(out.size()));
+    f.flush();
+    if (!f) return absl::UnavailableError(absl::StrCat("cannot write ", tmp));
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("cannot rename ", tmp, " to ", path, ": ", ec.message()));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Position> LoadModel(Model& model, const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
+  const std::string in((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  auto bad = [&](const std::string& why) { return absl::DataLossError(absl::StrCat(path, ": ", why)); };
+  if (in.size() < 8 || std::memcmp(in.data(), kMagic, 8) != 0) return bad("not a codedge weights file");
+  size_t at = 8;
+  uint32_t kind = 0, count = 0;
+  Position pos;
+  if (!Get(in, at, &kind) || (kind != 1 && kind != 2) || !Get(in, at, &pos.epoch) || !Get(in, at, &pos.next_batch) ||
+      !Get(in, at, &pos.seed) || !Get(in, at, &count)) {
+    return bad("truncated header");
+  }
+  const auto params = model.params();
+  if (count != params.size()) {
+    return absl::InvalidArgumentError(absl::StrCat(path, ": ", count, " parameters, the model has ", params.size()));
+  }
+  for (Param* p : params) {
+    uint32_t len = 0;
+    uint64_t rows = 0, cols = 0;
+    if (!Get(in, at, &len) || at + len > in.size()) return bad("truncated");
+    const std::string name = in.substr(at, len);
+    at += len;
+    if (!Get(in, at, &rows) || !Get(in, at, &cols)) return bad("truncated");
+    if (name != p->name || static_cast<int64_t>(rows) != p->value.rows() || static_cast<int64_t>(cols) != p->value.cols()) {
+      return absl::InvalidArgumentError(absl::StrCat(path, ": parameter ", name, " ", rows, "x", cols,
+                                                     " does not match the model's ", p->name, " ", p->value.rows(),
+                                                     "x", p->value.cols()));
+    }
+    const size_t bytes = rows * cols * sizeof(float);
+    if (at + bytes * (kind == 2 ? 2 : 1) > in.size()) return bad("truncated values");
+    std::memcpy(p->value.data(), in.data() + at, bytes);
+    at += bytes;
+    if (kind == 2) {
+      std::memcpy(p->velocity.data(), in.data() + at, bytes);
+      at += bytes;
+    }
+  }
+  if (at != in.size()) return bad("trailing bytes");
+  return pos;
+}
+
+absl::StatusOr<double> Evaluate(Model& model, const Dataset& data, MatmulEngine& engine) {
+  if (data.size() == 0) return absl::InvalidArgumentError("no examples to evaluate");
+  int64_t correct = 0;
+  for (int64_t start = 0; start < data.size(); start += 500) {
+    const int64_t n = std::min<int64_t>(500, data.size() - start);
+    Matrix images = data.images.middleRows(start, n);
+    ASSIGN_OR_RETURN(Matrix logits, model.Forward(images, engine));
+    for (int64_t i = 0; i < n; ++i) {
+      Eigen::Index best;
+      logits.row(i).maxCoeff(&best);
+      correct += best == data.labels[start + i];
+    }
+  }
+  return static_cast<double>(correct) / static_cast<double>(data.size());
+}
+
+absl::StatusOr<TrainReport> Train(Model& model, const Dataset& train, const Dataset& test, MatmulEngine& engine,
+                                  const TrainOptions& o) {
+  if (o.batch < 1 || o.epochs < 1 || o.max_batches < 0 || o.checkpoint_every < 1) {
+    return absl::InvalidArgumentError("batch, epochs and checkpoint_every must be >= 1, max_batches >= 0");
+  }
+  if (train.images.cols() != model.input().size() || test.images.cols() != model.input().size()) {
+    return absl::InvalidArgumentError(absl::StrCat("data of ", train.images.cols(), " values per image do not fit ",
+                                                   "the model's ", model.input().size()));
+  }
+  if (train.size() < o.batch) return absl::InvalidArgumentError("fewer training examples than one batch");
+  Position pos{0, 0, o.seed};
+  if (o.resume && !o.checkpoint_path.empty() && std::filesystem::exists(o.checkpoint_path)) {
+    ASSIGN_OR_RETURN(pos, LoadModel(model, o.checkpoint_path));
+    if (pos.seed != o.seed) {
+      return absl::InvalidArgumentError(absl::StrCat(o.checkpoint_path, " was trained with seed ", pos.seed,
+                                                     ", not ", o.seed));
+    }
+    Log().info("resumed from {} at epoch {} batch {}", o.checkpoint_path, pos.epoch + 1, pos.next_batch);
+  }
+  const int64_t per_epoch = train.size() / o.batch;
+  const int64_t total = o.max_batches > 0 ? std::min<int64_t>(o.max_batches, per_epoch * o.epochs)
+                                          : per_epoch * o.epochs;
+  int64_t done_before = static_cast<int64_t>(pos.epoch) * per_epoch + static_cast<int64_t>(pos.next_batch);
+  TrainReport report;
+  const auto start = std::chrono::steady_clock::now();
+  auto last_print = start;
+  double window_loss = 0;
+  int64_t window_correct = 0, window_seen = 0, window_batches = 0;
+  Matrix images(o.batch, train.images.cols());
+  std::vector<int32_t> labels(o.batch);
+  for (uint64_t epoch = pos.epoch; epoch < static_cast<uint64_t>(o.epochs) && done_before < total; ++epoch) {
+    const std::vector<int64_t> order = Order(train.size(), o.seed, epoch);
+    for (int64_t b = epoch == pos.epoch ? static_cast<int64_t>(pos.next_batch) : 0;
+         b < per_epoch && done_before < total; ++b) {
+      for (int64_t i = 0; i < o.batch; ++i) {
+        images.row(i) = train.images.row(order[b * o.batch + i]);
+        labels[i] = train.labels[order[b * o.batch + i]];
+      }
+      ASSIGN_OR_RETURN(Matrix logits, model.Forward(images, engine));
+      Matrix dlogits;
+      int64_t correct = 0;
+      const double loss = SoftmaxCrossEntropy(logits, labels, &dlogits, &correct);
+      if (!std::isfinite(loss)) return absl::InternalError(absl::StrCat("loss is ", loss, " at batch ", b + 1));
+      RETURN_IF_ERROR(model.Backward(dlogits, engine));
+      model.Step(o.sgd);
+      ++report.batches;
+      ++done_before;
+      window_loss += loss;
+      window_correct += correct;
+      window_seen += o.batch;
+      ++window_batches;
+      const bool last = done_before == total;
+      if (!o.checkpoint_path.empty() && (done_before % o.checkpoint_every == 0 || last)) {
+        RETURN_IF_ERROR(SaveModel(model, o.checkpoint_path, true, Position{epoch, static_cast<uint64_t>(b + 1), o.seed}));
+      }
+      const double elapsed = Since(start);
+      if (std::chrono::duration<double>(std::chrono::steady_clock::now() - last_print).count() >= o.progress_seconds ||
+          last) {
+        const double ms = 1e3 * elapsed / static_cast<double>(report.batches);
+        Log().info("epoch {} batch {}/{}: loss {:.4f}, accuracy {:.1f}%, {:.1f} ms/batch, ETA {:.0f} s", epoch + 1,
+                   b + 1, per_epoch, window_loss / window_batches, 100.0 * window_correct / window_seen, ms,
+                   ms * static_cast<double>(total - done_before) / 1e3);
+        report.last_loss = window_loss / window_batches;
+        report.train_accuracy = static_cast<double>(window_correct) / window_seen;
+        window_loss = 0;
+        window_correct = window_seen = window_batches = 0;
+        last_print = std::chrono::steady_clock::now();
+      }
+    }
+  }
+  report.seconds = Since(start);
+  report.ms_per_batch = report.batches > 0 ? 1e3 * report.seconds / static_cast<double>(report.batches) : 0;
+  ASSIGN_OR_RETURN(report.test_accuracy, Evaluate(model, test, engine));
+  if (!o.weights_path.empty()) RETURN_IF_ERROR(SaveModel(model, o.weights_path, false, Position{0, 0, o.seed}));
+  return report;
+}
+
+}  // namespace codedge::cnn

@@ -1,0 +1,69 @@
+// Mini-batch SGD training of a Model over any MatmulEngine, with progress
+// lines, evaluation, checkpoints and resume.
+//
+// Checkpoint / weights file format (little-endian), documented for users:
+//   "CODEDGE1"                     8 bytes magic
+//   u32 kind                       1 = weights only, 2 = checkpoint
+//   u64 epoch, u64 next_batch      position (checkpoint; 0 for weights)
+//   u64 seed                       the training seed (the shuffle order)
+//   u32 params                     then per parameter:
+//     u32 name_len, name bytes, u64 rows, u64 cols,
+//     rows*cols float32 values (row-major),
+//     [checkpoint only] rows*cols float32 momentum velocities
+// A checkpoint is written to PATH.tmp and renamed, so a crash never leaves
+// a half-written file.
+#ifndef CODEDGE_CNN_TRAINER_H_
+#define CODEDGE_CNN_TRAINER_H_
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "cnn/dataset.h"
+#include "cnn/engine.h"
+#include "cnn/model.h"
+
+namespace codedge::cnn {
+
+struct TrainOptions {
+  int64_t batch = 50;
+  int epochs = 1;
+  int64_t max_batches = 0;        // stop after this many batches in all (0: every epoch to the end)
+  SgdOptions sgd;
+  uint64_t seed = 1;              // shuffling
+  std::string checkpoint_path;    // empty: no checkpoints
+  int64_t checkpoint_every = 100; // batches
+  bool resume = false;            // continue from checkpoint_path if it exists
+  std::string weights_path;       // empty: not saved
+  double progress_seconds = 2.0;  // a progress line at most this often
+};
+
+struct TrainReport {
+  int64_t batches = 0;            // trained in this run
+  double last_loss = 0, train_accuracy = 0;  // over the last progress window
+  double test_accuracy = 0;
+  double ms_per_batch = 0;
+  double seconds = 0;
+};
+
+// Trains `model` on `train`, evaluates on `test`. InvalidArgument for bad
+// options or data that do not fit the model; engine errors are returned as
+// they are (the last checkpoint stays usable).
+absl::StatusOr<TrainReport> Train(Model& model, const Dataset& train, const Dataset& test, MatmulEngine& engine,
+                                  const TrainOptions& options);
+
+// Accuracy of `model` on `data` (batches of 500, forward only).
+absl::StatusOr<double> Evaluate(Model& model, const Dataset& data, MatmulEngine& engine);
+
+struct Position {
+  uint64_t epoch = 0, next_batch = 0, seed = 0;
+};
+absl::Status SaveModel(Model& model, const std::string& path, bool checkpoint, const Position& pos);
+// Loads values (and velocities of a checkpoint) into `model`; the names and
+// shapes must match. Returns the saved position.
+absl::StatusOr<Position> LoadModel(Model& model, const std::string& path);
+
+}  // namespace codedge::cnn
+
+#endif  // CODEDGE_CNN_TRAINER_H_

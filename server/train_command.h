@@ -1,0 +1,33 @@
+// `edge-server train`: trains a CNN whose products run on this server's
+// workers (or locally with --local), wired from a config struct.
+#ifndef CODEDGE_SERVER_TRAIN_COMMAND_H_
+#define CODEDGE_SERVER_TRAIN_COMMAND_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "cnn/trainer.h"
+#include "server/edge_server.h"
+
+namespace codedge {
+
+struct TrainCommand {
+  std::string model = "vgg-mini";
+  std::string data = "fashion-mnist";  // or a directory of MNIST-format idx files
+  int64_t train_limit = 0, test_limit = 0;  // 0: all examples
+  std::string strategy = "mds";        // for every product kind
+  bool local = false;                  // products on this machine, no cluster
+  int min_workers = 1;                 // wait for this many workers before training
+  absl::Duration wait_for_workers = absl::Minutes(2);
+  uint64_t model_seed = 1;
+  cnn::TrainOptions train;
+  EdgeServerOptions server;
+};
+
+// Runs the whole command; prints progress lines and a final summary.
+absl::Status RunTrainCommand(const TrainCommand& command);
+
+}  // namespace codedge
+
+#endif  // CODEDGE_SERVER_TRAIN_COMMAND_H_
