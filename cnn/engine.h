@@ -21,11 +21,19 @@ class MatmulEngine {
   // a (M x K) . b (K x N). InvalidArgument if the shapes do not chain;
   // engines that distribute may also fail (Unavailable, DeadlineExceeded).
   virtual absl::StatusOr<Matrix> Multiply(ConstMatrixRef a, ConstMatrixRef b, ProductKind kind) = 0;
+  // a^T . b for a (K x M), b (K x N): the weight gradients. The default
+  // materialises a^T (a distributing engine needs its rows anyway); the
+  // local engine multiplies without the copy.
+  virtual absl::StatusOr<Matrix> MultiplyTransposedA(ConstMatrixRef a, ConstMatrixRef b, ProductKind kind) {
+    const Matrix at = a.transpose();
+    return Multiply(at, b, kind);
+  }
 };
 
 class LocalEngine final : public MatmulEngine {
  public:
   absl::StatusOr<Matrix> Multiply(ConstMatrixRef a, ConstMatrixRef b, ProductKind kind) override;
+  absl::StatusOr<Matrix> MultiplyTransposedA(ConstMatrixRef a, ConstMatrixRef b, ProductKind kind) override;
 };
 
 }  // namespace codedge::cnn

@@ -42,7 +42,7 @@ class ConvLayer final : public Layer {
   }
 
   absl::StatusOr<Matrix> Backward(const Matrix& dz, MatmulEngine& engine) override {
-    ASSIGN_OR_RETURN(w_.grad, engine.Multiply(cols_.transpose(), dz, ProductKind::kBackwardWeights));  // (k*k*C, F)
+    ASSIGN_OR_RETURN(w_.grad, engine.MultiplyTransposedA(cols_, dz, ProductKind::kBackwardWeights));  // (k*k*C, F)
     b_.grad = dz.colwise().sum();
     ASSIGN_OR_RETURN(Matrix dcols, engine.Multiply(dz, w_.value.transpose(), ProductKind::kBackwardData));
     return Col2Im(dcols, g_);                                              // (N*H*W, C)
@@ -109,7 +109,7 @@ class DenseLayer final : public Layer {
     return z;
   }
   absl::StatusOr<Matrix> Backward(const Matrix& dz, MatmulEngine& engine) override {
-    ASSIGN_OR_RETURN(w_.grad, engine.Multiply(x_.transpose(), dz, ProductKind::kBackwardWeights));
+    ASSIGN_OR_RETURN(w_.grad, engine.MultiplyTransposedA(x_, dz, ProductKind::kBackwardWeights));
     b_.grad = dz.colwise().sum();
     ASSIGN_OR_RETURN(Matrix dx, engine.Multiply(dz, w_.value.transpose(), ProductKind::kBackwardData));  // (N, in)
     // Back to (N*H*W, C) for the layer below: the same memory.
