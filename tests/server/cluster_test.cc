@@ -47,6 +47,14 @@ struct Cluster {
     for (auto& t : threads) t.join();
     server->Shutdown();
   }
+  // Bounded wait (5 s) until n workers are connected.
+  bool WaitForWorkers(size_t n) {
+    absl::Notification never;
+    for (int i = 0; i < 500 && server->workers().Workers().size() < n; ++i) {
+      never.WaitForNotificationWithTimeout(absl::Milliseconds(10));
+    }
+    return server->workers().Workers().size() >= n;
+  }
   std::unique_ptr<v1::Compute::Stub> Stub() {
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(1 << 30);
@@ -164,9 +172,7 @@ TEST_CASE("A straggler's task is cancelled: the job does not wait and the worker
   auto stub = cluster.Stub();
   absl::Notification never;
   // Let the straggler connect and take tasks of the job.
-  for (int i = 0; i < 500 && cluster.server->workers().Workers().size() < 3; ++i) {
-    never.WaitForNotificationWithTimeout(absl::Milliseconds(10));
-  }
+  REQUIRE(cluster.WaitForWorkers(3));
   v1::MultiplyResponse resp;
   const absl::Time start = absl::Now();
   REQUIRE(Multiply(*stub, a, b, "mds:m=12,n=8", &resp).ok());
@@ -238,9 +244,7 @@ TEST_CASE("A client that cancels its Multiply cancels the job and the workers' t
   Cluster cluster(2, *ParseDelaySpec("const:20"));  // every task would take 20 s
   auto stub = cluster.Stub();
   absl::Notification never;
-  for (int i = 0; i < 500 && cluster.server->workers().Workers().size() < 2; ++i) {
-    never.WaitForNotificationWithTimeout(absl::Milliseconds(10));
-  }
+  REQUIRE(cluster.WaitForWorkers(2));
   Pcg32 rng(15, 1);
   const Matrix a = RandomUniformMatrix(40, 8, rng), b = RandomUniformMatrix(8, 2, rng);
   v1::MultiplyRequest req;
@@ -286,9 +290,7 @@ TEST_CASE("A new job spreads its tasks over idle workers one each before anyone 
   Cluster cluster(4, *ParseDelaySpec("const:0.05"));
   auto stub = cluster.Stub();
   absl::Notification never;
-  for (int i = 0; i < 500 && cluster.server->workers().Workers().size() < 4; ++i) {
-    never.WaitForNotificationWithTimeout(absl::Milliseconds(10));
-  }
+  REQUIRE(cluster.WaitForWorkers(4));
   Pcg32 rng(16, 1);
   const Matrix a = RandomUniformMatrix(40, 8, rng), b = RandomUniformMatrix(8, 2, rng);
   v1::MultiplyResponse resp;
@@ -325,9 +327,7 @@ std::vector<Matrix> OneStep(cnn::MatmulEngine& e) {
 TEST_CASE("A distributed training step equals the local step", "[cluster][cnn]") {
   Cluster cluster(3);
   absl::Notification never;
-  for (int i = 0; i < 500 && cluster.server->workers().Workers().size() < 3; ++i) {
-    never.WaitForNotificationWithTimeout(absl::Milliseconds(10));
-  }
+  REQUIRE(cluster.WaitForWorkers(3));
   cnn::LocalEngine local;
   const std::vector<Matrix> want = OneStep(local);
   for (const char* strategy : {"uncoded:k=6", "mds:m=8,n=5", "lt"}) {
