@@ -130,7 +130,7 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(const LaunchOp
   fs::create_directories(c->log_dir_, ec);
   if (ec) return absl::InternalError(absl::StrCat("cannot create ", c->log_dir_, ": ", ec.message()));
   std::string server_bin = options.server_binary, worker_bin = options.worker_binary;
-  if (server_bin.empty()) {
+  if (server_bin.empty() && options.server_address.empty()) {
     auto b = FindBinary("edge-server");
     if (!b.ok()) return b.status();
     server_bin = *b;
@@ -141,14 +141,18 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(const LaunchOp
     worker_bin = *b;
   }
 
+  const absl::Time deadline = absl::Now() + options.start_timeout;
+  if (!options.server_address.empty()) {
+    c->external_ = options.server_address;
+    c->children_.push_back(Child{-1, "server", "", ""});
+  }
   // The server, on a free port it prints.
   std::vector<std::string> sargs = {"--listen=127.0.0.1:0"};
   sargs.insert(sargs.end(), options.server_args.begin(), options.server_args.end());
-  auto server = c->Spawn(server_bin, sargs, "server");
+  absl::StatusOr<Child> server = c->children_.empty() ? c->Spawn(server_bin, sargs, "server") : c->children_[0];
   if (!server.ok()) return server.status();
-  c->children_.push_back(*server);
-  const absl::Time deadline = absl::Now() + options.start_timeout;
-  for (;;) {
+  if (c->children_.empty()) c->children_.push_back(*server);
+  for (; c->external_.empty();) {
     const std::string log = ReadFile(server->log);
     if (const size_t at = log.find("listening on port "); at != std::string::npos) {
       c->port_ = std::atoi(log.c_str() + at + 18);

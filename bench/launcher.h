@@ -32,6 +32,7 @@ struct LaunchOptions {
   std::string server_binary;      // empty: found beside this executable (see FindBinary)
   std::string worker_binary;
   std::vector<std::string> server_args;
+  std::string server_address;     // non-empty: workers join this running server (none is spawned)
   std::string log_dir;            // empty: /tmp/codedge-cluster-PID
   absl::Duration start_timeout = absl::Seconds(20);
 };
@@ -53,7 +54,7 @@ class LocalCluster {
   LocalCluster(const LocalCluster&) = delete;
   LocalCluster& operator=(const LocalCluster&) = delete;
 
-  std::string address() const { return absl::StrCat("127.0.0.1:", port_); }
+  std::string address() const { return external_.empty() ? absl::StrCat("127.0.0.1:", port_) : external_; }
   int port() const { return port_; }
   const std::string& log_dir() const { return log_dir_; }
   // Whether CPU quotas were asked for and applied (false: unavailable, said
@@ -70,7 +71,8 @@ class LocalCluster {
   };
   absl::StatusOr<Child> Spawn(const std::string& binary, std::vector<std::string> args, const std::string& name);
 
-  std::vector<Child> children_;  // [0] is the server
+  std::vector<Child> children_;  // [0] is the server (pid -1 when external)
+  std::string external_;
   std::string log_dir_;
   int port_ = 0;
   bool quotas_applied_ = false;

@@ -19,6 +19,7 @@
 #include "bench/gemm_bench.h"
 #include "bench/matmul_bench.h"
 #include "bench/overhead_bench.h"
+#include "bench/train_bench.h"
 #include "common/linalg.h"
 #include "common/logging.h"
 #include "common/process.h"
@@ -50,6 +51,7 @@ ABSL_FLAG(double, row_units, 0.001, "matmul initial-delay: time per row (units)"
 ABSL_FLAG(int64_t, rows, 10000, "matmul initial-delay: rows of A");
 ABSL_FLAG(std::string, lt, "", "matmul: options of the lt strategy, e.g. symbols_per_task=20");
 ABSL_FLAG(std::string, csv, "", "matmul: also write the results as CSV to this file");
+ABSL_FLAG(int64_t, batches, 10, "train: batches of 50 per strategy and distribution");
 ABSL_FLAG(std::string, plots, "", "matmul: write gnuplot data, script and PNG/SVG figures into this directory");
 ABSL_FLAG(std::string, shapes, "10000x1000x10,1000x1000x1000,25088x27x32,6272x288x64",
           "gemm: comma-separated MxKxN product shapes (defaults: the codes benchmark's and CNN-like im2col shapes)");
@@ -65,6 +67,7 @@ constexpr char kUsage[] =
     "  gemm    local float32 product time per shape (Eigen vs OpenBLAS builds)\n"
     "  overhead  cluster machinery on loopback: end to end vs bound, dispatch rate\n"
     "  matmul  the paper's straggler experiments on a local cluster of processes, against the ideal bound\n"
+    "  train   time per batch of coded CNN training on 10 straggling workers, per strategy and latency\n"
     "Examples: edge-bench codes --json codes.json\n"
     "          edge-bench matmul --plots plots/ --csv matmul.csv\n"
     "          edge-bench matmul --model initial-delay";
@@ -126,6 +129,26 @@ int RunMatmul() {
     }
     std::cout << "figures (.png, .svg) and their gnuplot data and script in " << dir << "\n";
   }
+  return 0;
+}
+
+int RunTrain() {
+  codedge::bench::TrainBenchOptions o;
+  o.strategies = SplitList(absl::GetFlag(FLAGS_strategies) == "uncoded,speculative,replication,mds,mds-systematic,lt"
+                               ? "uncoded,replication,mds,mds-systematic,lt"
+                               : absl::GetFlag(FLAGS_strategies));
+  o.workers = absl::GetFlag(FLAGS_workers);
+  o.batches = absl::GetFlag(FLAGS_batches);
+  if (absl::GetFlag(FLAGS_time_unit) > absl::ZeroDuration()) o.time_unit = absl::GetFlag(FLAGS_time_unit);
+  o.seed = absl::GetFlag(FLAGS_seed);
+  auto r = codedge::bench::RunTrainBench(o);
+  if (!r.ok()) {
+    std::cerr << "edge-bench train: " << r.status() << "\n";
+    return r.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  codedge::bench::PrintTrainTable(*r, std::cout);
+  if (const std::string p = absl::GetFlag(FLAGS_json); !p.empty()) std::ofstream(p) << codedge::bench::TrainJson(*r);
+  if (const std::string p = absl::GetFlag(FLAGS_csv); !p.empty()) std::ofstream(p) << codedge::bench::TrainCsv(*r);
   return 0;
 }
 
@@ -239,6 +262,7 @@ int main(int argc, char** argv) {
   if (cmd == "gemm") return RunGemm();
   if (cmd == "overhead") return RunOverhead();
   if (cmd == "matmul") return RunMatmul();
+  if (cmd == "train") return RunTrain();
   std::cerr << "edge-bench: unknown sub-command '" << cmd << "'\n" << kUsage << "\n";
   return 2;
 }

@@ -104,3 +104,34 @@ TEST_CASE("The launcher tears its processes down and reports a worker that canno
 
 }  // namespace
 }  // namespace codedge::bench
+
+#include "bench/train_bench.h"
+#include "cnn/dataset.h"
+
+namespace codedge::bench {
+namespace {
+
+TEST_CASE("edge-bench train runs a coded training step on launched workers", "[train][process]") {
+  if (!cnn::LoadMnistDir(cnn::kFashionMnistDir, "test", 1).ok()) {
+    WARN("dataset-fashion-mnist is not installed; skipped");
+    return;
+  }
+  TrainBenchOptions o;
+  o.strategies = {"uncoded", "mds"};
+  o.workers = 2;
+  o.batches = 1;
+  o.test_limit = 50;
+  auto r = RunTrainBench(o);
+  REQUIRE(r.ok());
+  REQUIRE(r->size() == 6);  // 3 distributions x 2 strategies
+  for (const TrainBenchRow& x : *r) {
+    CHECK(x.batches == 1);
+    CHECK(x.ms_per_batch > 0);
+    CHECK(x.test_accuracy >= 0);
+  }
+  o.strategies = {"nonsense"};
+  CHECK(RunTrainBench(o).status().code() == absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace codedge::bench

@@ -1,0 +1,133 @@
+#include "bench/train_bench.h"
+
+#include <memory>
+
+#include <unistd.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "bench/json.h"
+#include "bench/launcher.h"
+#include "cnn/dataset.h"
+#include "cnn/model.h"
+#include "cnn/trainer.h"
+#include "common/logging.h"
+#include "common/random.h"
+#include "common/status.h"
+#include "server/cluster_engine.h"
+#include "server/edge_server.h"
+
+namespace codedge::bench {
+namespace {
+
+// LT at row granularity would make k = 39 200 for the first convolution
+// (BENCHMARKS.md: the real-valued decoder is the bottleneck there); 64 rows
+// per symbol keeps k below ~600.
+absl::StatusOr<std::string> Spec(const std::string& name, int workers) {
+  if (name == "uncoded") return absl::StrCat("uncoded:k=", workers);
+  if (name == "speculative") return absl::StrCat("speculative:k=", workers);
+  if (name == "replication") return absl::StrCat("replication:k=", workers, ",copies=2");
+  if (name == "mds") return absl::StrCat("mds:m=", workers + workers / 2, ",n=", workers);
+  if (name == "mds-systematic") return absl::StrCat("mds:m=", workers + workers / 2, ",n=", workers, ",generator=systematic");
+  if (name == "lt") return std::string("lt:symbol_rows=64");
+  return absl::InvalidArgumentError(absl::StrCat("unknown strategy '", name, "'"));
+}
+
+struct Dist {
+  std::string name;
+  double a, b;
+  double Draw(Pcg32& rng) const {
+    if (name == "uniform") return rng.Uniform(a, b);
+    if (name == "normal") return std::max(0.0, rng.Normal(a, b));
+    return rng.Exponential(a);
+  }
+};
+
+}  // namespace
+
+absl::StatusOr<std::vector<TrainBenchRow>> RunTrainBench(const TrainBenchOptions& o) {
+  if (o.workers < 1 || o.batches < 1 || o.test_limit < 1) {
+    return absl::InvalidArgumentError("--workers, --batches and --test_limit must be >= 1");
+  }
+  for (const std::string& s : o.strategies) RETURN_IF_ERROR(Spec(s, o.workers).status());
+  ASSIGN_OR_RETURN(cnn::Dataset train, cnn::LoadMnistDir(o.data, "train", o.batches * 50));
+  ASSIGN_OR_RETURN(cnn::Dataset test, cnn::LoadMnistDir(o.data, "test", o.test_limit));
+  const double unit = absl::ToDoubleSeconds(o.time_unit);
+  std::vector<TrainBenchRow> rows;
+  for (const Dist& d : {Dist{"uniform", 1, 50}, Dist{"normal", 20, 16}, Dist{"exponential", 16, 0}}) {
+    EdgeServerOptions so;
+    so.address = "127.0.0.1:0";
+    ASSIGN_OR_RETURN(std::unique_ptr<EdgeServer> server, EdgeServer::Start(so));
+    Pcg32 rng(MixSeed(o.seed, rows.size()), 0x747261);  // "tra"
+    std::vector<WorkerLaunch> launch(o.workers);
+    for (auto& w : launch) {
+      w.args = {"--threads=1", "--log_level=warn", absl::StrCat("--delay=const:", d.Draw(rng) * unit),
+                "--delay_scope=job"};
+    }
+    LaunchOptions lo;
+    lo.server_address = absl::StrCat("127.0.0.1:", server->port());
+    lo.log_dir = absl::StrCat("/tmp/codedge-bench-", getpid());
+    ASSIGN_OR_RETURN(std::unique_ptr<LocalCluster> cluster, LocalCluster::Start(lo, launch));
+    for (const std::string& name : o.strategies) {
+      ASSIGN_OR_RETURN(CodeSpec spec, ParseCodeSpec(*Spec(name, o.workers)));
+      ASSIGN_OR_RETURN(cnn::Model model, cnn::Model::Create("vgg-mini", o.seed));
+      ClusterEngine engine(&server->pool(), ClusterEngineOptions{spec, spec, spec});
+      cnn::TrainOptions t;
+      t.batch = 50;
+      t.max_batches = o.batches;
+      t.seed = o.seed;
+      t.progress_seconds = 1e9;
+      // Training through the cluster; evaluation locally on the whole test
+      // set (the weights are what is measured): Train's own evaluation gets
+      // one image.
+      cnn::Dataset one = test;
+      one.images = test.images.topRows(1);
+      one.labels.resize(1);
+      auto report = cnn::Train(model, train, one, engine, t);
+      if (!report.ok()) return report.status();
+      cnn::LocalEngine local;
+      ASSIGN_OR_RETURN(double acc, cnn::Evaluate(model, test, local));
+      rows.push_back({d.name, name, report->ms_per_batch, acc, report->batches});
+      Log().info("train bench: {} latencies, {}: {:.0f} ms/batch, test accuracy {:.1f}% after {} batches", d.name,
+                 name, report->ms_per_batch, 100 * acc, report->batches);
+    }
+    cluster->Stop();
+    server->Shutdown();
+  }
+  return rows;
+}
+
+void PrintTrainTable(const std::vector<TrainBenchRow>& rows, std::ostream& out) {
+  out << absl::StrFormat("%-12s %-15s %12s %14s %8s\n", "latency", "strategy", "ms/batch", "test accuracy", "batches");
+  for (const TrainBenchRow& r : rows) {
+    out << absl::StrFormat("%-12s %-15s %12.1f %13.1f%% %8d\n", r.distribution, r.strategy, r.ms_per_batch,
+                           100 * r.test_accuracy, r.batches);
+  }
+}
+
+std::string TrainJson(const std::vector<TrainBenchRow>& rows) {
+  JsonWriter w;
+  w.BeginObject().Key("results").BeginArray();
+  for (const TrainBenchRow& r : rows) {
+    w.BeginObject()
+        .Key("distribution").String(r.distribution)
+        .Key("strategy").String(r.strategy)
+        .Key("ms_per_batch").Number(r.ms_per_batch)
+        .Key("test_accuracy").Number(r.test_accuracy)
+        .Key("batches").Int(r.batches)
+        .EndObject();
+  }
+  w.EndArray().EndObject();
+  return w.str() + "\n";
+}
+
+std::string TrainCsv(const std::vector<TrainBenchRow>& rows) {
+  std::string out = "distribution,strategy,ms_per_batch,test_accuracy,batches\n";
+  for (const TrainBenchRow& r : rows) {
+    absl::StrAppend(&out, r.distribution, ",", r.strategy, ",", absl::StrFormat("%.3f,%.4f,", r.ms_per_batch, r.test_accuracy),
+                    r.batches, "\n");
+  }
+  return out;
+}
+
+}  // namespace codedge::bench

@@ -1,0 +1,43 @@
+// `edge-bench train`: time per batch of a coded CNN training step on a
+// launched cluster of straggling workers, for each strategy, under the
+// paper's three latency distributions (Fig. 12 shape), plus the test
+// accuracy after a fixed number of batches. The trainer runs in this
+// process on an in-process edge server (as `edge-server train` does); the
+// workers are real edge-worker processes, each sleeping its latency t_i once
+// per product (DelayScope::kJob), t_i drawn once per distribution.
+#ifndef CODEDGE_BENCH_TRAIN_BENCH_H_
+#define CODEDGE_BENCH_TRAIN_BENCH_H_
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace codedge::bench {
+
+struct TrainBenchOptions {
+  std::vector<std::string> strategies = {"uncoded", "replication", "mds", "mds-systematic", "lt"};
+  int workers = 10;
+  int64_t batches = 10;
+  int64_t test_limit = 1000;
+  absl::Duration time_unit = absl::Milliseconds(1);  // latencies: uniform 1-50, normal (20, 16), exp (16) units
+  std::string data = "/usr/share/datasets/fashion-mnist";
+  uint64_t seed = 1;
+};
+
+struct TrainBenchRow {
+  std::string distribution, strategy;
+  double ms_per_batch = 0, test_accuracy = 0;
+  int64_t batches = 0;
+};
+
+absl::StatusOr<std::vector<TrainBenchRow>> RunTrainBench(const TrainBenchOptions& options);
+void PrintTrainTable(const std::vector<TrainBenchRow>& rows, std::ostream& out);
+std::string TrainJson(const std::vector<TrainBenchRow>& rows);
+std::string TrainCsv(const std::vector<TrainBenchRow>& rows);
+
+}  // namespace codedge::bench
+
+#endif  // CODEDGE_BENCH_TRAIN_BENCH_H_
