@@ -92,6 +92,39 @@ absl::StatusOr<Dataset> LoadIdx(const std::string& images_path, const std::strin
   return d;
 }
 
+absl::StatusOr<Dataset> LoadCifar10(const std::vector<std::string>& paths, int64_t limit) {
+  constexpr int64_t kSide = 32, kPlane = kSide * kSide, kRecord = 1 + 3 * kPlane;
+  if (paths.empty()) return absl::InvalidArgumentError("no CIFAR-10 files given");
+  std::string all;
+  for (const std::string& p : paths) {
+    absl::StatusOr<std::string> bytes = ReadAll(p);
+    if (!bytes.ok()) return bytes.status();
+    if (bytes->empty() || bytes->size() % kRecord != 0) {
+      return absl::DataLossError(absl::StrCat(p, ": ", bytes->size(), " bytes is not a whole number of ", kRecord,
+                                              "-byte CIFAR-10 records (truncated or not CIFAR-10)"));
+    }
+    all += *bytes;
+  }
+  int64_t n = static_cast<int64_t>(all.size()) / kRecord;
+  if (limit > 0) n = std::min(n, limit);
+  Dataset d;
+  d.h = d.w = kSide;
+  d.c = 3;
+  d.classes = 10;
+  d.images.resize(n, 3 * kPlane);
+  d.labels.resize(n);
+  for (int64_t i = 0; i < n; ++i) {
+    const uint8_t* r = reinterpret_cast<const uint8_t*>(all.data()) + i * kRecord;
+    if (r[0] >= 10) return absl::InvalidArgumentError(absl::StrCat("CIFAR-10 record ", i, " has label ", int{r[0]}));
+    d.labels[i] = r[0];
+    float* out = d.images.row(i).data();
+    // planes (c, y, x) -> NHWC (y, x, c)
+    for (int64_t c = 0; c < 3; ++c)
+      for (int64_t px = 0; px < kPlane; ++px) out[px * 3 + c] = static_cast<float>(r[1 + c * kPlane + px]) / 255.0f;
+  }
+  return d;
+}
+
 absl::StatusOr<Dataset> LoadMnistDir(const std::string& dir, const std::string& split, int64_t limit) {
   if (split != "train" && split != "test") {
     return absl::InvalidArgumentError(absl::StrCat("split must be train or test, got '", split, "'"));

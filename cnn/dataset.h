@@ -25,6 +25,12 @@ struct Dataset {
 // `limit` examples.
 absl::StatusOr<Dataset> LoadIdx(const std::string& images_path, const std::string& labels_path, int64_t limit = 0);
 
+// CIFAR-10 binary batches (data_batch_1.bin ... or test_batch.bin): records
+// of 1 label byte and 3072 pixel bytes (the R, G and B 32x32 planes), read
+// into NHWC images in [0, 1]. Several files are concatenated in order.
+// DataLoss for a size that is not a whole number of records.
+absl::StatusOr<Dataset> LoadCifar10(const std::vector<std::string>& paths, int64_t limit = 0);
+
 // The Debian package dataset-fashion-mnist installs here.
 inline constexpr char kFashionMnistDir[] = "/usr/share/datasets/fashion-mnist";
 // "train" or "test" split of MNIST-format files in `dir`

@@ -2,7 +2,9 @@
 
 #include <cmath>
 
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "common/status.h"
 
 namespace codedge::cnn {
@@ -135,29 +137,53 @@ std::unique_ptr<Layer> MaxPool2(Shape in) { return std::make_unique<PoolLayer>(i
 std::unique_ptr<Layer> Dense(Shape in, int64_t out, Pcg32& rng) { return std::make_unique<DenseLayer>(in, out, rng); }
 
 absl::StatusOr<Model> Model::Create(const std::string& name, uint64_t seed) {
-  if (name != "vgg-mini") return absl::InvalidArgumentError(absl::StrCat("unknown model '", name, "' (use vgg-mini)"));
+  std::string spec = name;
+  if (name == "vgg-mini") spec = "vgg:28,28,1:16,16,M,32,32,M:128,10";
+  if (name == "vgg11") spec = "vgg:32,32,3:64,M,128,M,256,256,M,512,512,M,512,512,M:512,10";
+  auto bad = [&](const std::string& why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("model '", name, "': ", why, " (use vgg-mini, vgg11 or vgg:H,W,C:LAYERS:FC)"));
+  };
+  std::vector<std::string> parts = absl::StrSplit(spec, ':');
+  if (parts.size() != 4 || parts[0] != "vgg") return bad("unknown model");
+  std::vector<int64_t> in;
+  for (absl::string_view v : absl::StrSplit(parts[1], ',')) {
+    int64_t x;
+    if (!absl::SimpleAtoi(v, &x) || x < 1 || x > 4096) return bad(absl::StrCat("bad input size '", v, "'"));
+    in.push_back(x);
+  }
+  if (in.size() != 3) return bad("the input is H,W,C");
   Model m;
   Pcg32 rng(seed, 0x6d6f64656c);  // "model"
-  m.input_ = {28, 28, 1};
-  m.classes_ = 10;
+  m.input_ = {in[0], in[1], in[2]};
   Shape s = m.input_;
   auto add = [&](std::unique_ptr<Layer> l) {
     s = l->output(s);
     m.layers_.push_back(std::move(l));
   };
-  add(Conv(s, 16, rng));
-  add(Relu());
-  add(Conv(s, 16, rng));
-  add(Relu());
-  add(MaxPool2(s));
-  add(Conv(s, 32, rng));
-  add(Relu());
-  add(Conv(s, 32, rng));
-  add(Relu());
-  add(MaxPool2(s));
-  add(Dense(s, 128, rng));  // 7*7*32 = 1568 -> 128
-  add(Relu());
-  add(Dense(s, 10, rng));
+  for (absl::string_view v : absl::StrSplit(parts[2], ',', absl::SkipEmpty())) {
+    if (v == "M") {
+      if (s.h < 2 || s.w < 2) return bad("a max-pool on an image smaller than 2x2");
+      add(MaxPool2(s));
+      continue;
+    }
+    int64_t f;
+    if (!absl::SimpleAtoi(v, &f) || f < 1 || f > 8192) return bad(absl::StrCat("bad conv width '", v, "'"));
+    add(Conv(s, f, rng));
+    add(Relu());
+  }
+  std::vector<int64_t> fc;
+  for (absl::string_view v : absl::StrSplit(parts[3], ',', absl::SkipEmpty())) {
+    int64_t x;
+    if (!absl::SimpleAtoi(v, &x) || x < 1 || x > 65536) return bad(absl::StrCat("bad FC width '", v, "'"));
+    fc.push_back(x);
+  }
+  if (fc.empty() || fc.back() < 2) return bad("the last FC width is the number of classes (>= 2)");
+  for (size_t i = 0; i < fc.size(); ++i) {
+    add(Dense(s, fc[i], rng));
+    if (i + 1 < fc.size()) add(Relu());
+  }
+  m.classes_ = fc.back();
   return m;
 }
 

@@ -53,7 +53,12 @@ struct SgdOptions {
 class Model {
  public:
   // "vgg-mini" (28x28x1 inputs): conv 1->16, 16->16, pool, 16->32, 32->32,
-  // pool, FC 1568->128, FC 128->10, ReLU between. InvalidArgument otherwise.
+  // pool, FC 1568->128, FC 128->10, ReLU between.
+  // "vgg11" (32x32x3, CIFAR-10): VGG-11 widths 64, M, 128, M, 256, 256, M,
+  // 512, 512, M, 512, 512, M, then FC 512->512->10.
+  // "vgg:H,W,C:LAYERS:FC" -- any VGG-style stack: LAYERS is a list of conv
+  // widths and M (2x2 max-pool), FC the hidden widths then the classes,
+  // e.g. "vgg:8,8,2:4,M,8:16,10". InvalidArgument otherwise.
   static absl::StatusOr<Model> Create(const std::string& name, uint64_t seed);
 
   Shape input() const { return input_; }

@@ -17,8 +17,9 @@ ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(1), "how often worke
 ABSL_FLAG(absl::Duration, worker_timeout, absl::Seconds(10),
           "drop a worker silent for this long (its tasks go to the others)");
 // edge-server train
-ABSL_FLAG(std::string, model, "vgg-mini", "train: the model");
-ABSL_FLAG(std::string, data, "fashion-mnist", "train: fashion-mnist (the Debian package) or a directory of MNIST idx files");
+ABSL_FLAG(std::string, model, "vgg-mini", "train: vgg-mini (28x28x1), vgg11 (32x32x3) or vgg:H,W,C:LAYERS:FC (cnn/model.h)");
+ABSL_FLAG(std::string, data, "fashion-mnist",
+          "train: fashion-mnist (the Debian package), a directory of MNIST idx files, or cifar10:DIR (binary batches)");
 ABSL_FLAG(int64_t, batch, 50, "train: images per batch");
 ABSL_FLAG(int, epochs, 1, "train: passes over the training set");
 ABSL_FLAG(int64_t, max_batches, 0, "train: stop after this many batches (0: all epochs)");

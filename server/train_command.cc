@@ -14,8 +14,20 @@
 namespace codedge {
 
 absl::Status RunTrainCommand(const TrainCommand& c) {
-  const std::string dir = c.data == "fashion-mnist" ? std::string(cnn::kFashionMnistDir) : c.data;
-  auto train = cnn::LoadMnistDir(dir, "train", c.train_limit);
+  const bool cifar = c.data.rfind("cifar10:", 0) == 0;
+  const std::string dir = c.data == "fashion-mnist" ? std::string(cnn::kFashionMnistDir)
+                          : cifar                  ? c.data.substr(8)
+                                                   : c.data;
+  absl::StatusOr<cnn::Dataset> train, test;
+  if (cifar) {  // the CIFAR-10 binary version: data_batch_1..5.bin, test_batch.bin
+    std::vector<std::string> files;
+    for (int i = 1; i <= 5; ++i) files.push_back(absl::StrCat(dir, "/data_batch_", i, ".bin"));
+    train = cnn::LoadCifar10(files, c.train_limit);
+    test = cnn::LoadCifar10({dir + "/test_batch.bin"}, c.test_limit);
+  } else {
+    train = cnn::LoadMnistDir(dir, "train", c.train_limit);
+    test = cnn::LoadMnistDir(dir, "test", c.test_limit);
+  }
   if (!train.ok()) {
     if (c.data == "fashion-mnist" && train.status().code() == absl::StatusCode::kNotFound) {
       return absl::NotFoundError(absl::StrCat(train.status().message(),
@@ -23,10 +35,10 @@ absl::Status RunTrainCommand(const TrainCommand& c) {
     }
     return train.status();
   }
-  ASSIGN_OR_RETURN(cnn::Dataset test, cnn::LoadMnistDir(dir, "test", c.test_limit));
+  if (!test.ok()) return test.status();
   ASSIGN_OR_RETURN(cnn::Model model, cnn::Model::Create(c.model, c.model_seed));
-  Log().info("data: {} training and {} test images of {}x{} from {}", train->size(), test.size(), train->h, train->w,
-             dir);
+  Log().info("data: {} training and {} test images of {}x{}x{} from {}", train->size(), test->size(), train->h,
+             train->w, train->c, dir);
 
   std::unique_ptr<EdgeServer> server;
   std::unique_ptr<cnn::MatmulEngine> engine;
@@ -51,7 +63,7 @@ absl::Status RunTrainCommand(const TrainCommand& c) {
     Log().info("training {} on {} worker(s), every product {}", c.model, server->workers().Workers().size(),
                CodeSpecString(spec));
   }
-  ASSIGN_OR_RETURN(cnn::TrainReport r, cnn::Train(model, *train, test, *engine, c.train));
+  ASSIGN_OR_RETURN(cnn::TrainReport r, cnn::Train(model, *train, *test, *engine, c.train));
   Log().info("done: {} batches in {:.1f} s ({:.1f} ms/batch), last loss {:.4f}, test accuracy {:.2f}%", r.batches,
              r.seconds, r.ms_per_batch, r.last_loss, 100.0 * r.test_accuracy);
   if (!c.train.weights_path.empty()) Log().info("weights saved to {}", c.train.weights_path);

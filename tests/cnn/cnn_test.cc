@@ -327,3 +327,86 @@ TEST_CASE("A checkpointed and resumed run ends with the weights of an uninterrup
 
 }  // namespace
 }  // namespace codedge::cnn
+
+namespace codedge::cnn {
+namespace {
+
+TEST_CASE("CIFAR-10 binary records load as NHWC images; bad files are refused", "[cnn][dataset]") {
+  const std::string dir = "/tmp/codedge-cifar-test";
+  std::system(("mkdir -p " + dir).c_str());
+  std::string rec(3073, '\0');
+  rec[0] = 7;
+  rec[1 + 0 * 1024 + 5] = static_cast<char>(255);  // R of pixel 5
+  rec[1 + 2 * 1024 + 5] = static_cast<char>(51);   // B of pixel 5
+  std::string rec2 = rec;
+  rec2[0] = 2;
+  std::ofstream(dir + "/a.bin", std::ios::binary) << rec;
+  std::ofstream(dir + "/b.bin", std::ios::binary) << rec2;
+  auto d = LoadCifar10({dir + "/a.bin", dir + "/b.bin"});
+  REQUIRE(d.ok());
+  CHECK(d->size() == 2);
+  CHECK(d->labels == std::vector<int32_t>{7, 2});
+  CHECK(d->images.cols() == 3072);
+  CHECK(d->images(0, 5 * 3 + 0) == 1.0f);                 // R
+  CHECK(d->images(0, 5 * 3 + 2) == Approx(51.0 / 255.0));  // B
+  CHECK(d->images(0, 5 * 3 + 1) == 0.0f);                 // G
+  std::ofstream(dir + "/short.bin", std::ios::binary) << rec.substr(0, 3000);
+  CHECK(LoadCifar10({dir + "/short.bin"}).status().code() == absl::StatusCode::kDataLoss);
+  std::string badlabel = rec;
+  badlabel[0] = 12;
+  std::ofstream(dir + "/bad.bin", std::ios::binary) << badlabel;
+  CHECK(LoadCifar10({dir + "/bad.bin"}).status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(LoadCifar10({}).status().code() == absl::StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("VGG-style stacks: VGG-11 for CIFAR and a small stack whose gradients are checked", "[cnn][gradient]") {
+  auto vgg11 = Model::Create("vgg11", 1);
+  REQUIRE(vgg11.ok());
+  int64_t weights = 0;
+  for (Param* p : vgg11->params()) weights += p->value.size();
+  // convs: 3*64*9 + 64*128*9 + 128*256*9 + 256*256*9 + 256*512*9 + 3 * 512*512*9, plus FCs and biases
+  CHECK(weights == 9220480 + 262656 + 5130);
+  CHECK(vgg11->input().c == 3);
+  auto small = Model::Create("vgg:8,8,2:4,M,8:16,10", 2);
+  REQUIRE(small.ok());
+  Pcg32 rng(9, 1);
+  const Matrix images = RandomUniformMatrix(3, 8 * 8 * 2, rng, 0, 1);
+  const std::vector<int32_t> labels = {1, 5, 9};
+  LocalEngine e;
+  Matrix d;
+  int64_t c = 0;
+  SoftmaxCrossEntropy(*small->Forward(images, e), labels, &d, &c);
+  REQUIRE(small->Backward(d, e).ok());
+  int checked = 0;
+  for (Param* p : small->params()) {
+    const Matrix g = p->grad;
+    for (int t = 0; t < 4; ++t) {
+      const int64_t i = rng.UniformInt(static_cast<uint32_t>(p->value.size()));
+      const float keep = p->value.data()[i], eps = 2e-3f;
+      auto loss = [&] {
+        Matrix dd;
+        int64_t cc = 0;
+        return SoftmaxCrossEntropy(*small->Forward(images, e), labels, &dd, &cc);
+      };
+      const double l0 = loss();
+      p->value.data()[i] = keep + eps;
+      const double lp = loss();
+      p->value.data()[i] = keep - eps;
+      const double lm = loss();
+      p->value.data()[i] = keep;
+      const double fwd = (lp - l0) / eps, bwd = (l0 - lm) / eps;
+      if (std::abs(fwd - bwd) > 0.02 * std::max(std::abs(fwd), std::abs(bwd)) + 2e-4) continue;  // a kink
+      INFO(p->name << " " << i);
+      CHECK(g.data()[i] == Approx((lp - lm) / (2 * eps)).epsilon(0.03).margin(5e-4));
+      ++checked;
+    }
+  }
+  CHECK(checked >= 10);
+  for (const char* bad : {"resnet", "vgg:8,8:4:10", "vgg:8,8,2:4,X:10", "vgg:2,2,1:M,M:10", "vgg:8,8,1:4:1"}) {
+    INFO(bad);
+    CHECK(Model::Create(bad, 1).status().code() == absl::StatusCode::kInvalidArgument);
+  }
+}
+
+}  // namespace
+}  // namespace codedge::cnn
