@@ -309,39 +309,65 @@ TEST_CASE("A new job spreads its tasks over idle workers one each before anyone 
 namespace codedge {
 namespace {
 
-// One SGD step of vgg-mini through the cluster engine vs the local engine.
-std::vector<Matrix> OneStep(cnn::MatmulEngine& e) {
+// Checks every product against the local one, within `tolerance`.
+struct CheckingEngine : cnn::MatmulEngine {
+  cnn::MatmulEngine* inner = nullptr;
+  double tolerance = 0, worst = 0;
+  absl::StatusOr<Matrix> Multiply(ConstMatrixRef a, ConstMatrixRef b, cnn::ProductKind kind) override {
+    auto r = inner->Multiply(a, b, kind);
+    if (r.ok()) {
+      const double e = RelativeError(*r, (a.cast<double>() * b.cast<double>()));
+      worst = std::max(worst, e);
+      INFO("product " << a.rows() << "x" << a.cols() << " . " << b.rows() << "x" << b.cols());
+      CHECK(e < tolerance);
+    }
+    return r;
+  }
+};
+
+// One SGD step of vgg-mini through an engine: the weights before and after.
+std::pair<std::vector<Matrix>, std::vector<Matrix>> OneStep(cnn::MatmulEngine& e) {
   auto model = cnn::Model::Create("vgg-mini", 21);
   Pcg32 rng(22, 1);
   const Matrix images = RandomUniformMatrix(4, 28 * 28, rng, 0, 1);
+  std::vector<Matrix> before, after;
+  for (cnn::Param* p : model->params()) before.push_back(p->value);
   Matrix d;
   int64_t c = 0;
   cnn::SoftmaxCrossEntropy(*model->Forward(images, e), {1, 2, 3, 4}, &d, &c);
   REQUIRE(model->Backward(d, e).ok());
   model->Step({});
-  std::vector<Matrix> w;
-  for (cnn::Param* p : model->params()) w.push_back(p->value);
-  return w;
+  for (cnn::Param* p : model->params()) after.push_back(p->value);
+  return {before, after};
 }
 
 TEST_CASE("A distributed training step equals the local step", "[cluster][cnn]") {
   Cluster cluster(3);
-  absl::Notification never;
   REQUIRE(cluster.WaitForWorkers(3));
   cnn::LocalEngine local;
-  const std::vector<Matrix> want = OneStep(local);
+  const auto [w0, want] = OneStep(local);
   for (const char* strategy : {"uncoded:k=6", "mds:m=8,n=5", "lt"}) {
     INFO(strategy);
     const CodeSpec spec = *ParseCodeSpec(strategy);
+    const bool exact = spec.strategy == Strategy::kUncoded;
     ClusterEngineOptions o{spec, spec, spec};
     o.min_remote_macs = 0;  // every product on the workers
     ClusterEngine engine(&cluster.server->pool(), o);
-    const std::vector<Matrix> got = OneStep(engine);
+    CheckingEngine check;
+    check.inner = &engine;
+    check.tolerance = exact ? 1e-5 : 1e-3;  // float rounding only / the codes' stated tolerance
+    const auto [unused, got] = OneStep(check);
     CHECK(engine.remote_products() == 6 * 3);  // 4 conv + 2 dense layers, 3 products each
+    // The whole update: uncoded equals the local one up to float rounding;
+    // coded products differ by their decode error, which ReLU and max-pool
+    // decisions may amplify locally (zero-initialised biases make single
+    // parameters a poor yardstick), so the update is compared as a whole.
+    double diff = 0, norm = 0;
     for (size_t k = 0; k < want.size(); ++k) {
-      // uncoded: float rounding only; MDS/LT: within the codes' tolerance
-      CHECK(RelativeError(got[k], want[k].cast<double>()) < (spec.strategy == Strategy::kUncoded ? 1e-5 : 1e-3));
+      diff += (got[k] - want[k]).cast<double>().squaredNorm();
+      norm += (want[k] - w0[k]).cast<double>().squaredNorm();
     }
+    CHECK(std::sqrt(diff / norm) < (exact ? 1e-4 : 2e-2));
   }
 }
 
