@@ -149,6 +149,13 @@ int RunTrain() {
   codedge::bench::PrintTrainTable(*r, std::cout);
   if (const std::string p = absl::GetFlag(FLAGS_json); !p.empty()) std::ofstream(p) << codedge::bench::TrainJson(*r);
   if (const std::string p = absl::GetFlag(FLAGS_csv); !p.empty()) std::ofstream(p) << codedge::bench::TrainCsv(*r);
+  if (const std::string dir = absl::GetFlag(FLAGS_plots); !dir.empty()) {
+    if (absl::Status s = codedge::bench::WriteTrainPlots(*r, dir); !s.ok()) {
+      std::cerr << "edge-bench train: plots: " << s.message() << "\n";
+      return 1;
+    }
+    std::cout << "figure (train.png, train.svg) and its gnuplot data and script in " << dir << "\n";
+  }
   return 0;
 }
 

@@ -1,5 +1,10 @@
 #include "bench/train_bench.h"
 
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <memory>
 
 #include <unistd.h>
@@ -128,6 +133,50 @@ std::string TrainCsv(const std::vector<TrainBenchRow>& rows) {
                     r.batches, "\n");
   }
   return out;
+}
+
+absl::Status WriteTrainPlots(const std::vector<TrainBenchRow>& rows, const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot create ", dir, ": ", ec.message()));
+  std::vector<std::string> strategies, dists;
+  for (const TrainBenchRow& r : rows) {
+    if (std::find(strategies.begin(), strategies.end(), r.strategy) == strategies.end()) strategies.push_back(r.strategy);
+    if (std::find(dists.begin(), dists.end(), r.distribution) == dists.end()) dists.push_back(r.distribution);
+  }
+  {
+    std::ofstream dat(dir + "/train.dat");
+    dat << "latency";
+    for (const std::string& s : strategies) dat << " " << s;
+    dat << "\n";
+    for (const std::string& d : dists) {
+      dat << d;
+      for (const std::string& s : strategies) {
+        double v = NAN;
+        for (const TrainBenchRow& r : rows)
+          if (r.distribution == d && r.strategy == s) v = r.ms_per_batch;
+        dat << " " << v;
+      }
+      dat << "\n";
+    }
+    std::ofstream gp(dir + "/train.gp");
+    for (const char* term : {"pngcairo size 900,450", "svg size 900,450"}) {
+      const bool png = std::string(term).rfind("png", 0) == 0;
+      gp << "set terminal " << term << "\nset output 'train" << (png ? ".png" : ".svg") << "'\n"
+         << "set title 'vgg-mini, batch 50: time per batch'\nset ylabel 'ms per batch'\nset style data histogram\n"
+         << "set style histogram cluster gap 1\nset style fill solid 0.8\nset key top left\nset grid ytics\n"
+         << "plot 'train.dat' using 2:xtic(1) title columnheader(2)";
+      for (size_t i = 1; i < strategies.size(); ++i) gp << ", '' using " << i + 2 << " title columnheader(" << i + 2 << ")";
+      gp << "\n";
+    }
+  }
+  if (std::system("command -v gnuplot > /dev/null 2>&1") != 0) {
+    return absl::UnavailableError(absl::StrCat("gnuplot is not installed; data and script are in ", dir));
+  }
+  if (std::system(absl::StrCat("cd '", dir, "' && gnuplot train.gp 2> gnuplot.log").c_str()) != 0) {
+    return absl::InternalError(absl::StrCat("gnuplot failed; see ", dir, "/gnuplot.log"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace codedge::bench

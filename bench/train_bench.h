@@ -37,6 +37,9 @@ absl::StatusOr<std::vector<TrainBenchRow>> RunTrainBench(const TrainBenchOptions
 void PrintTrainTable(const std::vector<TrainBenchRow>& rows, std::ostream& out);
 std::string TrainJson(const std::vector<TrainBenchRow>& rows);
 std::string TrainCsv(const std::vector<TrainBenchRow>& rows);
+// train.dat, train.gp and, through gnuplot, train.png / train.svg (ms per
+// batch per strategy, grouped by latency distribution: the shape of Fig. 12).
+absl::Status WriteTrainPlots(const std::vector<TrainBenchRow>& rows, const std::string& dir);
 
 }  // namespace codedge::bench
 

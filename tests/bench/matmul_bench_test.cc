@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <filesystem>
 #include <vector>
 
 #include "bench/launcher.h"
@@ -129,6 +130,12 @@ TEST_CASE("edge-bench train runs a coded training step on launched workers", "[t
     CHECK(x.ms_per_batch > 0);
     CHECK(x.test_accuracy >= 0);
   }
+  // The figure: data and script always, the images where gnuplot exists.
+  const std::string dir = "/tmp/codedge-train-plots-test";
+  const absl::Status plots = WriteTrainPlots(*r, dir);
+  CHECK((plots.ok() || plots.code() == absl::StatusCode::kUnavailable));
+  CHECK(std::filesystem::exists(dir + "/train.dat"));
+  if (plots.ok()) CHECK(std::filesystem::file_size(dir + "/train.png") > 1000);
   o.strategies = {"nonsense"};
   CHECK(RunTrainBench(o).status().code() == absl::StatusCode::kInvalidArgument);
 }
