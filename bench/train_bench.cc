@@ -164,7 +164,7 @@ absl::Status WriteTrainPlots(const std::vector<TrainBenchRow>& rows, const std::
       const bool png = std::string(term).rfind("png", 0) == 0;
       gp << "set terminal " << term << "\nset output 'train" << (png ? ".png" : ".svg") << "'\n"
          << "set title 'vgg-mini, batch 50: time per batch'\nset ylabel 'ms per batch'\nset style data histogram\n"
-         << "set style histogram cluster gap 1\nset style fill solid 0.8\nset key top left\nset grid ytics\n"
+         << "set style histogram cluster gap 1\nset style fill solid 0.8\nset key top left\nset grid ytics\nset yrange [0:*]\n"
          << "plot 'train.dat' using 2:xtic(1) title columnheader(2)";
       for (size_t i = 1; i < strategies.size(); ++i) gp << ", '' using " << i + 2 << " title columnheader(" << i + 2 << ")";
       gp << "\n";

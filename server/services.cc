@@ -53,7 +53,7 @@ class WorkerService::Conn final : public grpc::ServerBidiReactor<v1::WorkerMessa
           credits_ = static_cast<int>(
               std::min<int64_t>(int64_t{credits_} + std::max(0, in_.ready().credits()), kMaxCredits));
         }
-        Pump();  // does nothing before Hello
+        svc_->Kick();  // round robin over every worker with credits (this one included)
         break;
       }
       case v1::WorkerMessage::kResult: OnResult(in_.result()); break;

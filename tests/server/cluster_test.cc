@@ -291,6 +291,15 @@ TEST_CASE("A new job spreads its tasks over idle workers one each before anyone 
   auto stub = cluster.Stub();
   absl::Notification never;
   REQUIRE(cluster.WaitForWorkers(4));
+  // ...and until each has announced its 2 credits (a Ready after the job
+  // would rightly let the others take its share).
+  auto all_ready = [&] {
+    for (const auto& w : cluster.server->workers().Workers())
+      if (w.credits < 2) return false;
+    return true;
+  };
+  for (int i = 0; i < 500 && !all_ready(); ++i) never.WaitForNotificationWithTimeout(absl::Milliseconds(10));
+  REQUIRE(all_ready());
   Pcg32 rng(16, 1);
   const Matrix a = RandomUniformMatrix(40, 8, rng), b = RandomUniformMatrix(8, 2, rng);
   v1::MultiplyResponse resp;
