@@ -28,7 +28,7 @@ test: build
 # $(BUILD)/demo/.
 demo: build
 	@mkdir -p $(BUILD)/demo
-	@$(BUILD)/bench/edge-bench matmul --quick --plots $(BUILD)/demo --csv $(BUILD)/demo/matmul.csv
+	@$(BUILD)/bench/edge-bench matmul --quick --time_unit 10ms --plots $(BUILD)/demo --csv $(BUILD)/demo/matmul.csv
 	@$(BUILD)/bench/edge-bench matmul --model initial-delay --repeats 1 --plots $(BUILD)/demo/initial-delay
 	@echo "A short CNN training (vgg-mini, Fashion-MNIST, 20 batches of 50) on 10 straggling workers, MDS-coded:"
 	@BUILD=$(BUILD) scripts/demo-train.sh 10 20 mds

@@ -41,7 +41,7 @@ ABSL_FLAG(std::string, schemes, "A,B", "matmul: the paper's schemes to run (A, B
 ABSL_FLAG(std::string, strategies, "uncoded,speculative,replication,mds,mds-systematic,lt",
           "matmul: strategies, side by side on the same latencies");
 ABSL_FLAG(absl::Duration, time_unit, absl::ZeroDuration(),
-          "matmul: length of one latency unit (0: 10ms for the paper model, 1s for initial-delay)");
+          "matmul: length of one latency unit (0: 30ms for the paper model, 1s for initial-delay)");
 ABSL_FLAG(int, workers, 10, "matmul: edge-worker processes");
 ABSL_FLAG(bool, quick, false, "matmul: fewer points and one repeat (make demo)");
 ABSL_FLAG(double, cpu_quota, 0, "matmul: CPU quota per worker, fraction of one core (0: none; needs root and cgroups)");

@@ -166,7 +166,7 @@ absl::StatusOr<MatmulResult> RunMatmulBench(const MatmulOptions& o) {
   const bool initial = o.model == "initial-delay";
   const double unit =
       absl::ToDoubleSeconds(o.time_unit > absl::ZeroDuration() ? o.time_unit
-                                                                 : (initial ? absl::Seconds(1) : absl::Milliseconds(10)));
+                                                                 : (initial ? absl::Seconds(1) : absl::Milliseconds(30)));
   MatmulResult result;
   result.time_unit_s = unit;
   const auto wall_start = SteadyClock::now();

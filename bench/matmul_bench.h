@@ -37,7 +37,7 @@ struct MatmulOptions {
   std::string model = "paper";          // paper | initial-delay
   std::vector<std::string> schemes = {"A", "B"};
   std::vector<std::string> strategies = {"uncoded", "speculative", "replication", "mds", "mds-systematic", "lt"};
-  absl::Duration time_unit = absl::ZeroDuration();  // 0: 10 ms (paper), 1 s (initial-delay)
+  absl::Duration time_unit = absl::ZeroDuration();  // 0: 30 ms (paper), 1 s (initial-delay)
   int workers = 10;
   int repeats = 3;
   bool quick = false;                   // fewer points (make demo)
