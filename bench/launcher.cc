@@ -173,7 +173,10 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(const LaunchOp
   absl::StatusOr<CgroupRoot> cg = absl::UnavailableError("not asked");
   if (want_quotas) {
     cg = FindCgroupRoot();
-    if (!cg.ok()) Log().warn("CPU quotas unavailable ({}); workers run without them", std::string(cg.status().message()));
+    if (!cg.ok()) {
+      Log().warn("CPU quotas unavailable ({}); falling back to --slowdown 1/quota (waits instead of a slower CPU)",
+                 std::string(cg.status().message()));
+    }
     if (cg.ok()) RemoveStaleCgroups(*cg);
     c->quotas_applied_ = cg.ok();
   }
@@ -181,6 +184,9 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(const LaunchOp
     std::vector<std::string> wargs = {absl::StrCat("--server=", c->address()), absl::StrCat("--name=w", i),
                                       absl::StrCat("--seed=", i + 1)};
     wargs.insert(wargs.end(), workers[i].args.begin(), workers[i].args.end());
+    if (!cg.ok() && workers[i].cpu_quota > 0 && workers[i].cpu_quota < 1) {
+      wargs.push_back(absl::StrCat("--slowdown=", 1.0 / workers[i].cpu_quota));  // the fallback
+    }
     auto w = c->Spawn(worker_bin, wargs, absl::StrCat("worker-", i));
     if (!w.ok()) return w.status();
     if (cg.ok() && workers[i].cpu_quota > 0) {

@@ -58,7 +58,7 @@ class LocalCluster {
   int port() const { return port_; }
   const std::string& log_dir() const { return log_dir_; }
   // Whether CPU quotas were asked for and applied (false: unavailable, said
-  // once in the log, and the caller falls back to --slowdown).
+  // once in the log; workers with a quota F < 1 then get --slowdown 1/F).
   bool quotas_applied() const { return quotas_applied_; }
   // Stops everything now (also done by the destructor).
   void Stop();
