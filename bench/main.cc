@@ -45,6 +45,7 @@ ABSL_FLAG(absl::Duration, time_unit, absl::ZeroDuration(),
 ABSL_FLAG(int, workers, 10, "matmul: edge-worker processes");
 ABSL_FLAG(bool, quick, false, "matmul: fewer points and one repeat (make demo)");
 ABSL_FLAG(double, cpu_quota, 0, "matmul: CPU quota per worker, fraction of one core (0: none; needs root and cgroups)");
+ABSL_FLAG(double, slowdown, 1, "matmul: every worker's compute takes this many times longer (edge-worker --slowdown)");
 ABSL_FLAG(std::string, delay_mode, "set", "matmul: set (t_i drawn once per worker) or per-task (a fresh draw per task)");
 ABSL_FLAG(double, mu, 1.0, "matmul initial-delay: mean start delay (units)");
 ABSL_FLAG(double, row_units, 0.001, "matmul initial-delay: time per row (units)");
@@ -93,6 +94,7 @@ int RunMatmul() {
   o.quick = absl::GetFlag(FLAGS_quick);
   o.repeats = Repeats(o.quick ? 1 : 3);
   o.cpu_quota = absl::GetFlag(FLAGS_cpu_quota);
+  o.slowdown = absl::GetFlag(FLAGS_slowdown);
   o.delay_mode = absl::GetFlag(FLAGS_delay_mode);
   o.mu = absl::GetFlag(FLAGS_mu);
   o.row_units = absl::GetFlag(FLAGS_row_units);

@@ -152,6 +152,7 @@ absl::StatusOr<MatmulResult> RunMatmulBench(const MatmulOptions& o) {
     return absl::InvalidArgumentError(absl::StrCat("--delay_mode must be set or per-task, got '", o.delay_mode, "'"));
   }
   if (!(o.cpu_quota >= 0)) return absl::InvalidArgumentError("--cpu_quota must be >= 0");
+  if (!(o.slowdown >= 1)) return absl::InvalidArgumentError("--slowdown must be >= 1");
   if (!(o.mu > 0) || !(o.row_units > 0) || o.rows < 1) {
     return absl::InvalidArgumentError("--mu, --row_units and --rows must be positive");
   }
@@ -215,6 +216,7 @@ absl::StatusOr<MatmulResult> RunMatmulBench(const MatmulOptions& o) {
           args.push_back(absl::StrCat("--delay=", g.latency.PerTaskFlag(unit)));
         }
         if (initial) args.push_back(absl::StrCat("--row_time=", o.row_units * unit));
+        if (o.slowdown > 1) args.push_back(absl::StrCat("--slowdown=", o.slowdown));
         launch[i].cpu_quota = o.cpu_quota;
       }
       std::unique_ptr<LocalCluster> cluster;

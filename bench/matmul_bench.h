@@ -42,6 +42,7 @@ struct MatmulOptions {
   int repeats = 3;
   bool quick = false;                   // fewer points (make demo)
   double cpu_quota = 0;                 // per worker, fraction of a core (0: none)
+  double slowdown = 1;                  // edge-worker --slowdown for every worker (1: none)
   std::string delay_mode = "set";       // set: t_i drawn once per worker; per-task: a fresh draw per task
   double mu = 1.0;                      // initial-delay: mean of X_i (units)
   double row_units = 0.001;             // initial-delay: time per row (units)
