@@ -38,8 +38,9 @@ ABSL_FLAG(int, repeats, 0,
           "latency sets per point, 1 with --quick)");
 ABSL_FLAG(std::string, model, "paper", "matmul: paper (per-worker latency sets, Schemes A/B) or initial-delay");
 ABSL_FLAG(std::string, schemes, "A,B", "matmul: the paper's schemes to run (A, B)");
-ABSL_FLAG(std::string, strategies, "uncoded,speculative,replication,mds,mds-systematic,lt",
-          "matmul: strategies, side by side on the same latencies");
+ABSL_FLAG(std::string, strategies, "",
+          "matmul, train: strategies side by side on the same latencies (default: matmul "
+          "uncoded,speculative,replication,mds,mds-systematic,lt; train the same without speculative)");
 ABSL_FLAG(absl::Duration, time_unit, absl::ZeroDuration(),
           "matmul: length of one latency unit (0: 30ms for the paper model, 1s for initial-delay)");
 ABSL_FLAG(int, workers, 10, "matmul: edge-worker processes");
@@ -73,6 +74,34 @@ constexpr char kUsage[] =
     "          edge-bench matmul --plots plots/ --csv matmul.csv\n"
     "          edge-bench matmul --model initial-delay";
 
+// An output file named by a flag: opened before the work (a bad path fails
+// in a second, not after an hour of benchmarking), written after it.
+class OutputFile {
+ public:
+  // False (and says why) if the file cannot be created; no path: nothing to do.
+  bool Open(const std::string& path, const char* flag) {
+    path_ = path;
+    if (path.empty()) return true;
+    out_.open(path);
+    if (!out_) std::cerr << "edge-bench: cannot write " << flag << " file '" << path << "'\n";
+    return static_cast<bool>(out_);
+  }
+  // False (and says why) if writing fails.
+  bool Write(const std::string& text) {
+    if (path_.empty()) return true;
+    out_ << text;
+    out_.close();
+    if (!out_) std::cerr << "edge-bench: writing '" << path_ << "' failed\n";
+    return static_cast<bool>(out_);
+  }
+  bool enabled() const { return !path_.empty(); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::ofstream out_;
+};
+
 int Repeats(int fallback) {
   const int r = absl::GetFlag(FLAGS_repeats);
   return r > 0 ? r : fallback;
@@ -88,7 +117,7 @@ int RunMatmul() {
   codedge::bench::MatmulOptions o;
   o.model = absl::GetFlag(FLAGS_model);
   o.schemes = SplitList(absl::GetFlag(FLAGS_schemes));
-  o.strategies = SplitList(absl::GetFlag(FLAGS_strategies));
+  if (!absl::GetFlag(FLAGS_strategies).empty()) o.strategies = SplitList(absl::GetFlag(FLAGS_strategies));
   o.time_unit = absl::GetFlag(FLAGS_time_unit);
   o.workers = absl::GetFlag(FLAGS_workers);
   o.quick = absl::GetFlag(FLAGS_quick);
@@ -101,29 +130,15 @@ int RunMatmul() {
   o.rows = absl::GetFlag(FLAGS_rows);
   o.lt_spec = absl::GetFlag(FLAGS_lt);
   o.seed = absl::GetFlag(FLAGS_seed);
-  // Output files are opened first: fail before minutes of work, not after.
-  const std::string json_path = absl::GetFlag(FLAGS_json), csv_path = absl::GetFlag(FLAGS_csv);
-  std::ofstream json, csv;
-  if (!json_path.empty() && !(json.open(json_path), json)) {
-    std::cerr << "edge-bench: cannot write --json file '" << json_path << "'\n";
-    return 2;
-  }
-  if (!csv_path.empty() && !(csv.open(csv_path), csv)) {
-    std::cerr << "edge-bench: cannot write --csv file '" << csv_path << "'\n";
-    return 2;
-  }
+  OutputFile json, csv;
+  if (!json.Open(absl::GetFlag(FLAGS_json), "--json") || !csv.Open(absl::GetFlag(FLAGS_csv), "--csv")) return 2;
   auto r = codedge::bench::RunMatmulBench(o);
   if (!r.ok()) {
     std::cerr << "edge-bench matmul: " << r.status() << "\n";
     return r.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
   codedge::bench::PrintMatmulTable(*r, std::cout);
-  if (json.is_open()) json << codedge::bench::MatmulJson(*r, o);
-  if (csv.is_open()) csv << codedge::bench::MatmulCsv(*r);
-  if ((json.is_open() && !json) || (csv.is_open() && !csv)) {
-    std::cerr << "edge-bench: writing the output files failed\n";
-    return 1;
-  }
+  if (!json.Write(codedge::bench::MatmulJson(*r, o)) || !csv.Write(codedge::bench::MatmulCsv(*r))) return 1;
   if (const std::string dir = absl::GetFlag(FLAGS_plots); !dir.empty()) {
     if (absl::Status s = codedge::bench::WriteMatmulPlots(*r, dir); !s.ok()) {
       std::cerr << "edge-bench matmul: plots: " << s.message() << "\n";
@@ -136,9 +151,9 @@ int RunMatmul() {
 
 int RunTrain() {
   codedge::bench::TrainBenchOptions o;
-  o.strategies = SplitList(absl::GetFlag(FLAGS_strategies) == "uncoded,speculative,replication,mds,mds-systematic,lt"
-                               ? "uncoded,replication,mds,mds-systematic,lt"
-                               : absl::GetFlag(FLAGS_strategies));
+  if (!absl::GetFlag(FLAGS_strategies).empty()) o.strategies = SplitList(absl::GetFlag(FLAGS_strategies));
+  OutputFile json, csv;
+  if (!json.Open(absl::GetFlag(FLAGS_json), "--json") || !csv.Open(absl::GetFlag(FLAGS_csv), "--csv")) return 2;
   o.workers = absl::GetFlag(FLAGS_workers);
   o.batches = absl::GetFlag(FLAGS_batches);
   if (absl::GetFlag(FLAGS_time_unit) > absl::ZeroDuration()) o.time_unit = absl::GetFlag(FLAGS_time_unit);
@@ -149,8 +164,7 @@ int RunTrain() {
     return r.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
   codedge::bench::PrintTrainTable(*r, std::cout);
-  if (const std::string p = absl::GetFlag(FLAGS_json); !p.empty()) std::ofstream(p) << codedge::bench::TrainJson(*r);
-  if (const std::string p = absl::GetFlag(FLAGS_csv); !p.empty()) std::ofstream(p) << codedge::bench::TrainCsv(*r);
+  if (!json.Write(codedge::bench::TrainJson(*r)) || !csv.Write(codedge::bench::TrainCsv(*r))) return 1;
   if (const std::string dir = absl::GetFlag(FLAGS_plots); !dir.empty()) {
     if (absl::Status s = codedge::bench::WriteTrainPlots(*r, dir); !s.ok()) {
       std::cerr << "edge-bench train: plots: " << s.message() << "\n";
@@ -182,15 +196,8 @@ int RunCodes() {
   o.timing_repeats = Repeats(5);
   o.seed = absl::GetFlag(FLAGS_seed);
 
-  const std::string json_path = absl::GetFlag(FLAGS_json);
-  std::ofstream json;
-  if (!json_path.empty()) {  // fail before an hour of work, not after
-    json.open(json_path);
-    if (!json) {
-      std::cerr << "edge-bench: cannot write --json file '" << json_path << "'\n";
-      return 2;
-    }
-  }
+  OutputFile json;
+  if (!json.Open(absl::GetFlag(FLAGS_json), "--json")) return 2;
   auto result = codedge::bench::RunCodesBench(o);
   if (!result.ok()) {
     std::cerr << "edge-bench codes: " << result.status() << "\n";
@@ -198,20 +205,15 @@ int RunCodes() {
   }
   std::cout << "edge-bench codes (seed " << o.seed << ")\n\n";
   codedge::bench::PrintCodesTable(*result, std::cout);
-  if (json.is_open()) {
-    json << codedge::bench::CodesJson(*result);
-    json.close();
-    if (!json) {
-      std::cerr << "edge-bench: writing '" << json_path << "' failed\n";
-      return 1;
-    }
-    std::cout << "\nJSON written to " << json_path << "\n";
-  }
+  if (!json.Write(codedge::bench::CodesJson(*result))) return 1;
+  if (json.enabled()) std::cout << "\nJSON written to " << json.path() << "\n";
   return 0;
 }
 
 int RunOverhead() {
   codedge::bench::OverheadOptions o;
+  OutputFile json;
+  if (!json.Open(absl::GetFlag(FLAGS_json), "--json")) return 2;
   o.repeats = Repeats(5);
   o.seed = absl::GetFlag(FLAGS_seed);
   auto r = codedge::bench::RunOverheadBench(o);
@@ -220,16 +222,7 @@ int RunOverhead() {
     return r.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
   codedge::bench::PrintOverheadTable(*r, o, std::cout);
-  const std::string json_path = absl::GetFlag(FLAGS_json);
-  if (!json_path.empty()) {
-    std::ofstream json(json_path);
-    json << codedge::bench::OverheadJson(*r);
-    if (!json) {
-      std::cerr << "edge-bench: writing '" << json_path << "' failed\n";
-      return 1;
-    }
-  }
-  return 0;
+  return json.Write(codedge::bench::OverheadJson(*r)) ? 0 : 1;
 }
 
 int RunGemm() {

@@ -18,6 +18,7 @@
 #include "absl/strings/str_join.h"
 #include "bench/json.h"
 #include "bench/launcher.h"
+#include "bench/scenario.h"
 #include "bench/stats.h"
 #include "common/logging.h"
 #include "common/matrix_util.h"
@@ -28,29 +29,6 @@
 
 namespace codedge::bench {
 namespace {
-
-// One latency setting: a distribution and its parameters (in time units).
-struct Latency {
-  std::string dist;  // uniform | normal | exponential
-  double a = 0, b = 0;
-  std::string Label() const {
-    if (dist == "external") return "its own";
-    if (dist == "uniform") return absl::StrFormat("%g-%g", a, b);
-    if (dist == "normal") return absl::StrFormat("mean %g sd %g", a, b);
-    return absl::StrFormat("mean %g", a);
-  }
-  double Draw(Pcg32& rng) const {
-    if (dist == "uniform") return rng.Uniform(a, b);
-    if (dist == "normal") return std::max(0.0, rng.Normal(a, b));
-    return rng.Exponential(a);
-  }
-  // The edge-worker --delay for a fresh draw per task, in seconds.
-  std::string PerTaskFlag(double unit) const {
-    if (dist == "uniform") return absl::StrCat("uniform:", a * unit, ",", b * unit);
-    if (dist == "normal") return absl::StrCat("normal:", a * unit, ",", b * unit);
-    return absl::StrCat("exp:", a * unit);
-  }
-};
 
 // A set of experiments sharing one latency set per repeat: the sizes of
 // Scheme A run on the same workers; each Scheme B point has its own.
@@ -97,17 +75,6 @@ std::vector<Group> Groups(const MatmulOptions& o) {
     }
   }
   return g;
-}
-
-absl::StatusOr<std::string> StrategySpec(const std::string& name, int workers, const std::string& lt_spec) {
-  if (name == "uncoded") return absl::StrCat("uncoded:k=", workers);
-  if (name == "speculative") return absl::StrCat("speculative:k=", workers);
-  if (name == "replication") return absl::StrCat("replication:k=", workers, ",copies=2");
-  if (name == "mds") return absl::StrCat("mds:m=", workers + workers / 2, ",n=", workers);
-  if (name == "mds-systematic") return absl::StrCat("mds:m=", workers + workers / 2, ",n=", workers, ",generator=systematic");
-  if (name == "lt") return lt_spec.empty() ? std::string("lt") : absl::StrCat("lt:", lt_spec);
-  return absl::InvalidArgumentError(absl::StrCat("unknown strategy '", name,
-                                                 "' (use uncoded, speculative, replication, mds, mds-systematic, lt)"));
 }
 
 struct Sample {

@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "bench/json.h"
 #include "bench/launcher.h"
+#include "bench/scenario.h"
 #include "cnn/dataset.h"
 #include "cnn/model.h"
 #include "cnn/trainer.h"
@@ -28,25 +29,7 @@ namespace {
 // LT at row granularity would make k = 39 200 for the first convolution
 // (BENCHMARKS.md: the real-valued decoder is the bottleneck there); 64 rows
 // per symbol keeps k below ~600.
-absl::StatusOr<std::string> Spec(const std::string& name, int workers) {
-  if (name == "uncoded") return absl::StrCat("uncoded:k=", workers);
-  if (name == "speculative") return absl::StrCat("speculative:k=", workers);
-  if (name == "replication") return absl::StrCat("replication:k=", workers, ",copies=2");
-  if (name == "mds") return absl::StrCat("mds:m=", workers + workers / 2, ",n=", workers);
-  if (name == "mds-systematic") return absl::StrCat("mds:m=", workers + workers / 2, ",n=", workers, ",generator=systematic");
-  if (name == "lt") return std::string("lt:symbol_rows=64");
-  return absl::InvalidArgumentError(absl::StrCat("unknown strategy '", name, "'"));
-}
-
-struct Dist {
-  std::string name;
-  double a, b;
-  double Draw(Pcg32& rng) const {
-    if (name == "uniform") return rng.Uniform(a, b);
-    if (name == "normal") return std::max(0.0, rng.Normal(a, b));
-    return rng.Exponential(a);
-  }
-};
+constexpr char kLtOptions[] = "symbol_rows=64";
 
 }  // namespace
 
@@ -54,12 +37,12 @@ absl::StatusOr<std::vector<TrainBenchRow>> RunTrainBench(const TrainBenchOptions
   if (o.workers < 1 || o.batches < 1 || o.test_limit < 1) {
     return absl::InvalidArgumentError("--workers, --batches and --test_limit must be >= 1");
   }
-  for (const std::string& s : o.strategies) RETURN_IF_ERROR(Spec(s, o.workers).status());
+  for (const std::string& s : o.strategies) RETURN_IF_ERROR(StrategySpec(s, o.workers, kLtOptions).status());
   ASSIGN_OR_RETURN(cnn::Dataset train, cnn::LoadMnistDir(o.data, "train", o.batches * 50));
   ASSIGN_OR_RETURN(cnn::Dataset test, cnn::LoadMnistDir(o.data, "test", o.test_limit));
   const double unit = absl::ToDoubleSeconds(o.time_unit);
   std::vector<TrainBenchRow> rows;
-  for (const Dist& d : {Dist{"uniform", 1, 50}, Dist{"normal", 20, 16}, Dist{"exponential", 16, 0}}) {
+  for (const Latency& d : {Latency{"uniform", 1, 50}, Latency{"normal", 20, 16}, Latency{"exponential", 16, 0}}) {
     EdgeServerOptions so;
     so.address = "127.0.0.1:0";
     ASSIGN_OR_RETURN(std::unique_ptr<EdgeServer> server, EdgeServer::Start(so));
@@ -74,7 +57,7 @@ absl::StatusOr<std::vector<TrainBenchRow>> RunTrainBench(const TrainBenchOptions
     lo.log_dir = absl::StrCat("/tmp/codedge-bench-", getpid());
     ASSIGN_OR_RETURN(std::unique_ptr<LocalCluster> cluster, LocalCluster::Start(lo, launch));
     for (const std::string& name : o.strategies) {
-      ASSIGN_OR_RETURN(CodeSpec spec, ParseCodeSpec(*Spec(name, o.workers)));
+      ASSIGN_OR_RETURN(CodeSpec spec, ParseCodeSpec(*StrategySpec(name, o.workers, kLtOptions)));
       ASSIGN_OR_RETURN(cnn::Model model, cnn::Model::Create("vgg-mini", o.seed));
       ClusterEngine engine(&server->pool(), ClusterEngineOptions{spec, spec, spec});
       cnn::TrainOptions t;
@@ -92,8 +75,8 @@ absl::StatusOr<std::vector<TrainBenchRow>> RunTrainBench(const TrainBenchOptions
       if (!report.ok()) return report.status();
       cnn::LocalEngine local;
       ASSIGN_OR_RETURN(double acc, cnn::Evaluate(model, test, local));
-      rows.push_back({d.name, name, report->ms_per_batch, acc, report->batches});
-      Log().info("train bench: {} latencies, {}: {:.0f} ms/batch, test accuracy {:.1f}% after {} batches", d.name,
+      rows.push_back({d.dist, name, report->ms_per_batch, acc, report->batches});
+      Log().info("train bench: {} latencies, {}: {:.0f} ms/batch, test accuracy {:.1f}% after {} batches", d.dist,
                  name, report->ms_per_batch, 100 * acc, report->batches);
     }
     cluster->Stop();
