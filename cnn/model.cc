@@ -17,9 +17,10 @@ Matrix HeInit(int64_t fan_in, int64_t rows, int64_t cols, Pcg32& rng) {
   return m;
 }
 
-Param MakeParam(std::string name, Matrix value) {
+Param MakeParam(std::string name, Matrix value, bool decay) {
   Param p;
   p.name = std::move(name);
+  p.decay = decay;
   p.grad = Matrix::Zero(value.rows(), value.cols());
   p.velocity = Matrix::Zero(value.rows(), value.cols());
   p.value = std::move(value);
@@ -29,8 +30,9 @@ Param MakeParam(std::string name, Matrix value) {
 class ConvLayer final : public Layer {
  public:
   ConvLayer(Shape in, int64_t filters, int64_t k, Pcg32& rng) : in_(in), filters_(filters), k_(k) {
-    w_ = MakeParam(absl::StrCat("conv", in.c, "x", filters, ".w"), HeInit(k * k * in.c, k * k * in.c, filters, rng));
-    b_ = MakeParam(absl::StrCat("conv", in.c, "x", filters, ".b"), Matrix::Zero(1, filters));
+    w_ = MakeParam(absl::StrCat("conv", in.c, "x", filters, ".w"), HeInit(k * k * in.c, k * k * in.c, filters, rng),
+                   true);
+    b_ = MakeParam(absl::StrCat("conv", in.c, "x", filters, ".b"), Matrix::Zero(1, filters), false);
   }
   std::string name() const override { return absl::StrCat("conv", k_, "x", k_, " ", in_.c, "->", filters_); }
   Shape output(const Shape& in) const override { return {in.h, in.w, filters_}; }
@@ -98,8 +100,8 @@ class PoolLayer final : public Layer {
 class DenseLayer final : public Layer {
  public:
   DenseLayer(Shape in, int64_t out, Pcg32& rng) : in_(in), out_(out) {
-    w_ = MakeParam(absl::StrCat("fc", in.size(), "x", out, ".w"), HeInit(in.size(), in.size(), out, rng));
-    b_ = MakeParam(absl::StrCat("fc", in.size(), "x", out, ".b"), Matrix::Zero(1, out));
+    w_ = MakeParam(absl::StrCat("fc", in.size(), "x", out, ".w"), HeInit(in.size(), in.size(), out, rng), true);
+    b_ = MakeParam(absl::StrCat("fc", in.size(), "x", out, ".b"), Matrix::Zero(1, out), false);
   }
   std::string name() const override { return absl::StrCat("fc ", in_.size(), "->", out_); }
   Shape output(const Shape&) const override { return {1, 1, out_}; }
@@ -218,9 +220,8 @@ std::vector<Param*> Model::params() {
 
 void Model::Step(const SgdOptions& o) {
   for (Param* p : params()) {
-    const bool is_bias = p->value.rows() == 1;
     Matrix g = p->grad;
-    if (!is_bias && o.weight_decay > 0) g += static_cast<float>(o.weight_decay) * p->value;
+    if (p->decay && o.weight_decay > 0) g += static_cast<float>(o.weight_decay) * p->value;
     p->velocity = static_cast<float>(o.momentum) * p->velocity + g;
     p->value -= static_cast<float>(o.learning_rate) * p->velocity;
   }

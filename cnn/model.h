@@ -20,6 +20,7 @@ namespace codedge::cnn {
 struct Param {
   std::string name;
   Matrix value, grad, velocity;
+  bool decay = true;  // weight decay applies (weights), or not (biases)
 };
 
 // Shape of one example's activation: H x W x C.

@@ -132,40 +132,42 @@ TEST_CASE("Softmax cross-entropy gradient matches finite differences", "[cnn][gr
   }
 }
 
-TEST_CASE("The whole vgg-mini model's gradients match finite differences", "[cnn][gradient]") {
-  auto model = Model::Create("vgg-mini", 7);
-  REQUIRE(model.ok());
-  Pcg32 rng(5, 1);
-  const Matrix images = RandomUniformMatrix(2, 28 * 28, rng, 0, 1);
-  const std::vector<int32_t> labels = {3, 8};
+// Finite differences of the mean loss over a model's parameters: `samples`
+// coordinates per parameter (the first the largest-gradient one if
+// `largest_first`), skipping those with |gradient| < min_grad. Through ReLU
+// and max-pool decisions a perturbation may cross a kink, where no finite
+// difference means anything: such coordinates are recognised (forward and
+// backward one-sided differences disagree) and skipped; every other one must
+// match. Returns how many were checked.
+int CheckModelGradients(Model& model, const Matrix& images, const std::vector<int32_t>& labels, Pcg32& rng,
+                        int samples, bool largest_first, double min_grad) {
   LocalEngine e;
   auto loss = [&] {
     Matrix d;
     int64_t c = 0;
-    return SoftmaxCrossEntropy(*model->Forward(images, e), labels, &d, &c);
+    return SoftmaxCrossEntropy(*model.Forward(images, e), labels, &d, &c);
   };
   Matrix d;
   int64_t c = 0;
-  SoftmaxCrossEntropy(*model->Forward(images, e), labels, &d, &c);
-  REQUIRE(model->Backward(d, e).ok());
+  SoftmaxCrossEntropy(*model.Forward(images, e), labels, &d, &c);
+  REQUIRE(model.Backward(d, e).ok());
   std::vector<Matrix> grads;
-  for (Param* p : model->params()) grads.push_back(p->grad);
-  // Through ~50 000 ReLU and max-pool decisions a perturbation often
-  // crosses a kink, where no finite difference means anything: such
-  // coordinates are recognised (forward and backward one-sided differences
-  // disagree) and skipped; every other one must match.
+  for (Param* p : model.params()) grads.push_back(p->grad);
   const float eps = 2e-3f;
   const double l0 = loss();
   int checked = 0, kinks = 0;
-  auto params = model->params();
+  auto params = model.params();
   for (size_t k = 0; k < params.size(); ++k) {
     Param* p = params[k];
-    for (int t = 0; t < 6; ++t) {
-      // The largest-gradient coordinate carries signal above float noise.
-      Eigen::Index r, col;
-      grads[k].cwiseAbs().maxCoeff(&r, &col);
-      const int64_t i = t == 0 ? r * grads[k].cols() + col : rng.UniformInt(static_cast<uint32_t>(p->value.size()));
-      if (t > 0 && std::abs(grads[k].data()[i]) < 2e-3) continue;
+    for (int t = 0; t < samples; ++t) {
+      int64_t i = rng.UniformInt(static_cast<uint32_t>(p->value.size()));
+      if (largest_first && t == 0) {  // the largest gradient carries signal above float noise
+        Eigen::Index r, col;
+        grads[k].cwiseAbs().maxCoeff(&r, &col);
+        i = r * grads[k].cols() + col;
+      } else if (std::abs(grads[k].data()[i]) < min_grad) {
+        continue;
+      }
       const float keep = p->value.data()[i];
       p->value.data()[i] = keep + eps;
       const double lp = loss();
@@ -183,7 +185,16 @@ TEST_CASE("The whole vgg-mini model's gradients match finite differences", "[cnn
     }
   }
   INFO("checked " << checked << ", skipped at kinks " << kinks);
-  CHECK(checked >= static_cast<int>(params.size()));
+  return checked;
+}
+
+TEST_CASE("The whole vgg-mini model's gradients match finite differences", "[cnn][gradient]") {
+  auto model = Model::Create("vgg-mini", 7);
+  REQUIRE(model.ok());
+  Pcg32 rng(5, 1);
+  const Matrix images = RandomUniformMatrix(2, 28 * 28, rng, 0, 1);
+  const int checked = CheckModelGradients(*model, images, {3, 8}, rng, 6, /*largest_first=*/true, 2e-3);
+  CHECK(checked >= static_cast<int>(model->params().size()));
 }
 
 TEST_CASE("Training twice from the same seed gives identical weights", "[cnn]") {
@@ -371,37 +382,7 @@ TEST_CASE("VGG-style stacks: VGG-11 for CIFAR and a small stack whose gradients 
   REQUIRE(small.ok());
   Pcg32 rng(9, 1);
   const Matrix images = RandomUniformMatrix(3, 8 * 8 * 2, rng, 0, 1);
-  const std::vector<int32_t> labels = {1, 5, 9};
-  LocalEngine e;
-  Matrix d;
-  int64_t c = 0;
-  SoftmaxCrossEntropy(*small->Forward(images, e), labels, &d, &c);
-  REQUIRE(small->Backward(d, e).ok());
-  int checked = 0;
-  for (Param* p : small->params()) {
-    const Matrix g = p->grad;
-    for (int t = 0; t < 4; ++t) {
-      const int64_t i = rng.UniformInt(static_cast<uint32_t>(p->value.size()));
-      const float keep = p->value.data()[i], eps = 2e-3f;
-      auto loss = [&] {
-        Matrix dd;
-        int64_t cc = 0;
-        return SoftmaxCrossEntropy(*small->Forward(images, e), labels, &dd, &cc);
-      };
-      const double l0 = loss();
-      p->value.data()[i] = keep + eps;
-      const double lp = loss();
-      p->value.data()[i] = keep - eps;
-      const double lm = loss();
-      p->value.data()[i] = keep;
-      const double fwd = (lp - l0) / eps, bwd = (l0 - lm) / eps;
-      if (std::abs(fwd - bwd) > 0.02 * std::max(std::abs(fwd), std::abs(bwd)) + 2e-4) continue;  // a kink
-      INFO(p->name << " " << i);
-      CHECK(g.data()[i] == Approx((lp - lm) / (2 * eps)).epsilon(0.03).margin(5e-4));
-      ++checked;
-    }
-  }
-  CHECK(checked >= 10);
+  CHECK(CheckModelGradients(*small, images, {1, 5, 9}, rng, 4, /*largest_first=*/false, 0.0) >= 10);
   for (const char* bad : {"resnet", "vgg:8,8:4:10", "vgg:8,8,2:4,X:10", "vgg:2,2,1:M,M:10", "vgg:8,8,1:4:1"}) {
     INFO(bad);
     CHECK(Model::Create(bad, 1).status().code() == absl::StatusCode::kInvalidArgument);
