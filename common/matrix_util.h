@@ -15,7 +15,8 @@ Matrix RandomUniformMatrix(int64_t rows, int64_t cols, Pcg32& rng, double lo = -
 
 // Index (row-major) of the first NaN or infinity in `m`, or -1 if every
 // entry is finite. A branch-free scan of the exponent bits (Eigen's
-// allFinite computes x - x == x - x and was measured at ~0.5 GB/s here).
+// allFinite computes x - x == x - x: 32 % of the cycles of a 24 MB request
+// in a profile).
 int64_t FirstNonFinite(ConstMatrixRef m);
 
 // ||got - want||_F / ||want||_F in double (the absolute error if want == 0).
