@@ -18,6 +18,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "common/logging.h"
+#include "common/status.h"
 #include "proto/codedge.grpc.pb.h"
 
 namespace codedge::bench {
@@ -122,6 +123,29 @@ absl::StatusOr<LocalCluster::Child> LocalCluster::Spawn(const std::string& binar
   return c;
 }
 
+absl::Status LocalCluster::StartServer(const std::string& binary, const LaunchOptions& options, absl::Time deadline) {
+  // On a free port it prints.
+  std::vector<std::string> args = {"--listen=127.0.0.1:0"};
+  args.insert(args.end(), options.server_args.begin(), options.server_args.end());
+  absl::StatusOr<Child> server = Spawn(binary, args, "server");
+  if (!server.ok()) return server.status();
+  children_.push_back(*server);
+  for (;;) {
+    const std::string log = ReadFile(server->log);
+    if (const size_t at = log.find("listening on port "); at != std::string::npos) {
+      port_ = std::atoi(log.c_str() + at + 18);
+      if (port_ > 0) return absl::OkStatus();
+    }
+    int status;
+    if (waitpid(server->pid, &status, WNOHANG) == server->pid) {
+      children_[0].pid = -1;
+      return absl::InternalError(absl::StrCat("edge-server exited at start; see ", server->log));
+    }
+    if (absl::Now() > deadline) return absl::DeadlineExceededError(absl::StrCat("edge-server did not start; see ", server->log));
+    Pause(absl::Milliseconds(10));
+  }
+}
+
 absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(const LaunchOptions& options,
                                                                   const std::vector<WorkerLaunch>& workers) {
   std::unique_ptr<LocalCluster> c(new LocalCluster());
@@ -144,27 +168,9 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(const LaunchOp
   const absl::Time deadline = absl::Now() + options.start_timeout;
   if (!options.server_address.empty()) {
     c->external_ = options.server_address;
-    c->children_.push_back(Child{-1, "server", "", ""});
-  }
-  // The server, on a free port it prints.
-  std::vector<std::string> sargs = {"--listen=127.0.0.1:0"};
-  sargs.insert(sargs.end(), options.server_args.begin(), options.server_args.end());
-  absl::StatusOr<Child> server = c->children_.empty() ? c->Spawn(server_bin, sargs, "server") : c->children_[0];
-  if (!server.ok()) return server.status();
-  if (c->children_.empty()) c->children_.push_back(*server);
-  for (; c->external_.empty();) {
-    const std::string log = ReadFile(server->log);
-    if (const size_t at = log.find("listening on port "); at != std::string::npos) {
-      c->port_ = std::atoi(log.c_str() + at + 18);
-      if (c->port_ > 0) break;
-    }
-    int status;
-    if (waitpid(server->pid, &status, WNOHANG) == server->pid) {
-      c->children_[0].pid = -1;
-      return absl::InternalError(absl::StrCat("edge-server exited at start; see ", server->log));
-    }
-    if (absl::Now() > deadline) return absl::DeadlineExceededError(absl::StrCat("edge-server did not start; see ", server->log));
-    Pause(absl::Milliseconds(10));
+    c->children_.push_back(Child{-1, "server", "", ""});  // [0] is the server, not ours
+  } else {
+    RETURN_IF_ERROR(c->StartServer(server_bin, options, deadline));
   }
 
   // Quotas: asked for by any worker; applied if the OS allows it.

@@ -70,6 +70,8 @@ class LocalCluster {
     std::string name, log, cgroup;
   };
   absl::StatusOr<Child> Spawn(const std::string& binary, std::vector<std::string> args, const std::string& name);
+  // Spawns the server and waits (until `deadline`) for the port it prints.
+  absl::Status StartServer(const std::string& binary, const LaunchOptions& options, absl::Time deadline);
 
   std::vector<Child> children_;  // [0] is the server (pid -1 when external)
   std::string external_;
