@@ -7,50 +7,51 @@
 
 namespace codedge::cnn {
 
-Matrix Im2Col(ConstMatrixRef x, const ConvGeometry& g) {
-  const int64_t oh = g.out_h(), ow = g.out_w(), c = g.c;
-  Matrix cols = Matrix::Zero(g.n * oh * ow, g.patch());
+namespace {
+
+// Calls f(col_row, col_offset, pixel_row) for every in-bounds pair of an
+// im2col cell and the input pixel it copies: row (n, y, x) of the im2col
+// matrix, its column block (i, j) starting at col_offset = (i*KW + j)*C, and
+// input row (n, iy, ix). Padding cells are skipped (they stay zero). Im2Col
+// and its adjoint Col2Im are this walk with the copy in either direction.
+template <typename F>
+void ForEachPatchPixel(const ConvGeometry& g, F&& f) {
+  const int64_t oh = g.out_h(), ow = g.out_w();
   for (int64_t n = 0; n < g.n; ++n) {
     for (int64_t y = 0; y < oh; ++y) {
       for (int64_t xo = 0; xo < ow; ++xo) {
-        float* row = cols.row((n * oh + y) * ow + xo).data();
+        const int64_t col_row = (n * oh + y) * ow + xo;
         for (int64_t i = 0; i < g.kh; ++i) {
           const int64_t iy = y * g.stride + i - g.pad;
           if (iy < 0 || iy >= g.h) continue;
           for (int64_t j = 0; j < g.kw; ++j) {
             const int64_t ix = xo * g.stride + j - g.pad;
             if (ix < 0 || ix >= g.w) continue;
-            // column block (i, j) holds the C channels of input pixel (iy, ix)
-            std::memcpy(row + (i * g.kw + j) * c, x.row((n * g.h + iy) * g.w + ix).data(), c * sizeof(float));
+            f(col_row, (i * g.kw + j) * g.c, (n * g.h + iy) * g.w + ix);
           }
         }
       }
     }
   }
+}
+
+}  // namespace
+
+Matrix Im2Col(ConstMatrixRef x, const ConvGeometry& g) {
+  Matrix cols = Matrix::Zero(g.n * g.out_h() * g.out_w(), g.patch());
+  ForEachPatchPixel(g, [&](int64_t col_row, int64_t offset, int64_t pixel) {
+    std::memcpy(cols.row(col_row).data() + offset, x.row(pixel).data(), g.c * sizeof(float));
+  });
   return cols;
 }
 
 Matrix Col2Im(ConstMatrixRef dcols, const ConvGeometry& g) {
-  const int64_t oh = g.out_h(), ow = g.out_w(), c = g.c;
-  Matrix dx = Matrix::Zero(g.n * g.h * g.w, c);
-  for (int64_t n = 0; n < g.n; ++n) {
-    for (int64_t y = 0; y < oh; ++y) {
-      for (int64_t xo = 0; xo < ow; ++xo) {
-        const float* row = dcols.row((n * oh + y) * ow + xo).data();
-        for (int64_t i = 0; i < g.kh; ++i) {
-          const int64_t iy = y * g.stride + i - g.pad;
-          if (iy < 0 || iy >= g.h) continue;
-          for (int64_t j = 0; j < g.kw; ++j) {
-            const int64_t ix = xo * g.stride + j - g.pad;
-            if (ix < 0 || ix >= g.w) continue;
-            float* dst = dx.row((n * g.h + iy) * g.w + ix).data();
-            const float* src = row + (i * g.kw + j) * c;
-            for (int64_t ch = 0; ch < c; ++ch) dst[ch] += src[ch];
-          }
-        }
-      }
-    }
-  }
+  Matrix dx = Matrix::Zero(g.n * g.h * g.w, g.c);
+  ForEachPatchPixel(g, [&](int64_t col_row, int64_t offset, int64_t pixel) {
+    float* dst = dx.row(pixel).data();
+    const float* src = dcols.row(col_row).data() + offset;
+    for (int64_t ch = 0; ch < g.c; ++ch) dst[ch] += src[ch];
+  });
   return dx;
 }
 
