@@ -35,11 +35,19 @@ class WireMatrix {
   int64_t rows() const { return rows_; }
   int64_t cols() const { return cols_; }
 
+  // For a block arriving in pieces: makes room for `total_rows` rows
+  // (InvalidArgument if fewer than it has, ResourceExhausted above
+  // max_elements) and appends the next piece's rows (InvalidArgument on a
+  // shape mismatch or overflow). Validated like TakeMatrixFromProto.
+  absl::Status Reserve(int64_t total_rows, absl::string_view what, int64_t max_elements = kMaxWireElements);
+  absl::Status Append(v1::MatrixProto* piece, absl::string_view what, bool check_finite = true);
+  int64_t capacity_rows() const { return capacity_rows_; }
+
  private:
   friend absl::StatusOr<WireMatrix> TakeMatrixFromProto(v1::MatrixProto* m, absl::string_view what,
                                                         bool check_finite, int64_t max_elements);
   std::string bytes_;
-  int64_t rows_ = 0, cols_ = 0;
+  int64_t rows_ = 0, cols_ = 0, capacity_rows_ = 0;
 };
 
 // Validates like MatrixFromProto (finiteness only if `check_finite`) and
@@ -49,6 +57,20 @@ absl::StatusOr<WireMatrix> TakeMatrixFromProto(v1::MatrixProto* m, absl::string_
 
 // Packs `m` (any strides) into `out`.
 void MatrixToProto(ConstMatrixRef m, v1::MatrixProto* out);
+
+// A task's block (or a piece of it) on the wire without a copy: header, the
+// rows * cols * 4 data bytes straight from the sender's memory, trailer --
+// byte for byte what protobuf serializes for
+//   ServerMessage{task{job_id, task_id, coded_rows{rows, cols, data}, total_rows}}
+// (piece = false; total_rows 0 for a whole block) or
+//   ServerMessage{task_piece{job_id, task_id, coded_rows{rows, cols, data}}}
+// (piece = true). A server sends a block from its own memory this way: no
+// copy into a message, no serialisation pass.
+struct BlockMessageFrame {
+  std::string header, trailer;
+};
+BlockMessageFrame TaskBlockFrame(bool piece, uint64_t job_id, int64_t task_id, int64_t rows, int64_t cols,
+                                 int64_t total_rows = 0);
 
 }  // namespace codedge
 

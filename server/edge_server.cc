@@ -19,7 +19,7 @@ absl::StatusOr<std::unique_ptr<EdgeServer>> EdgeServer::Start(const EdgeServerOp
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 << 20);
-  builder.RegisterService(&s->workers_);
+  builder.RegisterCallbackGenericService(&s->workers_);
   builder.RegisterService(&s->compute_);
   s->server_ = builder.BuildAndStart();
   if (!s->server_ || s->port_ == 0) {

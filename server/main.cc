@@ -16,6 +16,9 @@ ABSL_FLAG(std::string, listen, "0.0.0.0:50051", "host:port to serve on (port 0: 
 ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(1), "how often workers send a heartbeat");
 ABSL_FLAG(absl::Duration, worker_timeout, absl::Seconds(10),
           "drop a worker silent for this long (its tasks go to the others)");
+ABSL_FLAG(int64_t, task_piece_bytes, int64_t{4} << 20,
+          "send task blocks larger than this in pieces of about this size, so a worker unpacks one while the next "
+          "is on the wire (>= 4096)");
 // edge-server train
 ABSL_FLAG(std::string, model, "vgg-mini", "train: vgg-mini (28x28x1), vgg11 (32x32x3) or vgg:H,W,C:LAYERS:FC (cnn/model.h)");
 ABSL_FLAG(std::string, data, "fashion-mnist",
@@ -62,6 +65,11 @@ int main(int argc, char** argv) {
   if (options.workers.heartbeat_interval < absl::Milliseconds(10) ||
       options.workers.silence_timeout < 2 * options.workers.heartbeat_interval) {
     std::cerr << "edge-server: need --heartbeat_interval >= 10ms and --worker_timeout >= 2 x --heartbeat_interval\n";
+    return 2;
+  }
+  options.workers.task_piece_bytes = absl::GetFlag(FLAGS_task_piece_bytes);
+  if (options.workers.task_piece_bytes < 4096) {
+    std::cerr << "edge-server: --task_piece_bytes must be >= 4096, got " << options.workers.task_piece_bytes << "\n";
     return 2;
   }
   if (train) {

@@ -1,8 +1,12 @@
 #include "server/services.h"
 
+#include <algorithm>
 #include <deque>
 #include <optional>
 #include <utility>
+
+#include <grpcpp/support/proto_buffer_reader.h>
+#include <grpcpp/support/proto_buffer_writer.h>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -21,7 +25,47 @@ grpc::Status ToGrpc(const absl::Status& s) {
 // registry holds a shared_ptr; so does the reactor itself until OnDone, so a
 // Kick or Deliver racing with the end of the stream touches live memory and
 // sees done_.
-class WorkerService::Conn final : public grpc::ServerBidiReactor<v1::WorkerMessage, v1::ServerMessage> {
+namespace {
+
+// Serialises a (small) message into a byte buffer.
+grpc::ByteBuffer Serialize(const v1::ServerMessage& m) {
+  grpc::ByteBuffer out;
+  bool own = false;
+  (void)grpc::GenericSerialize<grpc::ProtoBufferWriter, v1::ServerMessage>(m, &out, &own);
+  return out;
+}
+
+// One message of a task's block (the whole block, or the piece of `rows`
+// rows from `first`) as bytes on the wire: frame header, the rows themselves
+// referenced where they lie, frame trailer. The data slice holds a reference
+// to the block's owner until gRPC has written it.
+constexpr size_t kCopyBelowBytes = 16 << 10;
+
+grpc::ByteBuffer BlockBytes(const Assignment& a, int64_t first, int64_t rows) {
+  const bool piece = first > 0;
+  const BlockMessageFrame f =
+      TaskBlockFrame(piece, a.job, a.task, rows, a.cols, !piece && rows < a.rows ? a.rows : 0);
+  const float* data = a.data + first * a.cols;
+  const size_t bytes = static_cast<size_t>(rows * a.cols) * sizeof(float);
+  if (bytes <= kCopyBelowBytes) {  // small: one copied slice beats a shared reference
+    std::string all = f.header;
+    all.append(reinterpret_cast<const char*>(data), bytes);
+    all += f.trailer;
+    grpc::Slice slice(all);
+    return grpc::ByteBuffer(&slice, 1);
+  }
+  auto* keep = new std::shared_ptr<const void>(a.owner);
+  grpc::Slice slices[3] = {
+      grpc::Slice(f.header),
+      grpc::Slice(const_cast<float*>(data), bytes, [](void* p) { delete static_cast<std::shared_ptr<const void>*>(p); },
+                  keep),
+      grpc::Slice(f.trailer)};
+  return grpc::ByteBuffer(slices, f.trailer.empty() ? 2 : 3);
+}
+
+}  // namespace
+
+class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
  public:
   static constexpr int kMaxCredits = 64;
   Conn(WorkerService* svc, WorkerId id) : svc_(svc), id_(id) {}
@@ -31,7 +75,7 @@ class WorkerService::Conn final : public grpc::ServerBidiReactor<v1::WorkerMessa
       absl::MutexLock lock(&mu_);
       last_seen_ = absl::Now();
     }
-    StartRead(&in_);
+    StartRead(&in_bytes_);
   }
 
   void OnReadDone(bool ok) override {
@@ -42,6 +86,12 @@ class WorkerService::Conn final : public grpc::ServerBidiReactor<v1::WorkerMessa
     {
       absl::MutexLock lock(&mu_);
       last_seen_ = absl::Now();
+    }
+    if (grpc::Status st = grpc::GenericDeserialize<grpc::ProtoBufferReader, v1::WorkerMessage>(&in_bytes_, &in_);
+        !st.ok()) {
+      Close(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                         absl::StrCat("malformed worker message: ", st.error_message())));
+      return;
     }
     switch (in_.msg_case()) {
       case v1::WorkerMessage::kHello: OnHello(in_.hello()); break;
@@ -65,7 +115,7 @@ class WorkerService::Conn final : public grpc::ServerBidiReactor<v1::WorkerMessa
       absl::MutexLock lock(&mu_);
       read_more = !finishing_;
     }
-    if (read_more) StartRead(&in_);
+    if (read_more) StartRead(&in_bytes_);
   }
 
   void OnWriteDone(bool ok) override {
@@ -117,24 +167,29 @@ class WorkerService::Conn final : public grpc::ServerBidiReactor<v1::WorkerMessa
           v1::ServerMessage m;
           m.mutable_job_data()->set_job_id(a->job);
           MatrixToProto(*a->b, m.mutable_job_data()->mutable_b());
-          outbox_.push_back(std::move(m));
+          outbox_.push_back(Out{Serialize(m)});
         }
-        v1::ServerMessage m;
-        m.mutable_task()->set_job_id(a->job);
-        m.mutable_task()->set_task_id(a->task);
-        MatrixToProto(a->coded_rows(), m.mutable_task()->mutable_coded_rows());
-        outbox_.push_back(std::move(m));
+        // Large blocks go in pieces (the worker unpacks one while the next
+        // is on the wire), queued together so nothing comes between them.
+        const int64_t row_bytes = a->cols * static_cast<int64_t>(sizeof(float));
+        const int64_t piece_rows = std::max<int64_t>(1, svc_->options_.task_piece_bytes / row_bytes);
+        for (int64_t first = 0; first < a->rows; first += piece_rows) {
+          const int64_t rows = std::min(piece_rows, a->rows - first);
+          outbox_.push_back(Out{BlockBytes(*a, first, rows), a->job, a->task, first > 0});
+        }
       }
     }
     Flush();
     return pulled;
   }
 
-  void Send(v1::ServerMessage m) {
+  void Send(const v1::ServerMessage& m) {
+    grpc::ByteBuffer bytes = Serialize(m);
     {
       absl::MutexLock lock(&mu_);
       if (finishing_ || done_) return;
-      outbox_.push_back(std::move(m));
+      if (m.has_cancel()) DropPiecesLocked(m.cancel().job_id(), m.cancel().task_id());
+      outbox_.push_back(Out{std::move(bytes)});
     }
     Flush();
   }
@@ -162,10 +217,10 @@ class WorkerService::Conn final : public grpc::ServerBidiReactor<v1::WorkerMessa
 
  private:
   void OnHello(const v1::Hello& h) {
-    if (h.version() != v1::PROTOCOL_VERSION_1) {
+    if (h.version() != v1::PROTOCOL_VERSION_2) {
       Close(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                          absl::StrCat("worker speaks protocol version ", h.version(), ", this server speaks ",
-                                      v1::PROTOCOL_VERSION_1, "; upgrade the worker or the server")));
+                                      v1::PROTOCOL_VERSION_2, "; upgrade the worker or the server")));
       return;
     }
     {
@@ -178,7 +233,7 @@ class WorkerService::Conn final : public grpc::ServerBidiReactor<v1::WorkerMessa
     m.mutable_welcome()->set_worker_id(id_);
     m.mutable_welcome()->set_heartbeat_interval_ms(
         static_cast<int32_t>(absl::ToInt64Milliseconds(svc_->options_.heartbeat_interval)));
-    Send(std::move(m));
+    Send(m);
     Pump();  // credits may have arrived before the Hello
   }
 
@@ -220,6 +275,17 @@ class WorkerService::Conn final : public grpc::ServerBidiReactor<v1::WorkerMessa
     svc_->Kick();
   }
 
+  // A cancelled task's pieces still queued need not go out (the worker drops
+  // the part it has when the cancel arrives); the one being written stays.
+  void DropPiecesLocked(uint64_t job, int64_t task) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    auto it = outbox_.begin();
+    if (writing_ && it != outbox_.end()) ++it;
+    auto dropped = std::remove_if(it, outbox_.end(), [&](const Out& o) {
+      return o.piece && o.job == job && (task < 0 || o.task == task);
+    });
+    outbox_.erase(dropped, outbox_.end());
+  }
+
   void FinishLocked(const grpc::Status& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finishing_) return;
     finishing_ = true;
@@ -234,7 +300,7 @@ class WorkerService::Conn final : public grpc::ServerBidiReactor<v1::WorkerMessa
   // Starts the next write, or the Finish once the outbox is drained; the
   // gRPC call is made after mu_ is released.
   void Flush() {
-    const v1::ServerMessage* next = nullptr;
+    const grpc::ByteBuffer* next = nullptr;
     bool finish = false;
     grpc::Status status;
     {
@@ -242,7 +308,7 @@ class WorkerService::Conn final : public grpc::ServerBidiReactor<v1::WorkerMessa
       if (done_ || writing_) return;
       if (!outbox_.empty()) {
         writing_ = true;
-        next = &outbox_.front();  // stays put until OnWriteDone pops it
+        next = &outbox_.front().bytes;  // stays put until OnWriteDone pops it
       } else if (finishing_ && !finished_) {
         finished_ = true;
         finish = true;
@@ -259,9 +325,16 @@ class WorkerService::Conn final : public grpc::ServerBidiReactor<v1::WorkerMessa
   WorkerService* const svc_;
   const WorkerId id_;
   std::shared_ptr<Conn> self_;  // released in OnDone
+  grpc::ByteBuffer in_bytes_;
   v1::WorkerMessage in_;
   absl::Mutex mu_;
-  std::deque<v1::ServerMessage> outbox_ ABSL_GUARDED_BY(mu_);  // front is being written
+  struct Out {
+    grpc::ByteBuffer bytes;
+    uint64_t job = 0;
+    int64_t task = -1;
+    bool piece = false;  // a TaskPiece (droppable when its task is cancelled)
+  };
+  std::deque<Out> outbox_ ABSL_GUARDED_BY(mu_);  // front is being written
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool hello_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
@@ -274,7 +347,8 @@ class WorkerService::Conn final : public grpc::ServerBidiReactor<v1::WorkerMessa
   absl::Time last_seen_ ABSL_GUARDED_BY(mu_);
 };
 
-grpc::ServerBidiReactor<v1::WorkerMessage, v1::ServerMessage>* WorkerService::Connect(grpc::CallbackServerContext*) {
+grpc::ServerGenericBidiReactor* WorkerService::CreateReactor(grpc::GenericCallbackServerContext* ctx) {
+  if (ctx->method() != "/codedge.v1.Worker/Connect") return grpc::CallbackGenericService::CreateReactor(ctx);
   std::shared_ptr<Conn> conn;
   {
     absl::MutexLock lock(&mu_);
@@ -319,7 +393,7 @@ void WorkerService::Deliver(const std::vector<CancelOrder>& cancels) {
     m.mutable_cancel()->set_job_id(c.job);
     m.mutable_cancel()->set_task_id(c.task);
     m.mutable_cancel()->set_sent_unix_micros(absl::ToUnixMicros(absl::Now()));
-    it->second->Send(std::move(m));
+    it->second->Send(m);
   }
 }
 

@@ -4,6 +4,10 @@
 //                  Welcome, Ready/Result give credits, the connection pulls
 //                  tasks from the pool while it has credits; cancels from the
 //                  pool are delivered to the connections that hold the tasks.
+//                  A generic (byte-buffer) service serving Worker.Connect:
+//                  a task's block goes on the wire straight from the job's
+//                  memory behind a hand-made header (TaskMessageHeader),
+//                  never copied into a message and serialised again.
 //   ComputeService Multiply (unary, answered when the job decodes or fails)
 //                  and ClusterStatus.
 //
@@ -17,6 +21,7 @@
 #include <memory>
 #include <vector>
 
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/grpcpp.h>
 
 #include "absl/base/thread_annotations.h"
@@ -37,13 +42,19 @@ struct WorkerServiceOptions {
   // tasks go to the others. Generous, because one large message on a slow
   // link counts only when it has fully arrived.
   absl::Duration silence_timeout = absl::Seconds(10);
+  // Task blocks larger than this travel in pieces of about this size (whole
+  // rows), so the worker unpacks one piece while the next is on the wire.
+  int64_t task_piece_bytes = int64_t{4} << 20;
 };
 
-class WorkerService final : public v1::Worker::CallbackService {
+// Register with ServerBuilder::RegisterCallbackGenericService: it answers
+// /codedge.v1.Worker/Connect (the proto's service, same messages) and
+// UNIMPLEMENTED for any other method no typed service claims.
+class WorkerService final : public grpc::CallbackGenericService {
  public:
   explicit WorkerService(TaskPool* pool, WorkerServiceOptions options = {}) : pool_(pool), options_(options) {}
 
-  grpc::ServerBidiReactor<v1::WorkerMessage, v1::ServerMessage>* Connect(grpc::CallbackServerContext* ctx) override;
+  grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override;
 
   // New work may be runnable: every connection with credits pulls.
   void Kick();

@@ -6,6 +6,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -64,6 +65,7 @@ WorkerClient::WorkerClient(const WorkerOptions& options, TaskExecutor executor)
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 << 20);
   stub_ = v1::Worker::NewStub(grpc::CreateCustomChannel(options.server, grpc::InsecureChannelCredentials(), args));
 }
 
@@ -108,7 +110,7 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
   };
 
   v1::WorkerMessage hello;
-  hello.mutable_hello()->set_version(v1::PROTOCOL_VERSION_1);
+  hello.mutable_hello()->set_version(v1::PROTOCOL_VERSION_2);
   hello.mutable_hello()->set_worker_name(options_.name);
   hello.mutable_hello()->set_threads(options_.threads);
 #if defined(__aarch64__)
@@ -217,6 +219,14 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
 
   absl::Status why = absl::UnavailableError("server closed the stream");
   bool ours = false;
+  std::optional<PendingTask> partial;  // a task whose pieces are arriving
+  auto enqueue = [&](PendingTask t) {
+    t.cancel = std::make_shared<CancelToken>();
+    std::lock_guard<std::mutex> lock(session.mu);
+    session.live[{t.job, t.task}] = t.cancel;
+    session.queue.push_back(std::move(t));
+    session.cv.notify_one();
+  };
   while (stream->Read(&in)) {
     if (in.msg_case() == v1::ServerMessage::kJobData) {
       absl::StatusOr<Matrix> b = MatrixFromProto(in.job_data().b(), "B");
@@ -229,21 +239,52 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
       session.b[in.job_data().job_id()] = std::make_shared<const Matrix>(*std::move(b));
     } else if (in.msg_case() == v1::ServerMessage::kTask) {
       v1::Task& task = *in.mutable_task();
-      // The server checked A; a non-finite value here could only come back
-      // as a non-finite result, which the server rejects.
-      absl::StatusOr<WireMatrix> rows = TakeMatrixFromProto(task.mutable_coded_rows(), "task rows", /*check_finite=*/false);
-      if (!rows.ok()) {
-        why = rows.status();
+      if (partial) {
+        why = absl::InvalidArgumentError(absl::StrCat("task ", task.task_id(), " of job ", task.job_id(),
+                                                      " began before task ", partial->task, " was complete"));
         ours = true;
         break;
       }
-      auto cancel = std::make_shared<CancelToken>();
-      std::lock_guard<std::mutex> lock(session.mu);
-      session.live[{task.job_id(), task.task_id()}] = cancel;
-      session.queue.push_back(PendingTask{task.job_id(), task.task_id(), *std::move(rows), cancel});
-      session.cv.notify_one();
+      // The server checked A; a non-finite value here could only come back
+      // as a non-finite result, which the server rejects.
+      absl::StatusOr<WireMatrix> rows = TakeMatrixFromProto(task.mutable_coded_rows(), "task rows", /*check_finite=*/false);
+      absl::Status s = rows.status();
+      if (s.ok() && task.total_rows() > rows->rows()) s = rows->Reserve(task.total_rows(), "task rows");
+      if (!s.ok()) {
+        why = s;
+        ours = true;
+        break;
+      }
+      if (rows->rows() < rows->capacity_rows()) {  // more pieces follow
+        partial = PendingTask{task.job_id(), task.task_id(), *std::move(rows), nullptr};
+        continue;
+      }
+      enqueue(PendingTask{task.job_id(), task.task_id(), *std::move(rows), nullptr});
+    } else if (in.msg_case() == v1::ServerMessage::kTaskPiece) {
+      v1::TaskPiece& piece = *in.mutable_task_piece();
+      absl::Status s;
+      if (!partial || partial->job != piece.job_id() || partial->task != piece.task_id()) {
+        s = absl::InvalidArgumentError(absl::StrCat("a piece of task ", piece.task_id(), " of job ", piece.job_id(),
+                                                    " that is not being received"));
+      } else {
+        s = partial->rows.Append(piece.mutable_coded_rows(), "task piece", /*check_finite=*/false);
+      }
+      if (!s.ok()) {
+        why = s;
+        ours = true;
+        break;
+      }
+      if (partial->rows.rows() == partial->rows.capacity_rows()) {
+        enqueue(*std::move(partial));
+        partial.reset();
+      }
     } else if (in.msg_case() == v1::ServerMessage::kCancel) {
       const v1::Cancel& c = in.cancel();
+      // A task still arriving is dropped (the server sends no more pieces).
+      if (partial && partial->job == c.job_id() && (c.task_id() < 0 || partial->task == c.task_id())) {
+        partial.reset();
+        tasks_cancelled_++;
+      }
       std::lock_guard<std::mutex> lock(session.mu);
       for (auto& [key, token] : session.live) {
         if (key.first == c.job_id() && (c.task_id() < 0 || key.second == c.task_id()) &&

@@ -22,10 +22,12 @@ struct Cluster {
   std::vector<std::unique_ptr<absl::Notification>> stops;
   std::vector<std::thread> threads;
 
-  explicit Cluster(int workers, DelaySpec delay = {}, int max_message_bytes = 1 << 30) {
+  explicit Cluster(int workers, DelaySpec delay = {}, int max_message_bytes = 1 << 30,
+                   int64_t task_piece_bytes = int64_t{4} << 20) {
     EdgeServerOptions o;
     o.address = "127.0.0.1:0";
     o.max_message_bytes = max_message_bytes;
+    o.workers.task_piece_bytes = task_piece_bytes;
     server = *EdgeServer::Start(o);
     for (int i = 0; i < workers; ++i) AddWorker(delay, /*seed=*/i + 1);
   }
@@ -131,13 +133,91 @@ TEST_CASE("A worker with the wrong protocol version is refused clearly", "[clust
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
   auto stream = stub->Connect(&ctx);
   v1::WorkerMessage hello;
-  hello.mutable_hello()->set_version(static_cast<v1::ProtocolVersion>(2));
+  hello.mutable_hello()->set_version(v1::PROTOCOL_VERSION_1);  // before task pieces
   REQUIRE(stream->Write(hello));
   v1::ServerMessage in;
   CHECK_FALSE(stream->Read(&in));
   grpc::Status st = stream->Finish();
   CHECK(st.error_code() == grpc::StatusCode::FAILED_PRECONDITION);
-  CHECK(st.error_message().find("protocol version 2") != std::string::npos);
+  CHECK(st.error_message().find("protocol version 1") != std::string::npos);
+}
+
+TEST_CASE("Task blocks sent in pieces decode to the product for plain and coded tasks", "[cluster]") {
+  Pcg32 rng(10, 2);
+  // 64 columns = 256 bytes a row; 4 KiB pieces = 16 rows: every block of
+  // these jobs travels in several pieces, the last one short.
+  const Matrix a = RandomUniformMatrix(410, 64, rng), b = RandomUniformMatrix(64, 5, rng);
+  const MatrixD exact = a.cast<double>() * b.cast<double>();
+  Cluster cluster(3, {}, 1 << 30, /*task_piece_bytes=*/4096);
+  auto stub = cluster.Stub();
+  for (const char* spec : {"uncoded:k=3", "replication:k=2,copies=2", "mds:m=5,n=3", "lt:symbols_per_task=50"}) {
+    INFO(spec);
+    v1::MultiplyResponse resp;
+    REQUIRE(Multiply(*stub, a, b, spec, &resp).ok());
+    auto product = MatrixFromProto(resp.product(), "product");
+    REQUIRE(product.ok());
+    CHECK(RelativeError(*product, exact) < 1e-4);
+  }
+}
+
+TEST_CASE("A cancelled task's queued pieces are not sent", "[cluster]") {
+  // A worker that takes a task and then stops reading: the server can only
+  // queue the block's pieces for it. Once another worker's copy finishes the
+  // job, the cancel replaces the pieces still queued.
+  Cluster cluster(0, {}, 1 << 30, /*task_piece_bytes=*/4096);
+  grpc::ChannelArguments args;  // a small, fixed receive window
+  args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 << 10);
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  auto wstub = v1::Worker::NewStub(grpc::CreateCustomChannel(
+      absl::StrCat("127.0.0.1:", cluster.server->port()), grpc::InsecureChannelCredentials(), args));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  auto stream = wstub->Connect(&ctx);
+  v1::WorkerMessage m;
+  m.mutable_hello()->set_version(v1::PROTOCOL_VERSION_2);
+  REQUIRE(stream->Write(m));
+  v1::ServerMessage in;
+  REQUIRE(stream->Read(&in));
+  REQUIRE(in.has_welcome());
+  m.mutable_ready()->set_credits(1);
+  REQUIRE(stream->Write(m));
+  REQUIRE(cluster.WaitForWorkers(1));
+
+  Pcg32 rng(10, 3);
+  // 8 MiB blocks: 2048 pieces each, far more than the connection's buffers hold.
+  const Matrix a = RandomUniformMatrix(2 * 8192, 256, rng), b = RandomUniformMatrix(256, 2, rng);
+  auto stub = cluster.Stub();
+  v1::MultiplyResponse resp;
+  grpc::Status st;
+  std::thread job([&] { st = Multiply(*stub, a, b, "replication:k=2,copies=2", &resp); });
+  // The silent worker is the only one for now: it is handed a copy first.
+  REQUIRE(stream->Read(&in));
+  REQUIRE(in.has_job_data());
+  REQUIRE(stream->Read(&in));
+  REQUIRE(in.has_task());
+  const int64_t total = in.task().total_rows();
+  CHECK(total == 8192);
+  const int64_t task = in.task().task_id();
+  int64_t rows = in.task().coded_rows().rows();
+  cluster.AddWorker({}, 7);  // a real worker computes both tasks and the job is done
+  job.join();
+  REQUIRE(st.ok());
+  CHECK(RelativeError(*MatrixFromProto(resp.product(), "p"), a.cast<double>() * b.cast<double>()) < 1e-4);
+  // Now read what was queued for the silent worker: some pieces, then the
+  // cancel of its task -- not the whole block.
+  bool cancelled = false;
+  while (!cancelled && stream->Read(&in)) {
+    if (in.has_task_piece()) {
+      if (in.task_piece().task_id() != task) FAIL("a piece of another task");
+      rows += in.task_piece().coded_rows().rows();
+    } else if (in.has_cancel()) {
+      cancelled = in.cancel().task_id() == task || in.cancel().task_id() < 0;
+    }
+  }
+  CHECK(cancelled);
+  INFO("rows received before the cancel: " << rows << " of " << total);
+  CHECK(rows < total / 2);
+  ctx.TryCancel();
 }
 
 TEST_CASE("A job whose only worker leaves fails at its deadline; coded jobs survive a lost worker", "[cluster]") {

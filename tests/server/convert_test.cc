@@ -29,6 +29,75 @@ TEST_CASE("Matrices round-trip through the wire format bit for bit", "[convert]"
   CHECK(*back == wide.leftCols(3));
 }
 
+TEST_CASE("A task sent as header, raw block, trailer is the message protobuf would serialize", "[convert]") {
+  Pcg32 rng(3, 4);
+  // Ids and shapes around the varint length boundaries (1, 2, 3 and 4 byte
+  // lengths) and proto3's omitted zero fields; whole blocks, first pieces
+  // and later pieces.
+  for (auto [rows, cols] : {std::pair<int64_t, int64_t>{1, 1}, {1, 31}, {1, 32}, {3, 7}, {127, 1}, {100, 100},
+                            {300, 1000}}) {
+    for (auto [job, task] : {std::pair<uint64_t, int64_t>{0, 0}, {1, 5}, {1ull << 40, (int64_t{1} << 50) + 3}}) {
+      for (int kind = 0; kind < 3; ++kind) {
+        const bool piece = kind == 2;
+        const int64_t total = kind == 1 ? rows * 3 + 1 : 0;
+        const Matrix m = RandomUniformMatrix(rows, cols, rng);
+        v1::ServerMessage expected;
+        if (piece) {
+          expected.mutable_task_piece()->set_job_id(job);
+          expected.mutable_task_piece()->set_task_id(task);
+          MatrixToProto(m, expected.mutable_task_piece()->mutable_coded_rows());
+        } else {
+          expected.mutable_task()->set_job_id(job);
+          expected.mutable_task()->set_task_id(task);
+          expected.mutable_task()->set_total_rows(total);
+          MatrixToProto(m, expected.mutable_task()->mutable_coded_rows());
+        }
+        const BlockMessageFrame f = TaskBlockFrame(piece, job, task, rows, cols, total);
+        std::string wire = f.header;
+        wire.append(reinterpret_cast<const char*>(m.data()), static_cast<size_t>(m.size()) * 4);
+        wire += f.trailer;
+        CHECK(wire == expected.SerializeAsString());
+        v1::ServerMessage parsed;
+        REQUIRE(parsed.ParseFromString(wire));
+        const v1::MatrixProto& got = piece ? parsed.task_piece().coded_rows() : parsed.task().coded_rows();
+        auto back = MatrixFromProto(got, "rows");
+        REQUIRE(back.ok());
+        CHECK(*back == m);
+      }
+    }
+  }
+}
+
+TEST_CASE("A block arriving in pieces is reassembled row for row, and bad pieces are refused", "[convert][bad-input]") {
+  Pcg32 rng(5, 6);
+  const Matrix whole = RandomUniformMatrix(10, 3, rng);
+  auto piece = [&](int64_t first, int64_t rows) {
+    v1::MatrixProto p;
+    MatrixToProto(whole.middleRows(first, rows), &p);
+    return p;
+  };
+  v1::MatrixProto first = piece(0, 4);
+  auto block = TakeMatrixFromProto(&first, "task rows");
+  REQUIRE(block.ok());
+  CHECK(block->Reserve(3, "task").code() == absl::StatusCode::kInvalidArgument);  // fewer than it has
+  CHECK(block->Reserve(int64_t{1} << 40, "task").code() == absl::StatusCode::kResourceExhausted);
+  REQUIRE(block->Reserve(10, "task").ok());
+  v1::MatrixProto wrong_cols;
+  MatrixToProto(Matrix::Ones(2, 4), &wrong_cols);
+  CHECK(block->Append(&wrong_cols, "piece").code() == absl::StatusCode::kInvalidArgument);
+  v1::MatrixProto too_many = piece(0, 7);
+  CHECK(block->Append(&too_many, "piece").code() == absl::StatusCode::kInvalidArgument);
+  v1::MatrixProto nan = piece(4, 2);
+  reinterpret_cast<float*>(nan.mutable_data()->data())[1] = std::numeric_limits<float>::quiet_NaN();
+  CHECK(block->Append(&nan, "piece").code() == absl::StatusCode::kInvalidArgument);
+  CHECK(block->rows() == 4);  // refused pieces leave it as it was
+  v1::MatrixProto second = piece(4, 5), third = piece(9, 1);
+  REQUIRE(block->Append(&second, "piece").ok());
+  REQUIRE(block->Append(&third, "piece").ok());
+  CHECK(block->rows() == 10);
+  CHECK(Matrix(block->view()) == whole);
+}
+
 TEST_CASE("TakeMatrixFromProto moves the bytes out and views them unchanged", "[convert]") {
   Pcg32 rng(3, 4);
   for (auto [rows, cols] : {std::pair<int64_t, int64_t>{1, 1}, {2, 3}, {300, 17}}) {
