@@ -32,6 +32,9 @@ struct PendingTask {
   std::shared_ptr<CancelToken> cancel;
 };
 
+// Tasks up to this many multiply-adds may run on the reading thread.
+constexpr int64_t kInlineMacs = 4096;
+
 // State shared by a session's reader and compute threads.
 struct Session {
   std::mutex mu;
@@ -147,8 +150,66 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
       if (!write(hb)) return;
     }
   });
+  // Runs one task and answers the server; false when the stream is gone.
+  // `delayed_jobs` (DelayScope::kJob): jobs whose delay was applied.
+  auto process = [&](PendingTask& t, const std::shared_ptr<const Matrix>& b, std::set<uint64_t>& delayed_jobs) {
+    v1::WorkerMessage out;
+    absl::StatusOr<ExecResult> r = absl::CancelledError("cancelled while queued");
+    if (!t.cancel->note.HasBeenNotified()) {
+      if (b == nullptr) {
+        r = absl::FailedPreconditionError(absl::StrCat("no B for job ", t.job));
+      } else {
+        absl::Duration delay = absl::ZeroDuration();
+        if (options_.delay_scope == WorkerOptions::DelayScope::kTask || delayed_jobs.insert(t.job).second) {
+          delay = delays_.Next();
+        }
+        r = executor_.Run(t.rows.view(), *b, delay, &t.cancel->note);
+      }
+    }
+    {
+      std::lock_guard<std::mutex> lock(session.mu);
+      session.live.erase({t.job, t.task});
+    }
+    if (r.ok()) {
+      v1::TaskResult* res = out.mutable_result();
+      res->set_job_id(t.job);
+      res->set_task_id(t.task);
+      // Compute as the device does it (slowdown and row-time emulation
+      // included: they stand for a slower device); the delay apart.
+      res->set_compute_seconds(r->busy_seconds());
+      res->set_delay_seconds(r->delay_seconds);
+      MatrixToProto(r->product, res->mutable_product());
+      if (!write(out)) return false;
+      const int64_t n = ++results_sent_;
+      if (options_.fail_after > 0 && n >= options_.fail_after) {
+        Log().warn("{}: --fail-after {} reached, exiting abruptly", options_.name, options_.fail_after);
+        std::_Exit(3);
+      }
+    } else if (r.status().code() == absl::StatusCode::kCancelled) {
+      tasks_cancelled_++;
+      if (const int64_t sent = t.cancel->sent_unix_micros.load(); sent > 0) {
+        const double latency = 1e-6 * static_cast<double>(absl::ToUnixMicros(absl::Now()) - sent);
+        Log().debug("{}: job {} task {} cancelled, idle {:.2f} ms after the server sent the cancel", options_.name,
+                    t.job, t.task, 1e3 * latency);
+        std::lock_guard<std::mutex> lock(latency_mu_);
+        if (cancel_latencies_.size() >= 100000) cancel_latencies_.erase(cancel_latencies_.begin());
+        cancel_latencies_.push_back(latency);
+      }
+      out.mutable_ready()->set_credits(1);  // the slot is free again
+      if (!write(out)) return false;
+    } else {
+      // Could not compute it: a result without a product tells the server
+      // to re-issue the task elsewhere (TaskPool::OnTaskFailed) and returns
+      // the credit.
+      Log().warn("{}: job {} task {}: {}", options_.name, t.job, t.task, r.status().ToString());
+      out.mutable_result()->set_job_id(t.job);
+      out.mutable_result()->set_task_id(t.task);
+      if (!write(out)) return false;
+    }
+    return true;
+  };
   std::thread compute([&] {
-    std::set<uint64_t> delayed_jobs;  // DelayScope::kJob: jobs whose delay was applied (ids only grow)
+    std::set<uint64_t> delayed_jobs;
     for (;;) {
       PendingTask t;
       std::shared_ptr<const Matrix> b;
@@ -161,71 +222,37 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
         auto it = session.b.find(t.job);
         if (it != session.b.end()) b = it->second;
       }
-      v1::WorkerMessage out;
-      absl::StatusOr<ExecResult> r = absl::CancelledError("cancelled while queued");
-      if (!t.cancel->note.HasBeenNotified()) {
-        if (b == nullptr) {
-          r = absl::FailedPreconditionError(absl::StrCat("no B for job ", t.job));
-        } else {
-          absl::Duration delay = absl::ZeroDuration();
-          if (options_.delay_scope == WorkerOptions::DelayScope::kTask || delayed_jobs.insert(t.job).second) {
-            delay = delays_.Next();
-          }
-          r = executor_.Run(t.rows.view(), *b, delay, &t.cancel->note);
-        }
-      }
-      {
-        std::lock_guard<std::mutex> lock(session.mu);
-        session.live.erase({t.job, t.task});
-      }
-      if (r.ok()) {
-        v1::TaskResult* res = out.mutable_result();
-        res->set_job_id(t.job);
-        res->set_task_id(t.task);
-        // Compute as the device does it (slowdown and row-time emulation
-        // included: they stand for a slower device); the delay apart.
-        res->set_compute_seconds(r->busy_seconds());
-        res->set_delay_seconds(r->delay_seconds);
-        MatrixToProto(r->product, res->mutable_product());
-        if (!write(out)) return;
-        const int64_t n = ++results_sent_;
-        if (options_.fail_after > 0 && n >= options_.fail_after) {
-          Log().warn("{}: --fail-after {} reached, exiting abruptly", options_.name, options_.fail_after);
-          std::_Exit(3);
-        }
-      } else if (r.status().code() == absl::StatusCode::kCancelled) {
-        tasks_cancelled_++;
-        if (const int64_t sent = t.cancel->sent_unix_micros.load(); sent > 0) {
-          const double latency = 1e-6 * static_cast<double>(absl::ToUnixMicros(absl::Now()) - sent);
-          Log().debug("{}: job {} task {} cancelled, idle {:.2f} ms after the server sent the cancel", options_.name,
-                      t.job, t.task, 1e3 * latency);
-          std::lock_guard<std::mutex> lock(latency_mu_);
-          if (cancel_latencies_.size() >= 100000) cancel_latencies_.erase(cancel_latencies_.begin());
-          cancel_latencies_.push_back(latency);
-        }
-        out.mutable_ready()->set_credits(1);  // the slot is free again
-        if (!write(out)) return;
-      } else {
-        // Could not compute it: a result without a product tells the server
-        // to re-issue the task elsewhere (TaskPool::OnTaskFailed) and returns
-        // the credit.
-        Log().warn("{}: job {} task {}: {}", options_.name, t.job, t.task, r.status().ToString());
-        out.mutable_result()->set_job_id(t.job);
-        out.mutable_result()->set_task_id(t.task);
-        if (!write(out)) return;
-      }
+      if (!process(t, b, delayed_jobs)) return;
     }
   });
 
   absl::Status why = absl::UnavailableError("server closed the stream");
   bool ours = false;
   std::optional<PendingTask> partial;  // a task whose pieces are arriving
+  // A tiny task (a few microseconds of compute, nothing injected) is run
+  // right here when nothing is queued: handing it to the compute thread
+  // would cost more in thread wake-ups than the product itself.
+  const bool may_inline = options_.delay.kind == DelaySpec::Kind::kNone && options_.exec.slowdown == 1.0 &&
+                          options_.exec.row_seconds == 0 && options_.fail_after == 0;
+  std::set<uint64_t> no_delayed_jobs;  // never used: inline tasks have no delay
+  bool stream_ok = true;
   auto enqueue = [&](PendingTask t) {
     t.cancel = std::make_shared<CancelToken>();
-    std::lock_guard<std::mutex> lock(session.mu);
-    session.live[{t.job, t.task}] = t.cancel;
-    session.queue.push_back(std::move(t));
-    session.cv.notify_one();
+    std::shared_ptr<const Matrix> b;
+    {
+      std::lock_guard<std::mutex> lock(session.mu);
+      session.live[{t.job, t.task}] = t.cancel;
+      auto it = session.b.find(t.job);
+      const bool tiny = may_inline && session.queue.empty() && it != session.b.end() &&
+                        t.rows.rows() * t.rows.cols() * it->second->cols() <= kInlineMacs;
+      if (!tiny) {
+        session.queue.push_back(std::move(t));
+        session.cv.notify_one();
+        return;
+      }
+      b = it->second;
+    }
+    stream_ok = process(t, b, no_delayed_jobs);
   };
   while (stream->Read(&in)) {
     if (in.msg_case() == v1::ServerMessage::kJobData) {
@@ -260,6 +287,7 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
         continue;
       }
       enqueue(PendingTask{task.job_id(), task.task_id(), *std::move(rows), nullptr});
+      if (!stream_ok) break;
     } else if (in.msg_case() == v1::ServerMessage::kTaskPiece) {
       v1::TaskPiece& piece = *in.mutable_task_piece();
       absl::Status s;
@@ -278,6 +306,7 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
         enqueue(*std::move(partial));
         partial.reset();
       }
+      if (!stream_ok) break;
     } else if (in.msg_case() == v1::ServerMessage::kCancel) {
       const v1::Cancel& c = in.cancel();
       // A task still arriving is dropped (the server sends no more pieces).
