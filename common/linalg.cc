@@ -1,5 +1,6 @@
 #include "common/linalg.h"
 
+#include <cctype>
 #include <cstdlib>
 #include <string>
 #include <thread>
@@ -8,8 +9,11 @@
 
 #include <Eigen/Core>
 
+#include "common/logging.h"
+
 #ifdef CODEDGE_USE_BLAS
 extern "C" void openblas_set_num_threads(int num_threads);
+extern "C" char* openblas_get_corename(void);
 #endif
 
 namespace codedge {
@@ -23,14 +27,48 @@ void SetComputeThreads(int n) {
 #endif
 }
 
+std::string BlasCoreFor(const std::string& detected) {
+#if defined(__x86_64__)
+  // OpenBLAS falls back to its SSE3 kernels when it does not know the CPU
+  // model (new CPUs, and hypervisors that report a generic "Intel Xeon
+  // Processor"): the features decide instead.
+  std::string lower = detected;
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower != "prescott" && lower != "core2" && lower != "nehalem" && lower != "katmai" && lower != "unknown") {
+    return "";
+  }
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+      __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512cd")) {
+    return "SkylakeX";
+  }
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "Haswell";
+  return "";
+#else
+  (void)detected;
+  return "";
+#endif
+}
+
 void EnsureBlasPoolSize(int n, char** argv) {
 #ifdef CODEDGE_USE_BLAS
-  if (std::getenv("OPENBLAS_NUM_THREADS") != nullptr) return;
-  if (n <= 0) n = static_cast<int>(std::thread::hardware_concurrency());
-  if (n <= 0) n = 1;
-  const std::string value = std::to_string(n);
-  if (setenv("OPENBLAS_NUM_THREADS", value.c_str(), 1) != 0) return;
-  execv("/proc/self/exe", argv);  // returns only on failure: carry on as we are
+  bool changed = false;
+  if (std::getenv("OPENBLAS_NUM_THREADS") == nullptr) {
+    if (n <= 0) n = static_cast<int>(std::thread::hardware_concurrency());
+    if (n <= 0) n = 1;
+    changed |= setenv("OPENBLAS_NUM_THREADS", std::to_string(n).c_str(), 1) == 0;
+  }
+  if (std::getenv("OPENBLAS_CORETYPE") == nullptr) {
+    const char* name = openblas_get_corename();
+    const std::string core = BlasCoreFor(name != nullptr ? name : "unknown");
+    if (!core.empty() && setenv("OPENBLAS_CORETYPE", core.c_str(), 1) == 0) {
+      Log().info("OpenBLAS picked its {} kernels for this CPU; using {} (the CPU's features): set OPENBLAS_CORETYPE "
+                 "to choose yourself",
+                 name != nullptr ? name : "unknown", core);
+      changed = true;
+    }
+  }
+  if (changed) execv("/proc/self/exe", argv);  // returns only on failure: carry on as we are
 #else
   (void)n;
   (void)argv;

@@ -19,8 +19,16 @@ void SetComputeThreads(int n);
 // BENCHMARKS.md). A process that wants `n` BLAS threads (n <= 0: all cores)
 // calls this right after parsing its flags: if the variable is unset it sets
 // it and re-executes itself once (argv unchanged); otherwise it returns.
-// No-op without OpenBLAS.
+// It also picks OpenBLAS's kernels when OpenBLAS itself fell back to its
+// SSE3 ones on a CPU it does not know (Debian 12's OpenBLAS on this
+// machine's virtual Xeon: "Prescott", 3-11x slower GEMMs than its
+// AVX-512 "SkylakeX" kernels; BENCHMARKS.md): OPENBLAS_CORETYPE is set from
+// the CPU's features, unless the user set it. No-op without OpenBLAS.
 void EnsureBlasPoolSize(int n, char** argv);
+
+// The OpenBLAS core to ask for when OpenBLAS detected `detected`: empty when
+// its choice stands (a known CPU, or no better kernels for this CPU).
+std::string BlasCoreFor(const std::string& detected);
 
 // "eigen" or "eigen+openblas": which GEMM the build uses, for reports.
 std::string LinalgBackend();

@@ -7,6 +7,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "common/logging.h"
+#include "common/linalg.h"
 #include "common/process.h"
 #include "common/signals.h"
 #include "server/edge_server.h"
@@ -58,6 +59,10 @@ int main(int argc, char** argv) {
     std::cerr << "edge-server: --log_level: " << s.message() << "\n";
     return 2;
   }
+  // Training computes locally on every core; serving moves bytes and
+  // encodes, one BLAS thread (idle pool threads would spin on the network
+  // threads' cores).
+  codedge::EnsureBlasPoolSize(train ? 0 : 1, argv);
   codedge::EdgeServerOptions options;
   options.address = absl::GetFlag(FLAGS_listen);
   options.workers.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);

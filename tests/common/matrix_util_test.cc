@@ -3,6 +3,7 @@
 #include <cmath>
 #include <limits>
 
+#include "common/linalg.h"
 #include "common/matrix_util.h"
 
 namespace codedge {
@@ -39,6 +40,33 @@ TEST_CASE("FirstNonFinite agrees with std::isfinite at every position", "[matrix
   CHECK(FirstNonFinite(wide.leftCols(5)) == -1);
   wide(3, 1) = std::numeric_limits<float>::quiet_NaN();
   CHECK(FirstNonFinite(wide.leftCols(5)) == 3 * 5 + 1);
+}
+
+}  // namespace
+}  // namespace codedge
+
+namespace codedge {
+namespace {
+
+TEST_CASE("OpenBLAS's kernel choice is overridden only when it fell back on a CPU with better kernels",
+          "[linalg]") {
+  // OpenBLAS's own choice stands for a CPU it knows.
+  CHECK(BlasCoreFor("Haswell").empty());
+  CHECK(BlasCoreFor("SkylakeX").empty());
+  CHECK(BlasCoreFor("Zen").empty());
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+                      __builtin_cpu_supports("avx512cd");
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  const std::string expected = avx512 ? "SkylakeX" : avx2 ? "Haswell" : "";
+  CHECK(BlasCoreFor("Prescott") == expected);  // the SSE3 fallback
+  CHECK(BlasCoreFor("PRESCOTT") == expected);
+  CHECK(BlasCoreFor("Nehalem") == expected);
+#else
+  CHECK(BlasCoreFor("Prescott").empty());
+#endif
 }
 
 }  // namespace
