@@ -30,4 +30,7 @@ RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq 
 COPY --from=build /usr/local/bin/edge-server /usr/local/bin/edge-worker /usr/local/bin/edge-bench /usr/local/bin/
 USER codedge
 EXPOSE 50051
-CMD ["edge-server", "--listen=0.0.0.0:50051"]
+# Mutual TLS by default: mount a directory with ca.pem, server.pem and
+# server.key (scripts/make-dev-certs.sh) at /certs, or override the command
+# (docker-compose.yml runs plaintext on its private network).
+CMD ["edge-server", "--listen=0.0.0.0:50051", "--tls_cert=/certs/server.pem", "--tls_key=/certs/server.key", "--tls_client_ca=/certs/ca.pem"]

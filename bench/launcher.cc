@@ -125,7 +125,7 @@ absl::StatusOr<LocalCluster::Child> LocalCluster::Spawn(const std::string& binar
 
 absl::Status LocalCluster::StartServer(const std::string& binary, const LaunchOptions& options, absl::Time deadline) {
   // On a free port it prints.
-  std::vector<std::string> args = {"--listen=127.0.0.1:0"};
+  std::vector<std::string> args = {"--listen=127.0.0.1:0", "--insecure"};  // loopback only
   args.insert(args.end(), options.server_args.begin(), options.server_args.end());
   absl::StatusOr<Child> server = Spawn(binary, args, "server");
   if (!server.ok()) return server.status();
@@ -188,7 +188,7 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(const LaunchOp
   }
   for (size_t i = 0; i < workers.size(); ++i) {
     std::vector<std::string> wargs = {absl::StrCat("--server=", c->address()), absl::StrCat("--name=w", i),
-                                      absl::StrCat("--seed=", i + 1)};
+                                      absl::StrCat("--seed=", i + 1), "--insecure"};
     wargs.insert(wargs.end(), workers[i].args.begin(), workers[i].args.end());
     if (!cg.ok() && workers[i].cpu_quota > 0 && workers[i].cpu_quota < 1) {
       wargs.push_back(absl::StrCat("--slowdown=", 1.0 / workers[i].cpu_quota));  // the fallback

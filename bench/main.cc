@@ -23,6 +23,7 @@
 #include "common/linalg.h"
 #include "common/logging.h"
 #include "common/process.h"
+#include "proto/client_flags.h"
 
 ABSL_FLAG(std::string, json, "", "Also write the results as JSON to this file");
 ABSL_FLAG(int, runs, 500, "codes: LT seeds per (k, decoder)");
@@ -60,6 +61,9 @@ ABSL_FLAG(std::string, shapes, "10000x1000x10,1000x1000x1000,25088x27x32,6272x28
 ABSL_FLAG(int, threads, 1, "gemm: threads per product (0 = all cores)");
 ABSL_FLAG(uint64_t, seed, 1, "Seed of every random choice (printed in the report)");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error or off");
+// matmul --server also takes the client security flags (proto/client_flags.h).
+ABSL_FLAG(std::string, server, "",
+          "matmul: measure a running cluster at host:port (its own workers and latencies; no launcher, no T*)");
 
 namespace {
 
@@ -130,6 +134,15 @@ int RunMatmul() {
   o.rows = absl::GetFlag(FLAGS_rows);
   o.lt_spec = absl::GetFlag(FLAGS_lt);
   o.seed = absl::GetFlag(FLAGS_seed);
+  o.server = absl::GetFlag(FLAGS_server);
+  if (!o.server.empty()) {
+    auto security = codedge::ClientSecurityFromFlags();  // --insecure, --tls_*, --token_file
+    if (!security.ok()) {
+      std::cerr << "edge-bench: --server: " << security.status().message() << "\n";
+      return 2;
+    }
+    o.security = *security;
+  }
   OutputFile json, csv;
   if (!json.Open(absl::GetFlag(FLAGS_json), "--json") || !csv.Open(absl::GetFlag(FLAGS_csv), "--csv")) return 2;
   auto r = codedge::bench::RunMatmulBench(o);

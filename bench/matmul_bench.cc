@@ -200,8 +200,9 @@ absl::StatusOr<MatmulResult> RunMatmulBench(const MatmulOptions& o) {
       grpc::ChannelArguments args;
       args.SetMaxReceiveMessageSize(1 << 30);
       args.SetMaxSendMessageSize(1 << 30);
-      auto stub =
-          v1::Compute::NewStub(grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args));
+      const ClientSecurity security = external ? o.security : PlaintextClient();
+      security.Apply(&args);
+      auto stub = v1::Compute::NewStub(grpc::CreateCustomChannel(address, security.credentials, args));
       std::string line;
       for (int64_t rows : g.sizes) {
         const auto& [a, local_rate] = inputs.at(rows);
@@ -221,6 +222,7 @@ absl::StatusOr<MatmulResult> RunMatmulBench(const MatmulOptions& o) {
           grpc::ClientContext ctx;
           ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Minutes(10)));
           ctx.set_wait_for_ready(external);  // a running cluster may still be coming up
+          security.Apply(&ctx);
           const auto s = SteadyClock::now();
           grpc::Status st = stub->Multiply(&ctx, req, &resp);
           const double t = SecondsSince(s);

@@ -30,6 +30,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "proto/credentials.h"
 
 namespace codedge::bench {
 
@@ -49,6 +50,7 @@ struct MatmulOptions {
   int64_t rows = 10000;                 // initial-delay: rows of A
   std::string lt_spec;                  // LT options for the lt strategy ("" = defaults)
   std::string server;                   // a running cluster (host:port): no launcher, its own latencies, no T*
+  ClientSecurity security = PlaintextClient();  // towards `server` (a launched cluster is plaintext on loopback)
   uint64_t seed = 1;
 };
 

@@ -12,7 +12,7 @@ logs=$(mktemp -d /tmp/codedge-demo-train.XXXXXX)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT INT TERM
-"$BUILD/server/edge-server" train --listen=127.0.0.1:0 --workers="$n" --max_batches="$batches" --test_limit=2000 \
+"$BUILD/server/edge-server" train --listen=127.0.0.1:0 --insecure --workers="$n" --max_batches="$batches" --test_limit=2000 \
   --strategy="$strategy" > "$logs/train.log" 2>&1 &
 train=$!
 pids+=("$train")
@@ -25,7 +25,7 @@ for _ in $(seq 200); do
 done
 [ -n "$port" ] || { echo "demo-train: the trainer did not start; see $logs/train.log" >&2; exit 1; }
 for i in $(seq 0 $((n - 1))); do
-  "$BUILD/worker/edge-worker" --server="127.0.0.1:$port" --name="w$i" --seed=$((i + 1)) --threads=1 \
+  "$BUILD/worker/edge-worker" --server="127.0.0.1:$port" --name="w$i" --seed=$((i + 1)) --threads=1 --insecure \
     --delay="exp:$(awk "BEGIN { print 0.002 * ($i + 1) }")" --log_level=warn > "$logs/worker-$i.log" 2>&1 &
   pids+=("$!")
 done

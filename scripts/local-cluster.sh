@@ -44,13 +44,13 @@ case "$cmd" in
     mkdir -p "$STATE"
     # If anything below fails, do not leave half a cluster behind.
     trap 'echo "local-cluster: start failed; stopping what started" >&2; stop_all' ERR INT TERM
-    "$BUILD/server/edge-server" --listen="127.0.0.1:$PORT" > "$STATE/server.log" 2>&1 &
+    "$BUILD/server/edge-server" --listen="127.0.0.1:$PORT" --insecure > "$STATE/server.log" 2>&1 &
     echo $! > "$STATE/server.pid"
     for _ in $(seq 100); do grep -q "listening on port" "$STATE/server.log" && break; sleep 0.05; done
     grep -q "listening on port" "$STATE/server.log" || { cat "$STATE/server.log" >&2; false; }
     for i in $(seq 0 $((n - 1))); do
       delay=${DIST:-exp:$(awk "BEGIN { print 0.01 * ($i + 1) }")}
-      "$BUILD/worker/edge-worker" --server="127.0.0.1:$PORT" --name="w$i" --seed=$((i + 1)) --threads=1 \
+      "$BUILD/worker/edge-worker" --server="127.0.0.1:$PORT" --name="w$i" --seed=$((i + 1)) --threads=1 --insecure \
         --delay="$delay" > "$STATE/worker-$i.log" 2>&1 &
       echo $! > "$STATE/worker-$i.pid"
     done

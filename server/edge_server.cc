@@ -8,7 +8,7 @@ namespace codedge {
 absl::StatusOr<std::unique_ptr<EdgeServer>> EdgeServer::Start(const EdgeServerOptions& options) {
   std::unique_ptr<EdgeServer> s(new EdgeServer(options));
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.address, grpc::InsecureServerCredentials(), &s->port_);
+  builder.AddListeningPort(options.address, options.security.credentials, &s->port_);
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
   // Liveness: HTTP/2 pings find a worker whose host vanished without closing
@@ -28,7 +28,11 @@ absl::StatusOr<std::unique_ptr<EdgeServer>> EdgeServer::Start(const EdgeServerOp
   s->pool_.SetWorkHook([p = s.get()] { p->workers_.Kick(); });
   s->pool_.SetCancelHook([p = s.get()](const std::vector<CancelOrder>& c) { p->workers_.Deliver(c); });
   s->sweeper_ = std::thread([p = s.get()] { p->Sweep(); });
-  Log().info("edge-server listening on port {}", s->port_);
+  Log().info("edge-server listening on port {} ({})", s->port_, options.security.Describe());
+  if (options.security.plaintext) {
+    Log().warn("plaintext transport: anyone on the network can read the matrices{}",
+               options.security.token.empty() ? " and join as a worker or submit jobs" : " and the token");
+  }
   return s;
 }
 

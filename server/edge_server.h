@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "proto/credentials.h"
 #include "server/services.h"
 #include "server/task_pool.h"
 
@@ -22,6 +23,10 @@ struct EdgeServerOptions {
   absl::Duration sweep_every = absl::Milliseconds(100);  // job deadline checks
   int max_message_bytes = 1 << 30;
   WorkerServiceOptions workers;  // heartbeats and the silence timeout
+  // Transport security (proto/credentials.h). The default, plaintext, is for
+  // in-process use (tests, benchmarks' loopback clusters); Start logs a
+  // warning. edge-server asks for it explicitly (--insecure).
+  ServerSecurity security = PlaintextServer();
 };
 
 class EdgeServer {
@@ -39,7 +44,13 @@ class EdgeServer {
 
  private:
   explicit EdgeServer(const EdgeServerOptions& options)
-      : options_(options), workers_(&pool_, options.workers), compute_(&pool_, &workers_) {}
+      : options_(options),
+        workers_(&pool_, WithToken(options.workers, options.security.token)),
+        compute_(&pool_, &workers_, options.security.token) {}
+  static WorkerServiceOptions WithToken(WorkerServiceOptions o, const std::string& token) {
+    o.token = token;
+    return o;
+  }
   void Sweep();
 
   EdgeServerOptions options_;

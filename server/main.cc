@@ -20,6 +20,13 @@ ABSL_FLAG(absl::Duration, worker_timeout, absl::Seconds(10),
 ABSL_FLAG(int64_t, task_piece_bytes, int64_t{4} << 20,
           "send task blocks larger than this in pieces of about this size, so a worker unpacks one while the next "
           "is on the wire (>= 4096)");
+// Transport security (one of --tls_cert/--tls_key or --insecure; proto/credentials.h)
+ABSL_FLAG(bool, insecure, false, "plaintext (a network you trust; logged as a warning)");
+ABSL_FLAG(std::string, tls_cert, "", "TLS: this server's certificate chain (PEM)");
+ABSL_FLAG(std::string, tls_key, "", "TLS: this server's private key (PEM)");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "mutual TLS: CA certificate (PEM); workers and clients must present a certificate it signed");
+ABSL_FLAG(std::string, token_file, "", "require this token (first line of the file) from workers and clients");
 // edge-server train
 ABSL_FLAG(std::string, model, "vgg-mini", "train: vgg-mini (28x28x1), vgg11 (32x32x3) or vgg:H,W,C:LAYERS:FC (cnn/model.h)");
 ABSL_FLAG(std::string, data, "fashion-mnist",
@@ -71,6 +78,21 @@ int main(int argc, char** argv) {
       options.workers.silence_timeout < 2 * options.workers.heartbeat_interval) {
     std::cerr << "edge-server: need --heartbeat_interval >= 10ms and --worker_timeout >= 2 x --heartbeat_interval\n";
     return 2;
+  }
+  codedge::SecurityFiles sec;
+  sec.insecure = absl::GetFlag(FLAGS_insecure);
+  sec.cert_file = absl::GetFlag(FLAGS_tls_cert);
+  sec.key_file = absl::GetFlag(FLAGS_tls_key);
+  sec.ca_file = absl::GetFlag(FLAGS_tls_client_ca);
+  sec.token_file = absl::GetFlag(FLAGS_token_file);
+  // `train --local` serves nobody: no transport to secure.
+  if (!(train && absl::GetFlag(FLAGS_local))) {
+    auto security = codedge::LoadServerSecurity(sec);
+    if (!security.ok()) {
+      std::cerr << "edge-server: " << security.status().message() << "\n";
+      return 2;
+    }
+    options.security = *security;
   }
   options.workers.task_piece_bytes = absl::GetFlag(FLAGS_task_piece_bytes);
   if (options.workers.task_piece_bytes < 4096) {

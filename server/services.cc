@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/logging.h"
+#include "proto/credentials.h"
 #include "server/convert.h"
 
 namespace codedge {
@@ -349,6 +350,15 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
 
 grpc::ServerGenericBidiReactor* WorkerService::CreateReactor(grpc::GenericCallbackServerContext* ctx) {
   if (ctx->method() != "/codedge.v1.Worker/Connect") return grpc::CallbackGenericService::CreateReactor(ctx);
+  if (grpc::Status st = CheckToken(ctx->client_metadata(), options_.token); !st.ok()) {
+    Log().warn("refused a worker from {}: {}", ctx->peer(), st.error_message());
+    class Refuse final : public grpc::ServerGenericBidiReactor {
+     public:
+      explicit Refuse(const grpc::Status& st) { Finish(st); }
+      void OnDone() override { delete this; }
+    };
+    return new Refuse(st);
+  }
   std::shared_ptr<Conn> conn;
   {
     absl::MutexLock lock(&mu_);
@@ -507,6 +517,12 @@ class ComputeService::MultiplyCall final : public grpc::ServerUnaryReactor {
 
 grpc::ServerUnaryReactor* ComputeService::Multiply(grpc::CallbackServerContext* ctx, const v1::MultiplyRequest* req,
                                                    v1::MultiplyResponse* resp) {
+  if (grpc::Status st = CheckToken(ctx->client_metadata(), token_); !st.ok()) {
+    Log().warn("refused a Multiply from {}: {}", ctx->peer(), st.error_message());
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    reactor->Finish(st);
+    return reactor;
+  }
   auto* call = new MultiplyCall(pool_, resp);
   call->Start(ctx, req);
   return call;
@@ -515,6 +531,11 @@ grpc::ServerUnaryReactor* ComputeService::Multiply(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* ComputeService::ClusterStatus(grpc::CallbackServerContext* ctx,
                                                         const v1::ClusterStatusRequest*,
                                                         v1::ClusterStatusResponse* resp) {
+  if (grpc::Status st = CheckToken(ctx->client_metadata(), token_); !st.ok()) {
+    grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+    reactor->Finish(st);
+    return reactor;
+  }
   for (const auto& w : workers_->Workers()) {
     v1::WorkerStatus* s = resp->add_workers();
     s->set_worker_id(w.id);

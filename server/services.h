@@ -45,6 +45,8 @@ struct WorkerServiceOptions {
   // Task blocks larger than this travel in pieces of about this size (whole
   // rows), so the worker unpacks one piece while the next is on the wire.
   int64_t task_piece_bytes = int64_t{4} << 20;
+  // Workers must present this token (empty: none needed; proto/credentials.h).
+  std::string token;
 };
 
 // Register with ServerBuilder::RegisterCallbackGenericService: it answers
@@ -87,8 +89,9 @@ class WorkerService final : public grpc::CallbackGenericService {
 
 class ComputeService final : public v1::Compute::CallbackService {
  public:
-  ComputeService(TaskPool* pool, WorkerService* workers, Clock* clock = Clock::Real())
-      : pool_(pool), workers_(workers), clock_(clock) {}
+  // Calls must carry `token` (empty: none needed).
+  ComputeService(TaskPool* pool, WorkerService* workers, std::string token = "", Clock* clock = Clock::Real())
+      : pool_(pool), workers_(workers), token_(std::move(token)), clock_(clock) {}
 
   grpc::ServerUnaryReactor* Multiply(grpc::CallbackServerContext* ctx, const v1::MultiplyRequest* req,
                                      v1::MultiplyResponse* resp) override;
@@ -99,6 +102,7 @@ class ComputeService final : public v1::Compute::CallbackService {
   class MultiplyCall;
   TaskPool* const pool_;
   WorkerService* const workers_;
+  const std::string token_;
   Clock* const clock_;
 };
 

@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/logging.h"
@@ -69,16 +70,33 @@ WorkerClient::WorkerClient(const WorkerOptions& options, TaskExecutor executor)
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 << 20);
-  stub_ = v1::Worker::NewStub(grpc::CreateCustomChannel(options.server, grpc::InsecureChannelCredentials(), args));
+  options.security.Apply(&args);
+  stub_ = v1::Worker::NewStub(grpc::CreateCustomChannel(options.server, options.security.credentials, args));
 }
 
 absl::Status WorkerClient::Run(absl::Notification* stop) {
   absl::Duration backoff = options_.backoff_min;
+  bool ever_welcomed = false, hinted = false;
   while (!stop->HasBeenNotified()) {
     bool welcomed = false;
     absl::Status s = ServeOnce(stop, &welcomed);
+    ever_welcomed |= welcomed;
     if (stop->HasBeenNotified()) break;
-    if (s.code() == absl::StatusCode::kFailedPrecondition) return s;  // refused: retrying will not help
+    if (!ever_welcomed && !hinted && s.code() == absl::StatusCode::kUnavailable &&
+        absl::StrContains(s.message(), "Socket closed")) {
+      // A connection closed during set-up is, most often, a TLS mismatch.
+      hinted = true;
+      Log().warn("{}: {} closed the connection during set-up: check the transport security ({}; the server's log "
+                 "names the handshake error)",
+                 options_.name, options_.server,
+                 options_.security.plaintext ? "a TLS server refuses plaintext: connect with --tls_ca"
+                                             : "a server that requires client certificates needs --tls_cert and "
+                                               "--tls_key signed by its CA");
+    }
+    if (s.code() == absl::StatusCode::kFailedPrecondition || s.code() == absl::StatusCode::kUnauthenticated ||
+        s.code() == absl::StatusCode::kPermissionDenied) {
+      return s;  // refused: retrying will not help
+    }
     if (welcomed) backoff = options_.backoff_min;
     Log().info("{}: stream to {} ended ({}); reconnecting in {}", options_.name, options_.server, s.ToString(),
                absl::FormatDuration(backoff));
@@ -90,6 +108,7 @@ absl::Status WorkerClient::Run(absl::Notification* stop) {
 
 absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
   grpc::ClientContext ctx;
+  options_.security.Apply(&ctx);
   std::unique_ptr<grpc::ClientReaderWriter<v1::WorkerMessage, v1::ServerMessage>> stream = stub_->Connect(&ctx);
   absl::Notification done;
   // Cancels the stream when the worker is asked to stop.
@@ -122,7 +141,7 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
   hello.mutable_hello()->set_arch("x86_64");
 #endif
   v1::ServerMessage in;
-  if (!stream->Write(hello) || !stream->Read(&in)) return finish(absl::UnavailableError("no welcome"));
+  if (!stream->Write(hello) || !stream->Read(&in)) return finish(absl::UnavailableError("no welcome"), /*ours=*/false);
   if (in.msg_case() != v1::ServerMessage::kWelcome) {
     return finish(absl::InternalError("first server message was not a welcome"));
   }

@@ -20,6 +20,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "proto/codedge.grpc.pb.h"
+#include "proto/credentials.h"
 #include "worker/delay.h"
 #include "worker/executor.h"
 
@@ -42,6 +43,9 @@ struct WorkerOptions {
   absl::Duration backoff_min = absl::Milliseconds(50);
   absl::Duration backoff_max = absl::Seconds(2);
   int max_message_bytes = 1 << 30;
+  // Transport security (proto/credentials.h); plaintext by default for
+  // in-process use; edge-worker asks for it explicitly.
+  ClientSecurity security = PlaintextClient();
 };
 
 class WorkerClient {
@@ -50,7 +54,8 @@ class WorkerClient {
   static absl::StatusOr<std::unique_ptr<WorkerClient>> Create(const WorkerOptions& options);
 
   // Serves until `stop` is notified (then OK), reconnecting after errors.
-  // FailedPrecondition if the server refuses this worker (protocol version).
+  // FailedPrecondition if the server refuses this worker (protocol version),
+  // Unauthenticated if it refuses its token: retrying would not help.
   absl::Status Run(absl::Notification* stop);
 
   int64_t results_sent() const { return results_sent_.load(); }

@@ -12,6 +12,7 @@
 #include "common/logging.h"
 #include "common/process.h"
 #include "common/signals.h"
+#include "proto/client_flags.h"
 #include "worker/client.h"
 
 ABSL_FLAG(std::string, server, "127.0.0.1:50051", "edge-server host:port");
@@ -65,6 +66,15 @@ int main(int argc, char** argv) {
     return 2;
   }
   o.delay = *delay;
+  auto security = codedge::ClientSecurityFromFlags();  // --insecure, --tls_*, --token_file
+  if (!security.ok()) {
+    std::cerr << "edge-worker: " << security.status().message() << "\n";
+    return 2;
+  }
+  o.security = *security;
+  if (o.security.plaintext) {
+    codedge::Log().warn("plaintext connection to {}: the tasks can be read on the network", o.server);
+  }
   auto client = codedge::WorkerClient::Create(o);
   if (!client.ok()) {
     std::cerr << "edge-worker: " << client.status().message() << "\n";

@@ -23,6 +23,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "proto/codedge.grpc.pb.h"
+#include "proto/credentials.h"
 #include "proto/wire.h"
 
 extern char** environ;
@@ -79,11 +80,19 @@ class Process {
 
 std::string TempPath(const std::string& name) { return absl::StrCat("/tmp/codedge-test-", getpid(), "-", name); }
 
+bool ChoosesSecurity(const std::vector<std::string>& args) {
+  for (const std::string& a : args)
+    if (a.rfind("--tls", 0) == 0 || a.rfind("--insecure", 0) == 0) return true;
+  return false;
+}
+
 struct ServerProcess {
   std::unique_ptr<Process> proc;
   int port = 0;
+  // Plaintext unless `extra` chooses security itself.
   explicit ServerProcess(int fixed_port = 0, std::vector<std::string> extra = {}) {
     std::vector<std::string> argv{CODEDGE_EDGE_SERVER, absl::StrCat("--listen=127.0.0.1:", fixed_port)};
+    if (!ChoosesSecurity(extra)) argv.push_back("--insecure");
     argv.insert(argv.end(), extra.begin(), extra.end());
     proc = std::make_unique<Process>(argv, TempPath(absl::StrCat("server-", fixed_port, ".log")));
     REQUIRE(proc->WaitFor("listening on port "));
@@ -95,25 +104,29 @@ struct ServerProcess {
 std::unique_ptr<Process> StartWorker(int port, int i, std::vector<std::string> extra = {}) {
   std::vector<std::string> argv = {CODEDGE_EDGE_WORKER, absl::StrCat("--server=127.0.0.1:", port),
                                    absl::StrCat("--name=w", i), absl::StrCat("--seed=", i + 1), "--threads=1"};
+  if (!ChoosesSecurity(extra)) argv.push_back("--insecure");
   argv.insert(argv.end(), extra.begin(), extra.end());
   return std::make_unique<Process>(argv, TempPath(absl::StrCat("worker-", i, ".log")));
 }
 
 grpc::Status Multiply(int port, const Matrix& a, const Matrix& b, const std::string& spec, Matrix* product,
-                      v1::JobStats* stats = nullptr) {
+                      v1::JobStats* stats = nullptr, const ClientSecurity& security = PlaintextClient(),
+                      absl::Duration timeout = absl::Seconds(30)) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(1 << 30);
   args.SetMaxSendMessageSize(1 << 30);
+  security.Apply(&args);
   auto stub = v1::Compute::NewStub(
-      grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials(), args));
+      grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port), security.credentials, args));
   v1::MultiplyRequest req;
   MatrixToProto(a, req.mutable_a());
   MatrixToProto(b, req.mutable_b());
   req.mutable_strategy()->set_spec(spec);
   v1::MultiplyResponse resp;
   grpc::ClientContext ctx;
-  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
   ctx.set_wait_for_ready(true);  // the server may be (re)starting
+  security.Apply(&ctx);
   grpc::Status st = stub->Multiply(&ctx, req, &resp);
   if (st.ok()) {
     *product = *MatrixFromProto(resp.product(), "product");
@@ -209,6 +222,117 @@ TEST_CASE("Real processes: workers reconnect after a server restart", "[process]
   Matrix product;
   REQUIRE(Multiply(port, a, b, "mds:m=8,n=5", &product).ok());
   CHECK(RelativeError(product, a.cast<double>() * b.cast<double>()) < 1e-4);
+}
+
+}  // namespace
+}  // namespace codedge
+
+namespace codedge {
+namespace {
+
+// A development CA and certificates from scripts/make-dev-certs.sh (once per
+// test binary), plus a second CA whose certificates the server must refuse.
+struct DevCerts {
+  std::string dir = TempPath("certs"), rogue = TempPath("rogue-certs");
+  DevCerts() {
+    const std::string script = CODEDGE_SOURCE_DIR "/scripts/make-dev-certs.sh";
+    REQUIRE(std::system((script + " " + dir + " > /dev/null").c_str()) == 0);
+    REQUIRE(std::system((script + " " + rogue + " -- worker0 > /dev/null").c_str()) == 0);
+  }
+  ~DevCerts() { (void)std::system(("rm -rf " + dir + " " + rogue).c_str()); }
+  std::string operator()(const std::string& f) const { return dir + "/" + f; }
+};
+
+TEST_CASE("Real processes: mutual TLS admits certified workers and clients only", "[process][security]") {
+  DevCerts certs;
+  ServerProcess server(0, {"--tls_cert=" + certs("server.pem"), "--tls_key=" + certs("server.key"),
+                           "--tls_client_ca=" + certs("ca.pem")});
+  CHECK(server.proc->Log().find("mutual TLS") != std::string::npos);
+  // Refused: no client certificate; a certificate from another CA; plaintext.
+  auto no_cert = StartWorker(server.port, 1, {"--tls_ca=" + certs("ca.pem")});
+  auto rogue = StartWorker(server.port, 2, {"--tls_ca=" + certs("ca.pem"), "--tls_cert=" + certs.rogue + "/worker0.pem",
+                                            "--tls_key=" + certs.rogue + "/worker0.key"});
+  auto plain = StartWorker(server.port, 3, {"--insecure"});
+  // Admitted.
+  auto good = StartWorker(server.port, 0, {"--tls_ca=" + certs("ca.pem"), "--tls_cert=" + certs("worker0.pem"),
+                                           "--tls_key=" + certs("worker0.key")});
+  REQUIRE(good->WaitFor("connected to"));
+  for (auto* w : {no_cert.get(), rogue.get(), plain.get()}) REQUIRE(w->WaitFor("reconnecting"));
+
+  SecurityFiles client_files;
+  client_files.ca_file = certs("ca.pem");
+  client_files.cert_file = certs("client.pem");
+  client_files.key_file = certs("client.key");
+  auto client = LoadClientSecurity(client_files);
+  REQUIRE(client.ok());
+  Pcg32 rng(21, 1);
+  const Matrix a = RandomUniformMatrix(300, 32, rng), b = RandomUniformMatrix(32, 4, rng);
+  Matrix product;
+  v1::JobStats stats;
+  REQUIRE(Multiply(server.port, a, b, "mds:m=6,n=4", &product, &stats, *client).ok());
+  CHECK(RelativeError(product, a.cast<double>() * b.cast<double>()) < 1e-4);
+  // Every task went to the certified worker: the others never got one.
+  REQUIRE(stats.per_worker_size() == 1);
+  CHECK(server.proc->Log().find("(w0") != std::string::npos);
+  CHECK(server.proc->Log().find("(w1") == std::string::npos);
+  CHECK(server.proc->Log().find("(w2") == std::string::npos);
+  CHECK(server.proc->Log().find("(w3") == std::string::npos);
+
+  // Clients without a certificate, or in plaintext, cannot submit jobs.
+  SecurityFiles tls_only;
+  tls_only.ca_file = certs("ca.pem");
+  CHECK_FALSE(Multiply(server.port, a, b, "mds:m=6,n=4", &product, nullptr, *LoadClientSecurity(tls_only),
+                       absl::Seconds(3)).ok());
+  CHECK_FALSE(Multiply(server.port, a, b, "mds:m=6,n=4", &product, nullptr, PlaintextClient(), absl::Seconds(3)).ok());
+}
+
+TEST_CASE("Real processes: a token server refuses workers and clients without the token", "[process][security]") {
+  DevCerts certs;
+  const std::string wrong = TempPath("wrong-token");
+  {
+    std::ofstream(wrong) << "0123456789abcdef0123456789abcdef\n";
+  }
+  ServerProcess server(0, {"--insecure", "--token_file=" + certs("token")});
+  auto none = StartWorker(server.port, 1);
+  auto bad = StartWorker(server.port, 2, {"--token_file=" + wrong});
+  auto good = StartWorker(server.port, 0, {"--token_file=" + certs("token")});
+  REQUIRE(good->WaitFor("connected to"));
+  // Refused workers are told why and stop (retrying cannot help).
+  REQUIRE(none->WaitFor("requires a token"));
+  REQUIRE(bad->WaitFor("wrong token"));
+  CHECK(server.proc->Log().find("refused a worker") != std::string::npos);
+
+  Pcg32 rng(21, 2);
+  const Matrix a = RandomUniformMatrix(200, 16, rng), b = RandomUniformMatrix(16, 3, rng);
+  Matrix product;
+  ClientSecurity without = PlaintextClient();
+  CHECK(Multiply(server.port, a, b, "uncoded:k=4", &product, nullptr, without).error_code() ==
+        grpc::StatusCode::UNAUTHENTICATED);
+  SecurityFiles with;
+  with.insecure = true;
+  with.token_file = certs("token");
+  v1::JobStats stats;
+  REQUIRE(Multiply(server.port, a, b, "uncoded:k=4", &product, &stats, *LoadClientSecurity(with)).ok());
+  CHECK(RelativeError(product, a.cast<double>() * b.cast<double>()) < 1e-4);
+  REQUIRE(stats.per_worker_size() == 1);  // only the worker with the token
+  std::remove(wrong.c_str());
+}
+
+TEST_CASE("Real processes: security must be chosen, and bad choices are refused clearly", "[process][security][bad-input]") {
+  auto run = [](std::vector<std::string> argv) {
+    Process p(argv, TempPath("refused.log"));
+    REQUIRE(p.WaitFor("edge-", absl::Seconds(10)));
+    absl::SleepFor(absl::Milliseconds(200));
+    return p.Log();
+  };
+  CHECK(run({CODEDGE_EDGE_SERVER, "--listen=127.0.0.1:0"}).find("no transport security chosen") != std::string::npos);
+  CHECK(run({CODEDGE_EDGE_WORKER, "--server=127.0.0.1:1"}).find("no transport security chosen") != std::string::npos);
+  CHECK(run({CODEDGE_EDGE_SERVER, "--listen=127.0.0.1:0", "--insecure", "--tls_cert=/nonexistent"})
+            .find("choose plaintext or TLS") != std::string::npos);
+  CHECK(run({CODEDGE_EDGE_SERVER, "--listen=127.0.0.1:0", "--tls_cert=/nonexistent", "--tls_key=/nonexistent"})
+            .find("cannot open '/nonexistent'") != std::string::npos);
+  CHECK(run({CODEDGE_EDGE_WORKER, "--server=127.0.0.1:1", "--insecure", "--token_file=/nonexistent"})
+            .find("--token_file: cannot open") != std::string::npos);
 }
 
 }  // namespace
