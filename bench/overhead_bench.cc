@@ -23,6 +23,7 @@
 #include "common/matrix_util.h"
 #include "common/status.h"
 #include "codes/factory.h"
+#include "codes/verify.h"
 #include "proto/wire.h"
 #include "server/edge_server.h"
 #include "worker/client.h"
@@ -178,6 +179,15 @@ absl::StatusOr<OverheadResult> RunOverheadBench(const OverheadOptions& o) {
       t.push_back(SecondsSince(start));
     }
     r.local_product_s = Median(t);
+    // The server's optional check of one such result (Freivalds).
+    std::vector<double> tv;
+    Pcg32 vrng(o.seed, 0x76);
+    for (int i = 0; i < o.repeats; ++i) {
+      const auto start = SteadyClock::now();
+      if (absl::Status s = FreivaldsCheck(a, b, c, vrng); !s.ok()) return s;
+      tv.push_back(SecondsSince(start));
+    }
+    r.verify_s = Median(tv);
   }
   r.e2e_bytes = 4 * (a.size() + b.size() + o.rows * o.cols);
   r.bound_s = static_cast<double>(r.e2e_bytes) / r.loopback_bytes_per_s + r.local_product_s;
@@ -330,6 +340,8 @@ void PrintOverheadTable(const OverheadResult& r, const OverheadOptions& o, std::
                          r.loopback_bytes_per_s / 1e9);
   out << absl::StrFormat("local single-thread product       %8.2f ms   (%dx%d . %dx%d)\n", 1e3 * r.local_product_s,
                          o.rows, o.inner, o.inner, o.cols);
+  out << absl::StrFormat("Freivalds check of that product      %8.2f ms   = %.2fx the product (--verify_results)\n",
+                         1e3 * r.verify_s, r.verify_s / r.local_product_s);
   out << absl::StrFormat("bound: %.1f MB / throughput + product = %8.2f ms\n", r.e2e_bytes / 1e6, 1e3 * r.bound_s);
   out << absl::StrFormat("end to end, uncoded k=%d, %d workers  %8.2f ms   = %.2fx the bound (median of %d)\n",
                          o.e2e_tasks, o.e2e_workers, 1e3 * r.e2e_s, r.e2e_s / r.bound_s, o.repeats);
@@ -354,6 +366,7 @@ std::string OverheadJson(const OverheadResult& r) {
   w.BeginObject()
       .Key("loopback_bytes_per_s").Number(r.loopback_bytes_per_s)
       .Key("local_product_s").Number(r.local_product_s)
+      .Key("verify_s").Number(r.verify_s)
       .Key("e2e_s").Number(r.e2e_s)
       .Key("bound_s").Number(r.bound_s)
       .Key("encode_s").Number(r.encode_s)

@@ -31,6 +31,7 @@ struct OverheadOptions {
 struct OverheadResult {
   double loopback_bytes_per_s = 0;
   double local_product_s = 0;
+  double verify_s = 0;  // Freivalds check of that product's result (edge-server --verify_results)
   double e2e_s = 0, bound_s = 0;
   double encode_s = 0, queue_s = 0, compute_s = 0, decode_s = 0, job_s = 0;
   // In process: the job submitted to the server's pool directly (as the trainer does).

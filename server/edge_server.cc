@@ -25,6 +25,7 @@ absl::StatusOr<std::unique_ptr<EdgeServer>> EdgeServer::Start(const EdgeServerOp
   if (!s->server_ || s->port_ == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", options.address));
   }
+  s->pool_.SetVerifyResults(options.verify_results);
   s->pool_.SetWorkHook([p = s.get()] { p->workers_.Kick(); });
   s->pool_.SetCancelHook([p = s.get()](const std::vector<CancelOrder>& c) { p->workers_.Deliver(c); });
   s->sweeper_ = std::thread([p = s.get()] { p->Sweep(); });

@@ -27,6 +27,8 @@ struct EdgeServerOptions {
   // in-process use (tests, benchmarks' loopback clusters); Start logs a
   // warning. edge-server asks for it explicitly (--insecure).
   ServerSecurity security = PlaintextServer();
+  // Check every result with Freivalds' test (TaskPool::SetVerifyResults).
+  bool verify_results = false;
 };
 
 class EdgeServer {

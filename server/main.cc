@@ -20,6 +20,9 @@ ABSL_FLAG(absl::Duration, worker_timeout, absl::Seconds(10),
 ABSL_FLAG(int64_t, task_piece_bytes, int64_t{4} << 20,
           "send task blocks larger than this in pieces of about this size, so a worker unpacks one while the next "
           "is on the wire (>= 4096)");
+ABSL_FLAG(bool, verify_results, false,
+          "check every worker result with Freivalds' test (two matrix-vector passes over the task's rows); a "
+          "worker with a wrong result gets no more tasks");
 // Transport security (one of --tls_cert/--tls_key or --insecure; proto/credentials.h)
 ABSL_FLAG(bool, insecure, false, "plaintext (a network you trust; logged as a warning)");
 ABSL_FLAG(std::string, tls_cert, "", "TLS: this server's certificate chain (PEM)");
@@ -94,6 +97,7 @@ int main(int argc, char** argv) {
     }
     options.security = *security;
   }
+  options.verify_results = absl::GetFlag(FLAGS_verify_results);
   options.workers.task_piece_bytes = absl::GetFlag(FLAGS_task_piece_bytes);
   if (options.workers.task_piece_bytes < 4096) {
     std::cerr << "edge-server: --task_piece_bytes must be >= 4096, got " << options.workers.task_piece_bytes << "\n";

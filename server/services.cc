@@ -268,7 +268,13 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
         svc_->pool_->OnResult(id_, r.job_id(), r.task_id(), *std::move(product), r.compute_seconds(),
                               r.delay_seconds());
     // Cancels went out through the pool's cancel hook (EdgeServer sets it).
-    if (cancels.status().code() == absl::StatusCode::kNotFound) {
+    if (cancels.status().code() == absl::StatusCode::kPermissionDenied) {
+      // A wrong result (verification): this worker gets no more tasks; its
+      // stream ends, so what it still holds goes to the others.
+      Log().warn("worker {}: {}", id_, std::string(cancels.status().message()));
+      Close(grpc::Status(grpc::StatusCode::PERMISSION_DENIED,
+                         "a result of this worker failed verification; it gets no more tasks"));
+    } else if (cancels.status().code() == absl::StatusCode::kNotFound) {
       Log().debug("worker {}: late result: {}", id_, cancels.status().ToString());
     } else if (!cancels.ok()) {
       Log().warn("worker {}: {}", id_, cancels.status().ToString());
@@ -498,6 +504,8 @@ class ComputeService::MultiplyCall final : public grpc::ServerUnaryReactor {
     out->set_tasks_returned(s.tasks_returned);
     out->set_tasks_cancelled(s.tasks_cancelled);
     out->set_tasks_wasted(s.tasks_wasted);
+    out->set_tasks_rejected(s.tasks_rejected);
+    out->set_verify_seconds(s.verify_seconds);
     out->set_rows_wasted(s.rows_wasted);
     for (const auto& [w, n] : s.tasks_per_worker) {
       v1::WorkerCount* c = out->add_per_worker();

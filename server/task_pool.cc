@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "codes/verify.h"
 #include "common/logging.h"
 #include "common/status.h"
 
@@ -119,6 +120,17 @@ std::optional<std::pair<int64_t, bool>> TaskPool::PickTask(Job& job, WorkerId wo
   return std::nullopt;
 }
 
+void TaskPool::SetVerifyResults(bool on, uint64_t seed) {
+  absl::MutexLock lock(&mu_);
+  verify_ = on;
+  verify_seed_ = seed;
+}
+
+bool TaskPool::IsFaulty(WorkerId worker) const {
+  absl::MutexLock lock(&mu_);
+  return faulty_.contains(worker);
+}
+
 std::optional<Assignment> TaskPool::NextTask(WorkerId worker) {
   for (;;) {
     std::shared_ptr<Job> job;
@@ -126,6 +138,7 @@ std::optional<Assignment> TaskPool::NextTask(WorkerId worker) {
     std::optional<std::pair<int64_t, int64_t>> range;  // sized rateless task: (first symbol, count)
     {
       absl::MutexLock lock(&mu_);
+      if (faulty_.contains(worker)) return std::nullopt;  // it returned a wrong result
       for (auto& [id, j] : jobs_) {
         if (j->finished) continue;
         auto pick = PickTask(*j, worker);
@@ -171,6 +184,7 @@ std::optional<Assignment> TaskPool::NextTask(WorkerId worker) {
           auto m = std::make_shared<const Matrix>(*std::move(coded));
           out.data = m->data();
           out.rows = m->rows();
+          if (verify_) job->coded_blocks[out.task] = m;
           out.owner = std::move(m);
         }
         return out;
@@ -243,6 +257,9 @@ absl::StatusOr<std::vector<CancelOrder>> TaskPool::OnResult(WorkerId worker, Job
   std::shared_ptr<const TaskSpec> spec;  // as generated for encoding
   std::vector<CancelOrder> cancels;
   double round_trip = 0;                 // hand-out -> this result
+  bool verify = false;
+  std::shared_ptr<const Matrix> coded_block;  // with verification: the encoded rows sent
+  Pcg32 verify_rng(1, 1);
   {
     absl::MutexLock lock(&mu_);
     auto it = jobs_.find(job_id);
@@ -265,6 +282,38 @@ absl::StatusOr<std::vector<CancelOrder>> TaskPool::OnResult(WorkerId worker, Job
       return cancels;
     }
     job->returned.insert(task);
+    if (verify_ && spec) {
+      if (auto c = job->coded_blocks.find(task); c != job->coded_blocks.end()) coded_block = c->second;
+      verify_rng = Pcg32(MixSeed(verify_seed_, verify_count_++), 0x76);  // "v"
+      verify = true;
+    }
+  }
+
+  if (verify) {
+    // Freivalds' check outside the lock: against the rows the worker was
+    // sent (the encoded block, or A's rows for a plain one) and B.
+    const absl::Time start = clock_->Now();
+    absl::Status check;
+    if (coded_block) {
+      check = FreivaldsCheck(*coded_block, *job->b, result, verify_rng);
+    } else if (auto block = job->code->PlainBlock(*spec)) {
+      check = FreivaldsCheck(job->a.middleRows(block->first, block->second - block->first), *job->b, result,
+                             verify_rng);
+    } else {
+      check = absl::InternalError("no rows kept to verify this result against");
+    }
+    const double seconds = absl::ToDoubleSeconds(clock_->Now() - start);
+    absl::MutexLock lock(&mu_);
+    job->stats.verify_seconds += seconds;
+    if (!check.ok()) {
+      job->stats.tasks_rejected++;
+      job->returned.erase(task);
+      Requeue(*job, task);  // fixed-rate codes: someone else redoes it
+      faulty_.insert(worker);
+      return absl::PermissionDeniedError(absl::StrCat("worker ", worker, " returned a wrong result for job ", job_id,
+                                                      " task ", task, " (", check.message(),
+                                                      "); it gets no more tasks"));
+    }
   }
 
   // Decode outside the pool lock, one result of this job at a time.
@@ -298,6 +347,7 @@ absl::StatusOr<std::vector<CancelOrder>> TaskPool::OnResult(WorkerId worker, Job
     }
     if (job->finished) return cancels;  // expired meanwhile
     job->specs.erase(task);
+    job->coded_blocks.erase(task);
     // The first good result of a task cancels its other copies.
     for (auto o = job->outstanding.lower_bound(task); o != job->outstanding.upper_bound(task);) {
       cancels.push_back(CancelOrder{o->second.worker, job_id, task});

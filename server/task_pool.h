@@ -43,6 +43,8 @@ struct JobStats {
   double total_seconds = 0;    // submit -> done
   int64_t tasks_sent = 0, tasks_returned = 0, tasks_cancelled = 0, tasks_wasted = 0;
   int64_t rows_wasted = 0;     // rows of returned-but-unneeded results
+  int64_t tasks_rejected = 0;  // results that failed verification (SetVerifyResults)
+  double verify_seconds = 0;   // Freivalds checks, summed
   std::map<WorkerId, int64_t> tasks_per_worker;  // results accepted, per worker
   std::map<WorkerId, int64_t> rows_per_worker;
 };
@@ -99,6 +101,16 @@ class TaskPool {
   // cancels on a worker's stream. Without a hook the caller delivers them.
   void SetCancelHook(std::function<void(const std::vector<CancelOrder>&)> hook);
 
+  // Checks every result against its task's rows and B (Freivalds,
+  // codes/verify.h) before decoding it. A worker whose result fails is
+  // marked faulty: the result is dropped (its task re-issued to others where
+  // the code needs it), OnResult returns PermissionDenied, and the worker
+  // gets no more tasks. Costs two memory-bound passes over each result's
+  // task rows (codes/verify.h); encoded task blocks are kept until their
+  // result arrives.
+  void SetVerifyResults(bool on, uint64_t seed = 1);
+  bool IsFaulty(WorkerId worker) const;
+
   // Refuses new jobs from now on (Unavailable); used before FailAll at shutdown.
   void Close();
 
@@ -118,7 +130,9 @@ class TaskPool {
   // result finished its job). NotFound for a job that is unknown or already
   // finished (a late result: the caller drops it), FailedPrecondition for a
   // task this worker does not hold, InvalidArgument for a bad result (wrong
-  // shape, NaN): the task is then re-queued where the code allows.
+  // shape, NaN): the task is then re-queued where the code allows;
+  // PermissionDenied for a result that failed verification (see
+  // SetVerifyResults).
   // `compute_seconds` is the worker's own measure of the product (stats).
   // `delay_seconds`: the straggler delay the worker waited before the task
   // (excluded from its speed estimate).
@@ -174,6 +188,9 @@ class TaskPool {
     // Specs of handed-out tasks, generated once for encoding and reused by
     // the decoder (LT symbols are not regenerated per result).
     absl::flat_hash_map<int64_t, std::shared_ptr<const TaskSpec>> specs;
+    // With verification: the encoded blocks of tasks awaiting a result
+    // (plain blocks are read from A).
+    absl::flat_hash_map<int64_t, std::shared_ptr<const Matrix>> coded_blocks;
     JobStats stats;
     // The decoder is not thread-safe; results of one job are decoded one at
     // a time under decode_mu, outside mu_.
@@ -198,6 +215,10 @@ class TaskPool {
   // Passes `cancels` to the cancel hook, if any (mu_ not held).
   void DeliverCancels(const std::vector<CancelOrder>& cancels) ABSL_LOCKS_EXCLUDED(mu_);
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  bool verify_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t verify_seed_ ABSL_GUARDED_BY(mu_) = 1;
+  uint64_t verify_count_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::flat_hash_set<WorkerId> faulty_ ABSL_GUARDED_BY(mu_);
   JobId next_job_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<JobId, std::shared_ptr<Job>> jobs_ ABSL_GUARDED_BY(mu_);  // ordered: oldest first
   // Each worker's speed (rows of results per second of the task's round

@@ -1,6 +1,7 @@
 #include "worker/client.h"
 
 #include <atomic>
+#include <cmath>
 #include <condition_variable>
 #include <cstdlib>
 #include <deque>
@@ -197,6 +198,15 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
       // included: they stand for a slower device); the delay apart.
       res->set_compute_seconds(r->busy_seconds());
       res->set_delay_seconds(r->delay_seconds);
+      if (options_.corrupt_results > 0) {
+        Pcg32 rng(MixSeed(options_.seed, corrupt_draws_++), 0x636f7272);  // "corr"
+        if (rng.UniformDouble() < options_.corrupt_results && r->product.size() > 0) {
+          float& x = r->product(rng.UniformInt(static_cast<uint32_t>(r->product.rows())),
+                                rng.UniformInt(static_cast<uint32_t>(r->product.cols())));
+          x += 1.0f + std::abs(x);  // plausible, finite, wrong
+          Log().debug("{}: corrupting the result of job {} task {} (--corrupt_results)", options_.name, t.job, t.task);
+        }
+      }
       MatrixToProto(r->product, res->mutable_product());
       if (!write(out)) return false;
       const int64_t n = ++results_sent_;
@@ -252,7 +262,8 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
   // right here when nothing is queued: handing it to the compute thread
   // would cost more in thread wake-ups than the product itself.
   const bool may_inline = options_.delay.kind == DelaySpec::Kind::kNone && options_.exec.slowdown == 1.0 &&
-                          options_.exec.row_seconds == 0 && options_.fail_after == 0;
+                          options_.exec.row_seconds == 0 && options_.fail_after == 0 &&
+                          options_.corrupt_results == 0;
   std::set<uint64_t> no_delayed_jobs;  // never used: inline tasks have no delay
   bool stream_ok = true;
   auto enqueue = [&](PendingTask t) {

@@ -40,6 +40,7 @@ struct WorkerOptions {
   DelayScope delay_scope = DelayScope::kTask;
   uint64_t seed = 1;
   int64_t fail_after = 0;      // exit the process abruptly after this many results (0: never)
+  double corrupt_results = 0;  // fault tests: this fraction of results get one entry changed (seeded)
   absl::Duration backoff_min = absl::Milliseconds(50);
   absl::Duration backoff_max = absl::Seconds(2);
   int max_message_bytes = 1 << 30;
@@ -74,6 +75,7 @@ class WorkerClient {
   DelaySampler delays_;
   std::unique_ptr<v1::Worker::Stub> stub_;
   std::atomic<int64_t> results_sent_{0}, tasks_cancelled_{0};
+  std::atomic<uint64_t> corrupt_draws_{0};
   mutable std::mutex latency_mu_;
   std::vector<double> cancel_latencies_;  // guarded by latency_mu_
 };

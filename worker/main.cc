@@ -26,7 +26,9 @@ ABSL_FLAG(std::string, delay_scope, "task", "task: --delay before every task; jo
 ABSL_FLAG(double, row_time, 0, "emulated speed: a task of r rows takes at least r x this many seconds (0: off)");
 ABSL_FLAG(double, slowdown, 1.0, "compute takes this many times longer (waits (F-1) x the compute time)");
 ABSL_FLAG(int64_t, fail_after, 0, "exit abruptly after this many results (fault tests; 0: never)");
-ABSL_FLAG(uint64_t, seed, 1, "seed of the injected delays");
+ABSL_FLAG(uint64_t, seed, 1, "seed of the injected delays (and of --corrupt_results)");
+ABSL_FLAG(double, corrupt_results, 0,
+          "fault tests: change one entry of this fraction of results (0..1), as a faulty or malicious device would");
 ABSL_FLAG(int64_t, chunk_rows, 0, "rows computed between cancel checks (0: automatic, ~2M multiply-adds per chunk)");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error or off");
 
@@ -60,6 +62,11 @@ int main(int argc, char** argv) {
   }
   o.fail_after = absl::GetFlag(FLAGS_fail_after);
   o.seed = absl::GetFlag(FLAGS_seed);
+  o.corrupt_results = absl::GetFlag(FLAGS_corrupt_results);
+  if (!(o.corrupt_results >= 0 && o.corrupt_results <= 1)) {
+    std::cerr << "edge-worker: --corrupt_results must be in [0, 1], got " << o.corrupt_results << "\n";
+    return 2;
+  }
   auto delay = codedge::ParseDelaySpec(absl::GetFlag(FLAGS_delay));
   if (!delay.ok()) {
     std::cerr << "edge-worker: --delay: " << delay.status().message() << "\n";

@@ -23,16 +23,18 @@ struct Cluster {
   std::vector<std::thread> threads;
 
   explicit Cluster(int workers, DelaySpec delay = {}, int max_message_bytes = 1 << 30,
-                   int64_t task_piece_bytes = int64_t{4} << 20) {
+                   int64_t task_piece_bytes = int64_t{4} << 20, bool verify_results = false) {
     EdgeServerOptions o;
+    o.verify_results = verify_results;
     o.address = "127.0.0.1:0";
     o.max_message_bytes = max_message_bytes;
     o.workers.task_piece_bytes = task_piece_bytes;
     server = *EdgeServer::Start(o);
     for (int i = 0; i < workers; ++i) AddWorker(delay, /*seed=*/i + 1);
   }
-  void AddWorker(DelaySpec delay, uint64_t seed) {
+  void AddWorker(DelaySpec delay, uint64_t seed, double corrupt_results = 0) {
     WorkerOptions w;
+    w.corrupt_results = corrupt_results;
     w.server = absl::StrCat("127.0.0.1:", server->port());
     w.name = absl::StrCat("w", clients.size());
     w.delay = delay;
@@ -158,6 +160,44 @@ TEST_CASE("Task blocks sent in pieces decode to the product for plain and coded 
     REQUIRE(product.ok());
     CHECK(RelativeError(*product, exact) < 1e-4);
   }
+}
+
+TEST_CASE("Verification drops every corrupted result, bans its worker, and jobs stay correct", "[cluster][verify]") {
+  Pcg32 rng(10, 4);
+  const Matrix a = RandomUniformMatrix(600, 48, rng), b = RandomUniformMatrix(48, 8, rng);
+  const MatrixD exact = a.cast<double>() * b.cast<double>();
+  Cluster cluster(0, {}, 1 << 30, int64_t{4} << 20, /*verify_results=*/true);
+  // Two faulty workers (every result has one entry changed) among five; the
+  // faulty ones connect first, so they are handed tasks.
+  cluster.AddWorker({}, 1, /*corrupt_results=*/1.0);
+  cluster.AddWorker({}, 2, /*corrupt_results=*/1.0);
+  REQUIRE(cluster.WaitForWorkers(2));
+  for (int i = 0; i < 3; ++i) cluster.AddWorker(*ParseDelaySpec("const:0.02"), 10 + i);
+  REQUIRE(cluster.WaitForWorkers(5));
+  auto stub = cluster.Stub();
+  int64_t rejected = 0;
+  for (const char* spec : {"uncoded:k=10", "replication:k=5,copies=2", "mds:m=12,n=8", "lt:symbols_per_task=30",
+                           "mds:m=12,n=8"}) {
+    INFO(spec);
+    v1::MultiplyResponse resp;
+    REQUIRE(Multiply(*stub, a, b, spec, &resp).ok());
+    CHECK(RelativeError(*MatrixFromProto(resp.product(), "p"), exact) < 1e-4);
+    rejected += resp.stats().tasks_rejected();
+    CHECK(resp.stats().verify_seconds() > 0);
+    // No result of a faulty worker (ids 1 and 2: they connected first) was
+    // accepted into any job.
+    for (const auto& w : resp.stats().per_worker()) {
+      if (w.tasks() > 0) CHECK(w.worker_id() > 2);
+    }
+  }
+  // Each faulty worker had its first result rejected and was cut off (a
+  // second result already on the wire is not even read); both were used.
+  const int64_t corrupted = cluster.clients[0]->results_sent() + cluster.clients[1]->results_sent();
+  CHECK(rejected == 2);
+  CHECK(corrupted >= rejected);
+  CHECK(cluster.server->pool().IsFaulty(1));
+  CHECK(cluster.server->pool().IsFaulty(2));
+  CHECK_FALSE(cluster.server->pool().IsFaulty(3));
 }
 
 TEST_CASE("A cancelled task's queued pieces are not sent", "[cluster]") {

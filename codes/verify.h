@@ -1,0 +1,31 @@
+// Freivalds' check of a worker's result (issue 6): is `result` = rows . B?
+//
+// For a random vector v, rows . (B . v) and result . v agree (up to float
+// rounding) when the result is right; a wrong entry (i, j) shifts row i of
+// the difference by its error times v_j, and v_j is drawn away from zero
+// (|v_j| in [0.5, 1.5], random sign), so every error above the rounding
+// tolerance is caught, whatever the worker did. Cost: two matrix-vector
+// passes over the task's rows (the check and its rounding scale) plus
+// K x N + rows x N; memory-bound, so about half the time of a 10-column
+// product on this machine (BENCHMARKS.md), less for wider B.
+#ifndef CODEDGE_CODES_VERIFY_H_
+#define CODEDGE_CODES_VERIFY_H_
+
+#include "absl/status/status.h"
+#include "common/matrix.h"
+#include "common/random.h"
+
+namespace codedge {
+
+// OK, or DataLoss naming the first row whose check fails (InvalidArgument
+// for shapes that do not chain). Row i fails when
+//   |(result . v)_i - (rows . (B . v))_i| > tolerance * sum_l |rows_il| (|B| |v|)_l
+// (computed in double); 1e-3 leaves float32 products of any depth well
+// inside while catching every change of an entry by more than ~0.1 % of
+// that row's scale.
+absl::Status FreivaldsCheck(ConstMatrixRef rows, ConstMatrixRef b, ConstMatrixRef result, Pcg32& rng,
+                            double tolerance = 1e-3);
+
+}  // namespace codedge
+
+#endif  // CODEDGE_CODES_VERIFY_H_

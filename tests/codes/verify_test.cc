@@ -1,0 +1,41 @@
+#include <catch2/catch.hpp>
+
+#include "codes/verify.h"
+#include "common/matrix_util.h"
+
+namespace codedge {
+namespace {
+
+TEST_CASE("Freivalds' check passes float products and catches every changed entry", "[verify]") {
+  Pcg32 rng(31, 1);
+  // Right products pass, deep ones (k = 4000: float rounding adds up) included.
+  for (auto [m, k, n] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {50, 30, 7}, {200, 4000, 10}, {3, 5, 1}}) {
+    const Matrix rows = RandomUniformMatrix(m, k, rng), b = RandomUniformMatrix(k, n, rng);
+    const Matrix good = rows * b;
+    CHECK(FreivaldsCheck(rows, b, good, rng).ok());
+  }
+  // Oracle: every single entry changed by 1 % of its row's scale is caught,
+  // whatever the position, the sign, or the random vector.
+  const Matrix rows = RandomUniformMatrix(12, 40, rng), b = RandomUniformMatrix(40, 6, rng);
+  const Matrix good = rows * b;
+  int64_t caught = 0, tried = 0;
+  for (int64_t i = 0; i < good.rows(); ++i) {
+    const double row_scale = (rows.row(i).cwiseAbs() * b.cwiseAbs()).maxCoeff();
+    for (int64_t j = 0; j < good.cols(); ++j) {
+      for (float sign : {-1.0f, 1.0f}) {
+        Matrix bad = good;
+        bad(i, j) += sign * static_cast<float>(0.01 * row_scale * 1.5);
+        absl::Status s = FreivaldsCheck(rows, b, bad, rng);
+        ++tried;
+        if (s.code() == absl::StatusCode::kDataLoss) ++caught;
+      }
+    }
+  }
+  CHECK(caught == tried);
+  // Shapes that do not chain are a different error.
+  CHECK(FreivaldsCheck(rows, b, Matrix::Zero(12, 5), rng).code() == absl::StatusCode::kInvalidArgument);
+  CHECK(FreivaldsCheck(rows, Matrix::Zero(39, 6), good, rng).code() == absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace codedge
