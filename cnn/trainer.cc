@@ -17,6 +17,7 @@ namespace codedge::cnn {
 namespace {
 
 constexpr char kMagic[8] = {'C', 'O', 'D', 'E', 'D', 'G', 'E', '1'};
+constexpr char kSealedMagic[8] = {'C', 'O', 'D', 'E', 'D', 'G', 'E', 'X'};
 
 double Since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
@@ -47,7 +48,8 @@ bool Get(const std::string& in, size_t& at, T* v) {
 
 }  // namespace
 
-absl::Status SaveModel(Model& model, const std::string& path, bool checkpoint, const Position& pos) {
+absl::Status SaveModel(Model& model, const std::string& path, bool checkpoint, const Position& pos,
+                       const AeadKey* key) {
   std::string out(kMagic, 8);
   Put<uint32_t>(out, checkpoint ? 2 : 1);
   Put<uint64_t>(out, pos.epoch);
@@ -63,6 +65,12 @@ absl::Status SaveModel(Model& model, const std::string& path, bool checkpoint, c
     out.append(reinterpret_cast<const char*>(p->value.data()), p->value.size() * sizeof(float));
     if (checkpoint) out.append(reinterpret_cast<const char*>(p->velocity.data()), p->velocity.size() * sizeof(float));
   }
+  if (key != nullptr) {
+    std::string header(kSealedMagic, 8);
+    Put<uint32_t>(header, 1);
+    ASSIGN_OR_RETURN(std::string sealed, Seal(*key, out, header));
+    out = header + sealed;
+  }
   const std::string tmp = path + ".tmp";
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
@@ -76,11 +84,22 @@ absl::Status SaveModel(Model& model, const std::string& path, bool checkpoint, c
   return absl::OkStatus();
 }
 
-absl::StatusOr<Position> LoadModel(Model& model, const std::string& path) {
+absl::StatusOr<Position> LoadModel(Model& model, const std::string& path, const AeadKey* key) {
   std::ifstream f(path, std::ios::binary);
   if (!f) return absl::NotFoundError(absl::StrCat(path, ": cannot open"));
-  const std::string in((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::string in((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
   auto bad = [&](const std::string& why) { return absl::DataLossError(absl::StrCat(path, ": ", why)); };
+  if (in.size() >= 8 && std::memcmp(in.data(), kSealedMagic, 8) == 0) {
+    if (key == nullptr) {
+      return absl::FailedPreconditionError(absl::StrCat(path, ": encrypted; give its key (--key_file)"));
+    }
+    uint32_t version = 0;
+    size_t at = 8;
+    if (!Get(in, at, &version) || version != 1) return bad("unknown encrypted-file version");
+    absl::StatusOr<std::string> plain = Open(*key, absl::string_view(in).substr(12), absl::string_view(in).substr(0, 12));
+    if (!plain.ok()) return bad(std::string(plain.status().message()));
+    in = *std::move(plain);
+  }
   if (in.size() < 8 || std::memcmp(in.data(), kMagic, 8) != 0) return bad("not a codedge weights file");
   size_t at = 8;
   uint32_t kind = 0, count = 0;
@@ -146,7 +165,7 @@ absl::StatusOr<TrainReport> Train(Model& model, const Dataset& train, const Data
   if (train.size() < o.batch) return absl::InvalidArgumentError("fewer training examples than one batch");
   Position pos{0, 0, o.seed};
   if (o.resume && !o.checkpoint_path.empty() && std::filesystem::exists(o.checkpoint_path)) {
-    ASSIGN_OR_RETURN(pos, LoadModel(model, o.checkpoint_path));
+    ASSIGN_OR_RETURN(pos, LoadModel(model, o.checkpoint_path, o.key ? &*o.key : nullptr));
     if (pos.seed != o.seed) {
       return absl::InvalidArgumentError(absl::StrCat(o.checkpoint_path, " was trained with seed ", pos.seed,
                                                      ", not ", o.seed));
@@ -187,7 +206,8 @@ absl::StatusOr<TrainReport> Train(Model& model, const Dataset& train, const Data
       ++window_batches;
       const bool last = done_before == total;
       if (!o.checkpoint_path.empty() && (done_before % o.checkpoint_every == 0 || last)) {
-        RETURN_IF_ERROR(SaveModel(model, o.checkpoint_path, true, Position{epoch, static_cast<uint64_t>(b + 1), o.seed}));
+        RETURN_IF_ERROR(SaveModel(model, o.checkpoint_path, true, Position{epoch, static_cast<uint64_t>(b + 1), o.seed},
+                                  o.key ? &*o.key : nullptr));
       }
       const double elapsed = Since(start);
       if (std::chrono::duration<double>(std::chrono::steady_clock::now() - last_print).count() >= o.progress_seconds ||
@@ -207,7 +227,9 @@ absl::StatusOr<TrainReport> Train(Model& model, const Dataset& train, const Data
   report.seconds = Since(start);
   report.ms_per_batch = report.batches > 0 ? 1e3 * report.seconds / static_cast<double>(report.batches) : 0;
   ASSIGN_OR_RETURN(report.test_accuracy, Evaluate(model, test, engine));
-  if (!o.weights_path.empty()) RETURN_IF_ERROR(SaveModel(model, o.weights_path, false, Position{0, 0, o.seed}));
+  if (!o.weights_path.empty()) {
+    RETURN_IF_ERROR(SaveModel(model, o.weights_path, false, Position{0, 0, o.seed}, o.key ? &*o.key : nullptr));
+  }
   return report;
 }
 

@@ -12,17 +12,25 @@
 //     [checkpoint only] rows*cols float32 momentum velocities
 // A checkpoint is written to PATH.tmp and renamed, so a crash never leaves
 // a half-written file.
+//
+// Encrypted (TrainOptions::key, edge-server train --key_file): the file is
+//   "CODEDGEX" 8 bytes magic, u32 version = 1    (authenticated, in clear)
+//   12-byte nonce | AES-256-GCM ciphertext of the layout above | 16-byte tag
+// (common/crypto.h). Loading it needs the key; a wrong key or a changed
+// byte is refused (DataLoss), never half-loaded.
 #ifndef CODEDGE_CNN_TRAINER_H_
 #define CODEDGE_CNN_TRAINER_H_
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "cnn/dataset.h"
 #include "cnn/engine.h"
 #include "cnn/model.h"
+#include "common/crypto.h"
 
 namespace codedge::cnn {
 
@@ -36,6 +44,7 @@ struct TrainOptions {
   int64_t checkpoint_every = 100; // batches
   bool resume = false;            // continue from checkpoint_path if it exists
   std::string weights_path;       // empty: not saved
+  std::optional<AeadKey> key;     // set: checkpoints and weights are written (and read) encrypted
   double progress_seconds = 2.0;  // a progress line at most this often
 };
 
@@ -59,10 +68,14 @@ absl::StatusOr<double> Evaluate(Model& model, const Dataset& data, MatmulEngine&
 struct Position {
   uint64_t epoch = 0, next_batch = 0, seed = 0;
 };
-absl::Status SaveModel(Model& model, const std::string& path, bool checkpoint, const Position& pos);
+// `key`: encrypt (see the format above); null: plain.
+absl::Status SaveModel(Model& model, const std::string& path, bool checkpoint, const Position& pos,
+                       const AeadKey* key = nullptr);
 // Loads values (and velocities of a checkpoint) into `model`; the names and
-// shapes must match. Returns the saved position.
-absl::StatusOr<Position> LoadModel(Model& model, const std::string& path);
+// shapes must match. Returns the saved position. An encrypted file needs
+// `key` (FailedPrecondition without one; DataLoss for a wrong key or a
+// changed file); a plain file loads with or without a key.
+absl::StatusOr<Position> LoadModel(Model& model, const std::string& path, const AeadKey* key = nullptr);
 
 }  // namespace codedge::cnn
 

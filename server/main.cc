@@ -7,6 +7,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "common/logging.h"
+#include "common/crypto.h"
 #include "common/linalg.h"
 #include "common/process.h"
 #include "common/signals.h"
@@ -47,6 +48,8 @@ ABSL_FLAG(std::string, checkpoint, "", "train: checkpoint file (written every --
 ABSL_FLAG(int64_t, checkpoint_every, 100, "train: batches between checkpoints");
 ABSL_FLAG(bool, resume, false, "train: continue from --checkpoint if it exists");
 ABSL_FLAG(std::string, weights, "", "train: save the trained weights here (format in cnn/trainer.h)");
+ABSL_FLAG(std::string, key_file, "",
+          "train: encrypt checkpoints and weights with this AES-256 key (64 hex digits; openssl rand -hex 32)");
 ABSL_FLAG(int64_t, train_limit, 0, "train: use only the first N training images (0: all)");
 ABSL_FLAG(int64_t, test_limit, 0, "train: use only the first N test images (0: all)");
 ABSL_FLAG(uint64_t, seed, 1, "train: seed of the initial weights and of the shuffling");
@@ -122,6 +125,14 @@ int main(int argc, char** argv) {
     c.train.checkpoint_every = absl::GetFlag(FLAGS_checkpoint_every);
     c.train.resume = absl::GetFlag(FLAGS_resume);
     c.train.weights_path = absl::GetFlag(FLAGS_weights);
+    if (const std::string kf = absl::GetFlag(FLAGS_key_file); !kf.empty()) {
+      auto key = codedge::LoadKeyFile(kf);
+      if (!key.ok()) {
+        std::cerr << "edge-server: --key_file: " << key.status().message() << "\n";
+        return 2;
+      }
+      c.train.key = *key;
+    }
     c.server = options;
     if (absl::Status s = codedge::RunTrainCommand(c); !s.ok()) {
       std::cerr << "edge-server train: " << s.message() << "\n";

@@ -336,6 +336,58 @@ TEST_CASE("A checkpointed and resumed run ends with the weights of an uninterrup
   CHECK(LoadModel(*loaded, "/tmp/does-not-exist.weights").status().code() == absl::StatusCode::kNotFound);
 }
 
+std::string ReadAll(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+}
+
+TEST_CASE("Encrypted checkpoints reveal no weights, need the key, and refuse any change", "[cnn][trainer][security]") {
+  const Dataset train = SyntheticData(20, 1), test = SyntheticData(10, 2);
+  LocalEngine e;
+  TrainOptions o;
+  o.batch = 5;
+  o.progress_seconds = 1e9;
+  o.max_batches = 2;
+  o.checkpoint_every = 1;
+  o.checkpoint_path = "/tmp/codedge-trainer-test-enc.ckpt";
+  o.weights_path = "/tmp/codedge-trainer-test-enc.weights";
+  AeadKey key, other;
+  for (size_t i = 0; i < key.bytes.size(); ++i) key.bytes[i] = static_cast<uint8_t>(i * 7 + 1), other.bytes[i] = 9;
+  o.key = key;
+  auto model = Model::Create("vgg-mini", 3);
+  REQUIRE(Train(*model, train, test, e, o).ok());
+  for (const std::string& path : {o.checkpoint_path, o.weights_path}) {
+    INFO(path);
+    const std::string file = ReadAll(path);
+    // Nothing of the plain layout is visible: no magic, no parameter name,
+    // no run of any parameter's bytes.
+    CHECK(file.find("CODEDGE1") == std::string::npos);
+    CHECK(file.find(model->params()[0]->name) == std::string::npos);
+    const Matrix& w0 = model->params()[0]->value;
+    CHECK(file.find(std::string(reinterpret_cast<const char*>(w0.data()), 64)) == std::string::npos);
+    auto loaded = Model::Create("vgg-mini", 99);
+    CHECK(LoadModel(*loaded, path).status().code() == absl::StatusCode::kFailedPrecondition);
+    CHECK(LoadModel(*loaded, path, &other).status().code() == absl::StatusCode::kDataLoss);
+    REQUIRE(LoadModel(*loaded, path, &key).ok());
+    for (size_t k = 0; k < model->params().size(); ++k) CHECK(loaded->params()[k]->value == model->params()[k]->value);
+    // A changed byte anywhere (header, nonce, ciphertext, tag) is refused.
+    for (size_t at : {size_t{3}, size_t{10}, size_t{14}, file.size() / 2, file.size() - 1}) {
+      std::string changed = file;
+      changed[at] = static_cast<char>(changed[at] ^ 0x40);
+      std::ofstream(path + ".changed", std::ios::binary) << changed;
+      CHECK_FALSE(LoadModel(*loaded, path + ".changed", &key).ok());
+    }
+  }
+  // Resuming from the encrypted checkpoint works with the key.
+  TrainOptions again = o;
+  again.resume = true;
+  again.max_batches = 3;
+  auto resumed = Model::Create("vgg-mini", 3);
+  auto r = Train(*resumed, train, test, e, again);
+  REQUIRE(r.ok());
+  CHECK(r->batches == 1);
+}
+
 }  // namespace
 }  // namespace codedge::cnn
 
