@@ -3,6 +3,8 @@
 //   gemm      local product time per shape
 //   overhead  the cluster machinery on loopback (issue 3 targets)
 //   matmul    the paper's straggler experiments on a local cluster of processes
+//   train     coded CNN training time per batch
+//   privacy   what workers (and colluding workers) see of A per strategy
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -19,6 +21,7 @@
 #include "bench/gemm_bench.h"
 #include "bench/matmul_bench.h"
 #include "bench/overhead_bench.h"
+#include "bench/privacy_bench.h"
 #include "bench/train_bench.h"
 #include "common/linalg.h"
 #include "common/logging.h"
@@ -41,7 +44,8 @@ ABSL_FLAG(std::string, model, "paper", "matmul: paper (per-worker latency sets, 
 ABSL_FLAG(std::string, schemes, "A,B", "matmul: the paper's schemes to run (A, B)");
 ABSL_FLAG(std::string, strategies, "",
           "matmul, train: strategies side by side on the same latencies (default: matmul "
-          "uncoded,speculative,replication,mds,mds-systematic,lt; train the same without speculative)");
+          "uncoded,speculative,replication,mds,mds-systematic,lt; train the same without speculative); privacy: "
+          "strategy specs separated by ';' (e.g. 'uncoded:k=10;mds:m=15,n=10')");
 ABSL_FLAG(absl::Duration, time_unit, absl::ZeroDuration(),
           "matmul: length of one latency unit (0: 30ms for the paper model, 1s for initial-delay)");
 ABSL_FLAG(int, workers, 10, "matmul: edge-worker processes");
@@ -74,6 +78,7 @@ constexpr char kUsage[] =
     "  overhead  cluster machinery on loopback: end to end vs bound, dispatch rate\n"
     "  matmul  the paper's straggler experiments on a local cluster of processes, against the ideal bound\n"
     "  train   time per batch of coded CNN training on 10 straggling workers, per strategy and latency\n"
+    "  privacy  raw rows of A each strategy sends, and what c colluding workers reconstruct\n"
     "Examples: edge-bench codes --json codes.json\n"
     "          edge-bench matmul --plots plots/ --csv matmul.csv\n"
     "          edge-bench matmul --model initial-delay";
@@ -223,6 +228,30 @@ int RunCodes() {
   return 0;
 }
 
+std::vector<std::string> SplitStrategies(const std::string& s) {
+  std::vector<std::string> out;
+  for (absl::string_view part : absl::StrSplit(s, ';', absl::SkipEmpty())) out.emplace_back(part);
+  return out;
+}
+
+int RunPrivacy() {
+  codedge::bench::PrivacyOptions o;
+  o.rows = absl::GetFlag(FLAGS_rows);
+  o.workers = absl::GetFlag(FLAGS_workers);
+  if (!absl::GetFlag(FLAGS_strategies).empty()) o.strategies = SplitStrategies(absl::GetFlag(FLAGS_strategies));
+  OutputFile json;
+  if (!json.Open(absl::GetFlag(FLAGS_json), "--json")) return 2;
+  auto result = codedge::bench::RunPrivacyBench(o);
+  if (!result.ok()) {
+    std::cerr << "edge-bench privacy: " << result.status() << "\n";
+    return result.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  codedge::bench::PrintPrivacyTable(*result, o, std::cout);
+  if (!json.Write(codedge::bench::PrivacyJson(*result, o))) return 1;
+  if (json.enabled()) std::cout << "\nJSON written to " << json.path() << "\n";
+  return 0;
+}
+
 int RunOverhead() {
   codedge::bench::OverheadOptions o;
   OutputFile json;
@@ -278,6 +307,7 @@ int main(int argc, char** argv) {
   if (cmd == "overhead") return RunOverhead();
   if (cmd == "matmul") return RunMatmul();
   if (cmd == "train") return RunTrain();
+  if (cmd == "privacy") return RunPrivacy();
   std::cerr << "edge-bench: unknown sub-command '" << cmd << "'\n" << kUsage << "\n";
   return 2;
 }
