@@ -157,17 +157,6 @@ absl::StatusOr<MdsRow> MeasureMds(MdsGenerator g, int64_t m, int64_t n, int64_t 
   return row;
 }
 
-template <typename F>
-double MedianSeconds(int repeats, F&& f) {
-  std::vector<double> t;
-  for (int r = 0; r < repeats; ++r) {
-    const auto start = SteadyClock::now();
-    f();
-    t.push_back(SecondsSince(start));
-  }
-  return Median(t);
-}
-
 // LT at row granularity: find the tasks needed (and verify the product) once,
 // then time encode and decode.
 absl::StatusOr<LtTiming> MeasureLtTiming(const CodesBenchOptions& o, const Matrix& a, const Matrix& b,

@@ -79,6 +79,7 @@ constexpr char kUsage[] =
     "  matmul  the paper's straggler experiments on a local cluster of processes, against the ideal bound\n"
     "  train   time per batch of coded CNN training on 10 straggling workers, per strategy and latency\n"
     "  privacy  raw rows of A each strategy sends, and what c colluding workers reconstruct\n"
+    "  private  the T-private (Lagrange) code against MDS on the same product: time per stage, error\n"
     "Examples: edge-bench codes --json codes.json\n"
     "          edge-bench matmul --plots plots/ --csv matmul.csv\n"
     "          edge-bench matmul --model initial-delay";
@@ -252,6 +253,20 @@ int RunPrivacy() {
   return 0;
 }
 
+int RunPrivate() {
+  codedge::bench::PrivateCostOptions o;
+  o.rows = absl::GetFlag(FLAGS_rows);
+  o.repeats = Repeats(3);
+  o.seed = absl::GetFlag(FLAGS_seed);
+  auto result = codedge::bench::RunPrivateCostBench(o);
+  if (!result.ok()) {
+    std::cerr << "edge-bench private: " << result.status() << "\n";
+    return result.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  codedge::bench::PrintPrivateCostTable(*result, o, std::cout);
+  return 0;
+}
+
 int RunOverhead() {
   codedge::bench::OverheadOptions o;
   OutputFile json;
@@ -308,6 +323,7 @@ int main(int argc, char** argv) {
   if (cmd == "matmul") return RunMatmul();
   if (cmd == "train") return RunTrain();
   if (cmd == "privacy") return RunPrivacy();
+  if (cmd == "private") return RunPrivate();
   std::cerr << "edge-bench: unknown sub-command '" << cmd << "'\n" << kUsage << "\n";
   return 2;
 }

@@ -8,7 +8,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "bench/json.h"
+#include "bench/stats.h"
 #include "codes/factory.h"
+#include "codes/private_code.h"
+#include "common/matrix_util.h"
 #include "common/status.h"
 
 namespace codedge::bench {
@@ -136,6 +139,78 @@ void PrintPrivacyTable(const std::vector<PrivacyRow>& rows, const PrivacyOptions
       if (r.rank[i] >= 0) out << absl::StrFormat(" (%d/%d)", r.rank[i], r.k);
     }
     out << "\n";
+  }
+}
+
+absl::StatusOr<std::vector<StageCost>> RunPrivateCostBench(const PrivateCostOptions& o) {
+  Pcg32 rng(o.seed, 0x7076);
+  const Matrix a = RandomUniformMatrix(o.rows, o.inner, rng), b = RandomUniformMatrix(o.inner, o.cols, rng);
+  const MatrixD exact = a.cast<double>() * b.cast<double>();
+  std::vector<StageCost> out;
+  {  // T-private (Lagrange) code
+    PrivateParams p{o.k, o.t, o.n, o.bits};
+    ASSIGN_OR_RETURN(PrivateCode code, PrivateCode::Create(p, o.rows, o.inner));
+    StageCost c;
+    c.name = absl::StrCat("T-private LCC (k=", o.k, ", T=", o.t, ", n=", o.n, ", ", o.bits, "-bit)");
+    c.threshold = code.recovery_threshold();
+    c.tasks = o.n;
+    std::vector<FieldMatrix> blocks;
+    Quantized q;
+    c.encode_s = MedianSeconds(o.repeats, [&] {
+      q = *Quantize(a, b, o.bits);
+      blocks = code.Encode(q.a);
+    });
+    std::vector<FieldMatrix> results(blocks.size());
+    c.task_s = MedianSeconds(o.repeats, [&] { results[0] = FieldProduct(blocks[0], q.b); });
+    for (size_t i = 1; i < blocks.size(); ++i) results[i] = FieldProduct(blocks[i], q.b);
+    std::vector<int64_t> ids;
+    std::vector<FieldMatrix> got;
+    for (int64_t i = o.n - c.threshold; i < o.n; ++i) ids.push_back(i), got.push_back(results[i]);  // the last ones
+    absl::StatusOr<Matrix> product = absl::UnknownError("unset");
+    c.decode_s = MedianSeconds(o.repeats, [&] { product = code.DecodeProduct(ids, got, q); });
+    if (!product.ok()) return product.status();
+    c.rel_error = RelativeError(*product, exact);
+    out.push_back(c);
+  }
+  {  // MDS on the same product (float, default generator)
+    ASSIGN_OR_RETURN(CodeSpec spec, ParseCodeSpec(absl::StrCat("mds:m=", o.n, ",n=", o.k)));
+    ASSIGN_OR_RETURN(std::unique_ptr<Code> code, MakeCode(spec, o.rows));
+    StageCost c;
+    c.name = absl::StrCat("MDS (", o.n, ", ", o.k, "), float32");
+    c.threshold = o.k;
+    c.tasks = o.n;
+    std::vector<TaskSpec> tasks;
+    for (int64_t i = 0; i < o.n; ++i) tasks.push_back(*code->Task(i));
+    std::vector<Matrix> coded;
+    c.encode_s = MedianSeconds(o.repeats, [&] { coded = *code->EncodeTasks(tasks, a); });
+    std::vector<Matrix> results(coded.size());
+    c.task_s = MedianSeconds(o.repeats, [&] { results[0].noalias() = coded[0] * b; });
+    for (size_t i = 1; i < coded.size(); ++i) results[i].noalias() = coded[i] * b;
+    absl::StatusOr<Matrix> product = absl::UnknownError("unset");
+    c.decode_s = MedianSeconds(o.repeats, [&] {
+      auto dec = code->NewDecoder();
+      for (int64_t i = o.n - o.k; i < o.n; ++i) (void)dec->Add(tasks[i], results[i]);
+      product = dec->Decode();
+    });
+    if (!product.ok()) return product.status();
+    c.rel_error = RelativeError(*product, exact);
+    out.push_back(c);
+  }
+  return out;
+}
+
+void PrintPrivateCostTable(const std::vector<StageCost>& rows, const PrivateCostOptions& o, std::ostream& out) {
+  out << absl::StrFormat("%dx%d . %dx%d, one thread, median of %d\n\n", o.rows, o.inner, o.inner, o.cols, o.repeats);
+  out << absl::StrFormat("%-42s %10s %12s %10s %10s %11s\n", "code", "threshold", "encode ms", "task ms",
+                         "decode ms", "rel error");
+  for (const StageCost& c : rows) {
+    out << absl::StrFormat("%-42s %6d/%-3d %12.2f %10.2f %10.2f %11.2g\n", c.name, c.threshold, c.tasks,
+                           1e3 * c.encode_s, 1e3 * c.task_s, 1e3 * c.decode_s, c.rel_error);
+  }
+  if (rows.size() == 2) {
+    out << absl::StrFormat("T-private / MDS: encode %.1fx, task %.1fx, decode %.1fx; it needs %d results instead of %d\n",
+                           rows[0].encode_s / rows[1].encode_s, rows[0].task_s / rows[1].task_s,
+                           rows[0].decode_s / rows[1].decode_s, rows[0].threshold, rows[1].threshold);
   }
 }
 

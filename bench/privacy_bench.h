@@ -42,6 +42,25 @@ struct PrivacyRow {
 };
 
 absl::StatusOr<std::vector<PrivacyRow>> RunPrivacyBench(const PrivacyOptions& o);
+
+// `edge-bench private`: the T-private code (codes/private_code.h) against
+// MDS on the same product, every stage timed on this machine, one thread:
+// server encode, one worker's task, server decode from the fastest
+// recovery-threshold results, and the decoded product's relative error.
+struct PrivateCostOptions {
+  int64_t rows = 10000, inner = 1000, cols = 10;
+  int64_t k = 10, t = 2, n = 15;
+  int bits = 16;
+  int repeats = 3;
+  uint64_t seed = 1;
+};
+struct StageCost {
+  std::string name;
+  double encode_s = 0, task_s = 0, decode_s = 0, rel_error = 0;
+  int64_t threshold = 0, tasks = 0;
+};
+absl::StatusOr<std::vector<StageCost>> RunPrivateCostBench(const PrivateCostOptions& o);
+void PrintPrivateCostTable(const std::vector<StageCost>& rows, const PrivateCostOptions& o, std::ostream& out);
 void PrintPrivacyTable(const std::vector<PrivacyRow>& rows, const PrivacyOptions& o, std::ostream& out);
 std::string PrivacyJson(const std::vector<PrivacyRow>& rows, const PrivacyOptions& o);
 

@@ -27,6 +27,18 @@ inline double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// Median wall time of `repeats` calls of f.
+template <typename F>
+double MedianSeconds(int repeats, F&& f) {
+  std::vector<double> t;
+  for (int r = 0; r < repeats; ++r) {
+    const auto start = SteadyClock::now();
+    f();
+    t.push_back(SecondsSince(start));
+  }
+  return Median(t);
+}
+
 }  // namespace codedge::bench
 
 #endif  // CODEDGE_BENCH_STATS_H_

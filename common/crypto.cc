@@ -1,6 +1,7 @@
 #include "common/crypto.h"
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -23,6 +24,22 @@ struct CtxFree {
 using Ctx = std::unique_ptr<EVP_CIPHER_CTX, CtxFree>;
 
 }  // namespace
+
+void SecureRandomBytes(void* out, size_t n) {
+  auto* p = static_cast<unsigned char*>(out);
+  while (n > 0) {
+    const int m = static_cast<int>(std::min<size_t>(n, size_t{1} << 30));
+    if (RAND_bytes(p, m) != 1) std::abort();
+    p += m;
+    n -= static_cast<size_t>(m);
+  }
+}
+
+uint64_t SecureRandomU64() {
+  uint64_t v = 0;
+  SecureRandomBytes(&v, sizeof(v));
+  return v;
+}
 
 absl::StatusOr<AeadKey> LoadKeyFile(const std::string& path) {
   std::ifstream f(path, std::ios::binary);

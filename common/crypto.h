@@ -25,6 +25,10 @@ struct AeadKey {
 // InvalidArgument otherwise, naming the file.
 absl::StatusOr<AeadKey> LoadKeyFile(const std::string& path);
 
+// Bytes from OpenSSL's CSPRNG (aborts if the system has no randomness).
+void SecureRandomBytes(void* out, size_t n);
+uint64_t SecureRandomU64();
+
 // Internal only if OpenSSL itself fails (no randomness).
 absl::StatusOr<std::string> Seal(const AeadKey& key, absl::string_view plaintext, absl::string_view aad);
 // DataLoss when the key is wrong or any byte (or the aad) was changed.
