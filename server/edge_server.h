@@ -29,6 +29,7 @@ struct EdgeServerOptions {
   ServerSecurity security = PlaintextServer();
   // Check every result with Freivalds' test (TaskPool::SetVerifyResults).
   bool verify_results = false;
+  int max_jobs_per_client = 64;  // Multiply calls in flight per client host
 };
 
 class EdgeServer {
@@ -48,7 +49,7 @@ class EdgeServer {
   explicit EdgeServer(const EdgeServerOptions& options)
       : options_(options),
         workers_(&pool_, WithToken(options.workers, options.security.token)),
-        compute_(&pool_, &workers_, options.security.token) {}
+        compute_(&pool_, &workers_, options.security.token, options.max_jobs_per_client) {}
   static WorkerServiceOptions WithToken(WorkerServiceOptions o, const std::string& token) {
     o.token = token;
     return o;

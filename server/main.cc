@@ -21,6 +21,8 @@ ABSL_FLAG(absl::Duration, worker_timeout, absl::Seconds(10),
 ABSL_FLAG(int64_t, task_piece_bytes, int64_t{4} << 20,
           "send task blocks larger than this in pieces of about this size, so a worker unpacks one while the next "
           "is on the wire (>= 4096)");
+ABSL_FLAG(int, max_jobs_per_client, 64, "Multiply calls one client host may have in flight (more: RESOURCE_EXHAUSTED)");
+ABSL_FLAG(int, max_message_mb, 1024, "largest gRPC message accepted or sent, MiB (a request carries A and B)");
 ABSL_FLAG(bool, verify_results, false,
           "check every worker result with Freivalds' test (two matrix-vector passes over the task's rows); a "
           "worker with a wrong result gets no more tasks");
@@ -101,6 +103,17 @@ int main(int argc, char** argv) {
     options.security = *security;
   }
   options.verify_results = absl::GetFlag(FLAGS_verify_results);
+  options.max_jobs_per_client = absl::GetFlag(FLAGS_max_jobs_per_client);
+  if (options.max_jobs_per_client < 1) {
+    std::cerr << "edge-server: --max_jobs_per_client must be >= 1\n";
+    return 2;
+  }
+  if (const int mb = absl::GetFlag(FLAGS_max_message_mb); mb < 1 || mb > 2047) {
+    std::cerr << "edge-server: --max_message_mb must be in [1, 2047], got " << mb << "\n";
+    return 2;
+  } else {
+    options.max_message_bytes = mb << 20;
+  }
   options.workers.task_piece_bytes = absl::GetFlag(FLAGS_task_piece_bytes);
   if (options.workers.task_piece_bytes < 4096) {
     std::cerr << "edge-server: --task_piece_bytes must be >= 4096, got " << options.workers.task_piece_bytes << "\n";

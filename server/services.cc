@@ -443,7 +443,9 @@ std::vector<WorkerService::WorkerInfo> WorkerService::Workers() {
 // itself in OnDone, which gRPC runs after every other reaction.
 class ComputeService::MultiplyCall final : public grpc::ServerUnaryReactor {
  public:
-  MultiplyCall(TaskPool* pool, v1::MultiplyResponse* resp) : pool_(pool), resp_(resp) {}
+  // `done` runs once the call is over (the per-client job count).
+  MultiplyCall(TaskPool* pool, v1::MultiplyResponse* resp, std::function<void()> done)
+      : pool_(pool), resp_(resp), done_(std::move(done)) {}
 
   void Start(grpc::CallbackServerContext* ctx, const v1::MultiplyRequest* req) {
     absl::StatusOr<Matrix> a = MatrixFromProto(req->a(), "A");
@@ -483,7 +485,10 @@ class ComputeService::MultiplyCall final : public grpc::ServerUnaryReactor {
     }
   }
 
-  void OnDone() override { delete this; }
+  void OnDone() override {
+    if (done_) done_();
+    delete this;
+  }
 
  private:
   // The job's callback: runs exactly once if Submit succeeded.
@@ -518,6 +523,7 @@ class ComputeService::MultiplyCall final : public grpc::ServerUnaryReactor {
 
   TaskPool* const pool_;
   v1::MultiplyResponse* const resp_;
+  const std::function<void()> done_;
   absl::Mutex mu_;
   std::optional<JobId> job_ ABSL_GUARDED_BY(mu_);
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
@@ -531,7 +537,25 @@ grpc::ServerUnaryReactor* ComputeService::Multiply(grpc::CallbackServerContext* 
     reactor->Finish(st);
     return reactor;
   }
-  auto* call = new MultiplyCall(pool_, resp);
+  // The client is its host: every connection from it shares the limit.
+  std::string client = ctx->peer();
+  client = client.substr(0, client.rfind(':'));
+  {
+    absl::MutexLock lock(&clients_mu_);
+    int& n = jobs_per_client_[client];
+    if (n >= max_jobs_per_client_) {
+      grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+      reactor->Finish(grpc::Status(grpc::StatusCode::RESOURCE_EXHAUSTED,
+                                   absl::StrCat(n, " jobs of this client are in flight, the limit is ",
+                                                max_jobs_per_client_, "; wait for one to finish")));
+      return reactor;
+    }
+    ++n;
+  }
+  auto* call = new MultiplyCall(pool_, resp, [this, client] {
+    absl::MutexLock lock(&clients_mu_);
+    if (--jobs_per_client_[client] <= 0) jobs_per_client_.erase(client);
+  });
   call->Start(ctx, req);
   return call;
 }

@@ -18,6 +18,7 @@
 #define CODEDGE_SERVER_SERVICES_H_
 
 #include <map>
+#include <string>
 #include <memory>
 #include <vector>
 
@@ -89,9 +90,13 @@ class WorkerService final : public grpc::CallbackGenericService {
 
 class ComputeService final : public v1::Compute::CallbackService {
  public:
-  // Calls must carry `token` (empty: none needed).
-  ComputeService(TaskPool* pool, WorkerService* workers, std::string token = "", Clock* clock = Clock::Real())
-      : pool_(pool), workers_(workers), token_(std::move(token)), clock_(clock) {}
+  // Calls must carry `token` (empty: none needed). One client (host) may
+  // have at most `max_jobs_per_client` Multiply calls in flight; more get
+  // RESOURCE_EXHAUSTED.
+  ComputeService(TaskPool* pool, WorkerService* workers, std::string token = "", int max_jobs_per_client = 64,
+                 Clock* clock = Clock::Real())
+      : pool_(pool), workers_(workers), token_(std::move(token)), max_jobs_per_client_(max_jobs_per_client),
+        clock_(clock) {}
 
   grpc::ServerUnaryReactor* Multiply(grpc::CallbackServerContext* ctx, const v1::MultiplyRequest* req,
                                      v1::MultiplyResponse* resp) override;
@@ -103,7 +108,10 @@ class ComputeService final : public v1::Compute::CallbackService {
   TaskPool* const pool_;
   WorkerService* const workers_;
   const std::string token_;
+  const int max_jobs_per_client_;
   Clock* const clock_;
+  absl::Mutex clients_mu_;
+  std::map<std::string, int> jobs_per_client_ ABSL_GUARDED_BY(clients_mu_);
 };
 
 }  // namespace codedge

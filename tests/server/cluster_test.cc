@@ -23,9 +23,11 @@ struct Cluster {
   std::vector<std::thread> threads;
 
   explicit Cluster(int workers, DelaySpec delay = {}, int max_message_bytes = 1 << 30,
-                   int64_t task_piece_bytes = int64_t{4} << 20, bool verify_results = false) {
+                   int64_t task_piece_bytes = int64_t{4} << 20, bool verify_results = false,
+                   int max_jobs_per_client = 64) {
     EdgeServerOptions o;
     o.verify_results = verify_results;
+    o.max_jobs_per_client = max_jobs_per_client;
     o.address = "127.0.0.1:0";
     o.max_message_bytes = max_message_bytes;
     o.workers.task_piece_bytes = task_piece_bytes;
@@ -198,6 +200,36 @@ TEST_CASE("Verification drops every corrupted result, bans its worker, and jobs 
   CHECK(cluster.server->pool().IsFaulty(1));
   CHECK(cluster.server->pool().IsFaulty(2));
   CHECK_FALSE(cluster.server->pool().IsFaulty(3));
+}
+
+TEST_CASE("One client cannot flood the server with jobs", "[cluster][bad-input]") {
+  Cluster cluster(0, {}, 1 << 30, int64_t{4} << 20, false, /*max_jobs_per_client=*/2);
+  Pcg32 rng(10, 5);
+  const Matrix a = RandomUniformMatrix(40, 8, rng), b = RandomUniformMatrix(8, 2, rng);
+  auto stub = cluster.Stub();
+  // No worker yet: two jobs wait (until their 3 s deadline), a third is refused.
+  std::vector<std::thread> waiting;
+  std::atomic<int> deadline_exceeded{0};
+  for (int i = 0; i < 2; ++i) {
+    waiting.emplace_back([&] {
+      v1::MultiplyResponse r;
+      if (Multiply(*stub, a, b, "uncoded:k=2", &r, absl::Seconds(3)).error_code() ==
+          grpc::StatusCode::DEADLINE_EXCEEDED) {
+        deadline_exceeded++;
+      }
+    });
+  }
+  absl::SleepFor(absl::Milliseconds(500));
+  v1::MultiplyResponse resp;
+  grpc::Status st = Multiply(*stub, a, b, "uncoded:k=2", &resp, absl::Seconds(3));
+  CHECK(st.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED);
+  CHECK(st.error_message().find("limit is 2") != std::string::npos);
+  for (auto& t : waiting) t.join();
+  CHECK(deadline_exceeded == 2);
+  // Slots are given back when calls end: with a worker, jobs run again.
+  cluster.AddWorker({}, 1);
+  REQUIRE(Multiply(*stub, a, b, "uncoded:k=2", &resp).ok());
+  CHECK(RelativeError(*MatrixFromProto(resp.product(), "p"), a.cast<double>() * b.cast<double>()) < 1e-5);
 }
 
 TEST_CASE("A cancelled task's queued pieces are not sent", "[cluster]") {
