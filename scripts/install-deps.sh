@@ -9,7 +9,7 @@ packages=(
   libabsl-dev libspdlog-dev libfmt-dev
   catch2
   protobuf-compiler libprotobuf-dev protobuf-compiler-grpc libgrpc++-dev
-  zlib1g-dev gnuplot-nox docker-compose dataset-fashion-mnist openssl libssl-dev
+  zlib1g-dev gnuplot-nox docker-compose dataset-fashion-mnist openssl libssl-dev clang
 )
 
 missing=()
