@@ -38,7 +38,27 @@ void ForEachPatchPixel(const ConvGeometry& g, F&& f) {
 }  // namespace
 
 Matrix Im2Col(ConstMatrixRef x, const ConvGeometry& g) {
-  Matrix cols = Matrix::Zero(g.n * g.out_h() * g.out_w(), g.patch());
+  Matrix cols(g.n * g.out_h() * g.out_w(), g.patch());
+  // Zero only the padding cells (the walk below skips them), not all of it.
+  if (g.pad > 0) {
+    const int64_t oh = g.out_h(), ow = g.out_w();
+    for (int64_t n = 0; n < g.n; ++n) {
+      for (int64_t y = 0; y < oh; ++y) {
+        for (int64_t xo = 0; xo < ow; ++xo) {
+          float* row = cols.row((n * oh + y) * ow + xo).data();
+          for (int64_t i = 0; i < g.kh; ++i) {
+            const int64_t iy = y * g.stride + i - g.pad;
+            for (int64_t j = 0; j < g.kw; ++j) {
+              const int64_t ix = xo * g.stride + j - g.pad;
+              if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) {
+                std::memset(row + (i * g.kw + j) * g.c, 0, g.c * sizeof(float));
+              }
+            }
+          }
+        }
+      }
+    }
+  }
   ForEachPatchPixel(g, [&](int64_t col_row, int64_t offset, int64_t pixel) {
     std::memcpy(cols.row(col_row).data() + offset, x.row(pixel).data(), g.c * sizeof(float));
   });
@@ -93,11 +113,9 @@ Matrix MaxPoolBackward(ConstMatrixRef dy, const PoolGeometry& g, const std::vect
   return dx;
 }
 
-void ReluInPlace(MatrixRef x) { x = x.cwiseMax(0.0f); }
+Matrix Relu(ConstMatrixRef x) { return x.cwiseMax(0.0f); }
 
-void ReluBackwardInPlace(ConstMatrixRef y, MatrixRef dy) {
-  dy = (y.array() > 0.0f).select(dy, 0.0f);
-}
+Matrix ReluBackward(ConstMatrixRef y, ConstMatrixRef dy) { return (y.array() > 0.0f).select(dy, 0.0f); }
 
 void AddBias(MatrixRef z, ConstMatrixRef b) { z.rowwise() += b.row(0); }
 

@@ -48,10 +48,10 @@ struct PoolGeometry {
 Matrix MaxPool(ConstMatrixRef x, const PoolGeometry& g, std::vector<int32_t>* argmax);
 Matrix MaxPoolBackward(ConstMatrixRef dy, const PoolGeometry& g, const std::vector<int32_t>& argmax);
 
-// In place: x = max(x, 0). Backward: dy where x > 0, else 0 (x is the
+// max(x, 0), in one pass. Backward: dy where y > 0, else 0 (y is the
 // layer's output, which is > 0 exactly where its input was).
-void ReluInPlace(MatrixRef x);
-void ReluBackwardInPlace(ConstMatrixRef y, MatrixRef dy);
+Matrix Relu(ConstMatrixRef x);
+Matrix ReluBackward(ConstMatrixRef y, ConstMatrixRef dy);
 
 // Adds the (1, F) row `b` to every row of z.
 void AddBias(MatrixRef z, ConstMatrixRef b);

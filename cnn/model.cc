@@ -45,9 +45,10 @@ class ConvLayer final : public Layer {
     return z;
   }
 
-  absl::StatusOr<Matrix> Backward(const Matrix& dz, MatmulEngine& engine) override {
+  absl::StatusOr<Matrix> Backward(const Matrix& dz, MatmulEngine& engine, bool need_dx) override {
     ASSIGN_OR_RETURN(w_.grad, engine.MultiplyTransposedA(cols_, dz, ProductKind::kBackwardWeights));  // (k*k*C, F)
     b_.grad = dz.colwise().sum();
+    if (!need_dx) return Matrix();
     ASSIGN_OR_RETURN(Matrix dcols, engine.Multiply(dz, w_.value.transpose(), ProductKind::kBackwardData));
     return Col2Im(dcols, g_);                                              // (N*H*W, C)
   }
@@ -66,14 +67,11 @@ class ReluLayer final : public Layer {
   std::string name() const override { return "relu"; }
   Shape output(const Shape& in) const override { return in; }
   absl::StatusOr<Matrix> Forward(const Matrix& x, int64_t, MatmulEngine&) override {
-    y_ = x;
-    ReluInPlace(y_);
+    y_ = Relu(x);
     return y_;
   }
-  absl::StatusOr<Matrix> Backward(const Matrix& dy, MatmulEngine&) override {
-    Matrix dx = dy;
-    ReluBackwardInPlace(y_, dx);
-    return dx;
+  absl::StatusOr<Matrix> Backward(const Matrix& dy, MatmulEngine&, bool) override {
+    return ReluBackward(y_, dy);
   }
 
  private:
@@ -89,7 +87,9 @@ class PoolLayer final : public Layer {
     g_ = PoolGeometry{n, in_.h, in_.w, in_.c, 2};
     return MaxPool(x, g_, &argmax_);
   }
-  absl::StatusOr<Matrix> Backward(const Matrix& dy, MatmulEngine&) override { return MaxPoolBackward(dy, g_, argmax_); }
+  absl::StatusOr<Matrix> Backward(const Matrix& dy, MatmulEngine&, bool) override {
+    return MaxPoolBackward(dy, g_, argmax_);
+  }
 
  private:
   Shape in_;
@@ -112,9 +112,10 @@ class DenseLayer final : public Layer {
     AddBias(z, b_.value);
     return z;
   }
-  absl::StatusOr<Matrix> Backward(const Matrix& dz, MatmulEngine& engine) override {
+  absl::StatusOr<Matrix> Backward(const Matrix& dz, MatmulEngine& engine, bool need_dx) override {
     ASSIGN_OR_RETURN(w_.grad, engine.MultiplyTransposedA(x_, dz, ProductKind::kBackwardWeights));
     b_.grad = dz.colwise().sum();
+    if (!need_dx) return Matrix();
     ASSIGN_OR_RETURN(Matrix dx, engine.Multiply(dz, w_.value.transpose(), ProductKind::kBackwardData));  // (N, in)
     // Back to (N*H*W, C) for the layer below: the same memory.
     Matrix out = Eigen::Map<const Matrix>(dx.data(), dx.rows() * in_.h * in_.w, in_.c);
@@ -206,7 +207,7 @@ absl::StatusOr<Matrix> Model::Forward(const Matrix& images, MatmulEngine& engine
 absl::Status Model::Backward(const Matrix& dlogits, MatmulEngine& engine) {
   Matrix d = dlogits;
   for (size_t i = layers_.size(); i-- > 0;) {
-    ASSIGN_OR_RETURN(d, layers_[i]->Backward(d, engine));
+    ASSIGN_OR_RETURN(d, layers_[i]->Backward(d, engine, /*need_dx=*/i > 0));
   }
   return absl::OkStatus();
 }

@@ -36,7 +36,9 @@ class Layer {
   virtual Shape output(const Shape& in) const = 0;
   // x: (N*H*W, C) for a batch of n examples of shape `in`.
   virtual absl::StatusOr<Matrix> Forward(const Matrix& x, int64_t n, MatmulEngine& engine) = 0;
-  virtual absl::StatusOr<Matrix> Backward(const Matrix& dy, MatmulEngine& engine) = 0;
+  // `need_dx`: false for the first layer (nobody needs the gradient of the
+  // images): the layer may return an empty matrix and skip that work.
+  virtual absl::StatusOr<Matrix> Backward(const Matrix& dy, MatmulEngine& engine, bool need_dx = true) = 0;
   virtual std::vector<Param*> params() { return {}; }
 };
 
