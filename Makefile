@@ -6,9 +6,10 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_FLAGS ?=
 
 FUZZ_BUILD ?= build-fuzz
+ARM64_BUILD ?= build-arm64
 FUZZ_SECONDS ?= 20
 
-.PHONY: all deps configure build test demo bench fuzz clean
+.PHONY: all deps configure build test demo bench fuzz arm64 clean
 
 all: build
 
@@ -24,6 +25,23 @@ build: configure
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS) --timeout 600
 	@$(MAKE) --no-print-directory fuzz
+	@if [ "$${CODEDGE_SKIP_ARM64:-0}" = 1 ]; then echo "arm64: skipped (CODEDGE_SKIP_ARM64=1)"; \
+	 else $(MAKE) --no-print-directory arm64; fi
+
+# Cross-compiles edge-worker and edge-server for arm64 (Raspberry Pi, 64-bit
+# OS) with Debian multiarch packages, then runs the real-process strategy
+# test with three arm64 workers under qemu-aarch64-static against the native
+# server: every product must equal the local one.
+arm64: build
+	@scripts/install-deps-arm64.sh
+	@cmake -S . -B $(ARM64_BUILD) -DCMAKE_TOOLCHAIN_FILE=scripts/aarch64-toolchain.cmake \
+	  -DCMAKE_BUILD_TYPE=Release -DCODEDGE_BUILD_TESTS=OFF >/dev/null
+	@cmake --build $(ARM64_BUILD) -j$(JOBS) --target edge-worker edge-server > $(ARM64_BUILD)/build.log 2>&1 \
+	  || { tail -40 $(ARM64_BUILD)/build.log; exit 1; }
+	@file $(ARM64_BUILD)/worker/edge-worker | grep -q "ARM aarch64" || { echo "arm64: not an aarch64 binary"; exit 1; }
+	@echo "arm64: $(ARM64_BUILD)/worker/edge-worker and edge-server built; three arm64 workers under qemu:"
+	@CODEDGE_WORKER_BINARY=$(abspath $(ARM64_BUILD))/worker/edge-worker CODEDGE_WORKER_WRAPPER=qemu-aarch64-static \
+	  $(BUILD)/tests/process_test "Real processes: every strategy with 3 workers" | tail -n 2
 
 # The libFuzzer harnesses (tests/fuzz) built with clang and the address and
 # undefined-behaviour sanitizers, each run for FUZZ_SECONDS from its corpus
@@ -62,4 +80,4 @@ bench: build
 	@$(BUILD)/bench/edge-bench matmul --model initial-delay --repeats 5 --json $(BUILD)/initial-delay.json
 
 clean:
-	@rm -rf $(BUILD) $(FUZZ_BUILD)
+	@rm -rf $(BUILD) $(FUZZ_BUILD) $(ARM64_BUILD)

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <csignal>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -42,7 +43,7 @@ class Process {
     std::vector<char*> args;
     for (auto& a : argv) args.push_back(a.data());
     args.push_back(nullptr);
-    REQUIRE(posix_spawn(&pid_, args[0], &fa, nullptr, args.data(), environ) == 0);
+    REQUIRE(posix_spawnp(&pid_, args[0], &fa, nullptr, args.data(), environ) == 0);  // PATH: an emulator by name
     posix_spawn_file_actions_destroy(&fa);
   }
   ~Process() { Kill(SIGKILL); }
@@ -101,9 +102,18 @@ struct ServerProcess {
   }
 };
 
+// CODEDGE_WORKER_BINARY replaces the worker binary and CODEDGE_WORKER_WRAPPER
+// runs it through an emulator (make arm64: the arm64 worker under
+// qemu-aarch64-static against this native server).
 std::unique_ptr<Process> StartWorker(int port, int i, std::vector<std::string> extra = {}) {
-  std::vector<std::string> argv = {CODEDGE_EDGE_WORKER, absl::StrCat("--server=127.0.0.1:", port),
-                                   absl::StrCat("--name=w", i), absl::StrCat("--seed=", i + 1), "--threads=1"};
+  std::vector<std::string> argv;
+  if (const char* wrapper = std::getenv("CODEDGE_WORKER_WRAPPER")) argv.push_back(wrapper);
+  const char* binary = std::getenv("CODEDGE_WORKER_BINARY");
+  argv.push_back(binary != nullptr ? binary : CODEDGE_EDGE_WORKER);
+  for (std::string a : {absl::StrCat("--server=127.0.0.1:", port), absl::StrCat("--name=w", i),
+                        absl::StrCat("--seed=", i + 1), std::string("--threads=1")}) {
+    argv.push_back(a);
+  }
   if (!ChoosesSecurity(extra)) argv.push_back("--insecure");
   argv.insert(argv.end(), extra.begin(), extra.end());
   return std::make_unique<Process>(argv, TempPath(absl::StrCat("worker-", i, ".log")));
