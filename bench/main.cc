@@ -11,12 +11,16 @@
 #include <string>
 #include <vector>
 
+#include <grpcpp/grpcpp.h>
+
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/time/time.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "bench/codes_bench.h"
 #include "bench/gemm_bench.h"
 #include "bench/matmul_bench.h"
@@ -27,6 +31,7 @@
 #include "common/logging.h"
 #include "common/process.h"
 #include "proto/client_flags.h"
+#include "proto/codedge.grpc.pb.h"
 
 ABSL_FLAG(std::string, json, "", "Also write the results as JSON to this file");
 ABSL_FLAG(int, runs, 500, "codes: LT seeds per (k, decoder)");
@@ -67,7 +72,8 @@ ABSL_FLAG(uint64_t, seed, 1, "Seed of every random choice (printed in the report
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error or off");
 // matmul --server also takes the client security flags (proto/client_flags.h).
 ABSL_FLAG(std::string, server, "",
-          "matmul: measure a running cluster at host:port (its own workers and latencies; no launcher, no T*)");
+          "matmul: measure a running cluster at host:port (its own workers and latencies; no launcher, no T*); "
+          "status: the server to ask");
 
 namespace {
 
@@ -80,6 +86,7 @@ constexpr char kUsage[] =
     "  train   time per batch of coded CNN training on 10 straggling workers, per strategy and latency\n"
     "  privacy  raw rows of A each strategy sends, and what c colluding workers reconstruct\n"
     "  private  the T-private (Lagrange) code against MDS on the same product: time per stage, error\n"
+    "  status  --server HOST:PORT: the workers a running server sees (speed, tasks, last seen), jobs in flight\n"
     "Examples: edge-bench codes --json codes.json\n"
     "          edge-bench matmul --plots plots/ --csv matmul.csv\n"
     "          edge-bench matmul --model initial-delay";
@@ -253,6 +260,44 @@ int RunPrivacy() {
   return 0;
 }
 
+// edge-bench status --server ADDR: the cluster as the server sees it.
+int RunStatus() {
+  const std::string server = absl::GetFlag(FLAGS_server);
+  if (server.empty()) {
+    std::cerr << "edge-bench status: give --server HOST:PORT (and its security flags)\n";
+    return 2;
+  }
+  auto security = codedge::ClientSecurityFromFlags();
+  if (!security.ok()) {
+    std::cerr << "edge-bench status: " << security.status().message() << "\n";
+    return 2;
+  }
+  grpc::ChannelArguments args;
+  security->Apply(&args);
+  auto stub = codedge::v1::Compute::NewStub(grpc::CreateCustomChannel(server, security->credentials, args));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  security->Apply(&ctx);
+  codedge::v1::ClusterStatusRequest req;
+  codedge::v1::ClusterStatusResponse resp;
+  if (grpc::Status st = stub->ClusterStatus(&ctx, req, &resp); !st.ok()) {
+    std::cerr << "edge-bench status: " << server << ": " << st.error_message() << "\n";
+    return 1;
+  }
+  std::cout << absl::StrFormat("%s: %d workers, %d jobs in flight\n", server, resp.workers_size(),
+                               resp.jobs_in_flight());
+  std::cout << absl::StrFormat("%6s  %-20s %8s %10s %12s %14s  %s\n", "id", "name", "credits", "tasks done",
+                               "rows/s", "last seen", "state");
+  const int64_t now = absl::ToUnixMicros(absl::Now());
+  for (const auto& w : resp.workers()) {
+    std::cout << absl::StrFormat("%6d  %-20s %8d %10d %12.0f %12.1f s  %s\n", w.worker_id(), w.worker_name(),
+                                 w.credits(), w.tasks_done(), w.rows_per_second(),
+                                 1e-6 * static_cast<double>(now - w.last_seen_unix_micros()),
+                                 w.faulty() ? "faulty (no tasks)" : "ok");
+  }
+  return 0;
+}
+
 int RunPrivate() {
   codedge::bench::PrivateCostOptions o;
   o.rows = absl::GetFlag(FLAGS_rows);
@@ -324,6 +369,7 @@ int main(int argc, char** argv) {
   if (cmd == "train") return RunTrain();
   if (cmd == "privacy") return RunPrivacy();
   if (cmd == "private") return RunPrivate();
+  if (cmd == "status") return RunStatus();
   std::cerr << "edge-bench: unknown sub-command '" << cmd << "'\n" << kUsage << "\n";
   return 2;
 }

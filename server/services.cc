@@ -213,7 +213,7 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
 
   WorkerInfo Info() {
     absl::MutexLock lock(&mu_);
-    return WorkerInfo{id_, name_, credits_, results_};
+    return WorkerInfo{id_, name_, credits_, results_, last_seen_};
   }
 
  private:
@@ -574,6 +574,9 @@ grpc::ServerUnaryReactor* ComputeService::ClusterStatus(grpc::CallbackServerCont
     s->set_worker_name(w.name);
     s->set_credits(w.credits);
     s->set_tasks_done(w.results);
+    s->set_rows_per_second(pool_->RowsPerSecond(w.id));
+    s->set_faulty(pool_->IsFaulty(w.id));
+    s->set_last_seen_unix_micros(absl::ToUnixMicros(w.last_seen));
   }
   resp->set_jobs_in_flight(pool_->jobs_in_flight());
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();

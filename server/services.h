@@ -74,6 +74,7 @@ class WorkerService final : public grpc::CallbackGenericService {
     std::string name;
     int credits;
     int64_t results;
+    absl::Time last_seen;
   };
   std::vector<WorkerInfo> Workers();
 

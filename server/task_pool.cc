@@ -131,6 +131,12 @@ bool TaskPool::IsFaulty(WorkerId worker) const {
   return faulty_.contains(worker);
 }
 
+double TaskPool::RowsPerSecond(WorkerId worker) const {
+  absl::MutexLock lock(&mu_);
+  auto it = rows_per_second_.find(worker);
+  return it == rows_per_second_.end() ? 0.0 : it->second;
+}
+
 std::optional<Assignment> TaskPool::NextTask(WorkerId worker) {
   for (;;) {
     std::shared_ptr<Job> job;

@@ -110,6 +110,8 @@ class TaskPool {
   // result arrives.
   void SetVerifyResults(bool on, uint64_t seed = 1);
   bool IsFaulty(WorkerId worker) const;
+  // The worker's measured rows per second (0: no result yet).
+  double RowsPerSecond(WorkerId worker) const;
 
   // Refuses new jobs from now on (Unavailable); used before FailAll at shutdown.
   void Close();

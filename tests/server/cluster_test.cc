@@ -202,6 +202,36 @@ TEST_CASE("Verification drops every corrupted result, bans its worker, and jobs 
   CHECK_FALSE(cluster.server->pool().IsFaulty(3));
 }
 
+TEST_CASE("ClusterStatus shows the tasks and speed estimate and liveness of every worker", "[cluster]") {
+  Cluster cluster(2);
+  REQUIRE(cluster.WaitForWorkers(2));
+  auto stub = cluster.Stub();
+  Pcg32 rng(10, 6);
+  const Matrix a = RandomUniformMatrix(400, 30, rng), b = RandomUniformMatrix(30, 3, rng);
+  v1::MultiplyResponse resp;
+  REQUIRE(Multiply(*stub, a, b, "uncoded:k=8", &resp).ok());
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  v1::ClusterStatusResponse status;
+  REQUIRE(stub->ClusterStatus(&ctx, v1::ClusterStatusRequest(), &status).ok());
+  REQUIRE(status.workers_size() == 2);
+  CHECK(status.jobs_in_flight() == 0);
+  int64_t done = 0;
+  for (const auto& w : status.workers()) {
+    done += w.tasks_done();
+    CHECK_FALSE(w.faulty());
+    CHECK(w.rows_per_second() >= 0);
+    const double age = 1e-6 * static_cast<double>(absl::ToUnixMicros(absl::Now()) - w.last_seen_unix_micros());
+    CHECK(age >= 0);
+    CHECK(age < 5);
+  }
+  CHECK(done == 8);
+  // Whoever computed tasks has a speed estimate.
+  for (const auto& w : status.workers()) {
+    if (w.tasks_done() > 0) CHECK(w.rows_per_second() > 0);
+  }
+}
+
 TEST_CASE("One client cannot flood the server with jobs", "[cluster][bad-input]") {
   Cluster cluster(0, {}, 1 << 30, int64_t{4} << 20, false, /*max_jobs_per_client=*/2);
   Pcg32 rng(10, 5);
