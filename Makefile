@@ -9,7 +9,7 @@ FUZZ_BUILD ?= build-fuzz
 ARM64_BUILD ?= build-arm64
 FUZZ_SECONDS ?= 20
 
-.PHONY: all deps configure build test demo bench fuzz arm64 clean
+.PHONY: all deps configure build test demo bench fuzz arm64 deb clean
 
 all: build
 
@@ -27,6 +27,14 @@ test: build
 	@$(MAKE) --no-print-directory fuzz
 	@if [ "$${CODEDGE_SKIP_ARM64:-0}" = 1 ]; then echo "arm64: skipped (CODEDGE_SKIP_ARM64=1)"; \
 	 else $(MAKE) --no-print-directory arm64; fi
+
+# Debian packages: $(BUILD)/codedge_*_amd64.deb, and after `make arm64`
+# $(ARM64_BUILD)/codedge_*_arm64.deb for the Raspberry Pis (README).
+deb: build
+	@cd $(BUILD) && cpack -G DEB >/dev/null && ls codedge_*.deb
+	@if [ -f $(ARM64_BUILD)/worker/edge-worker ]; then \
+	   cmake --build $(ARM64_BUILD) -j$(JOBS) --target edge-bench > $(ARM64_BUILD)/build.log 2>&1 \
+	   && cd $(ARM64_BUILD) && cpack -G DEB >/dev/null && ls codedge_*.deb; fi
 
 # Cross-compiles edge-worker and edge-server for arm64 (Raspberry Pi, 64-bit
 # OS) with Debian multiarch packages, then runs the real-process strategy
