@@ -361,7 +361,7 @@ int main(int argc, char** argv) {
   const std::string cmd = args[1];
   // Every sub-command runs single-thread products (in-process workers
   // included), except `gemm --threads N`.
-  codedge::EnsureBlasPoolSize(cmd == "gemm" ? absl::GetFlag(FLAGS_threads) : 1, argv);
+  codedge::EnsureBlasEnvironment(cmd == "gemm" ? absl::GetFlag(FLAGS_threads) : 1, argv);
   if (cmd == "codes") return RunCodes();
   if (cmd == "gemm") return RunGemm();
   if (cmd == "overhead") return RunOverhead();

@@ -50,7 +50,7 @@ std::string BlasCoreFor(const std::string& detected) {
 #endif
 }
 
-void EnsureBlasPoolSize(int n, char** argv) {
+void EnsureBlasEnvironment(int n, char** argv) {
 #ifdef CODEDGE_USE_BLAS
   bool changed = false;
   if (std::getenv("OPENBLAS_NUM_THREADS") == nullptr) {

@@ -24,7 +24,7 @@ void SetComputeThreads(int n);
 // machine's virtual Xeon: "Prescott", 3-11x slower GEMMs than its
 // AVX-512 "SkylakeX" kernels; BENCHMARKS.md): OPENBLAS_CORETYPE is set from
 // the CPU's features, unless the user set it. No-op without OpenBLAS.
-void EnsureBlasPoolSize(int n, char** argv);
+void EnsureBlasEnvironment(int n, char** argv);
 
 // The OpenBLAS core to ask for when OpenBLAS detected `detected`: empty when
 // its choice stands (a known CPU, or no better kernels for this CPU).

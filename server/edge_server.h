@@ -48,12 +48,8 @@ class EdgeServer {
  private:
   explicit EdgeServer(const EdgeServerOptions& options)
       : options_(options),
-        workers_(&pool_, WithToken(options.workers, options.security.token)),
+        workers_(&pool_, options.workers, options.security.token),
         compute_(&pool_, &workers_, options.security.token, options.max_jobs_per_client) {}
-  static WorkerServiceOptions WithToken(WorkerServiceOptions o, const std::string& token) {
-    o.token = token;
-    return o;
-  }
   void Sweep();
 
   EdgeServerOptions options_;

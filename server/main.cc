@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
   // Training computes locally on every core; serving moves bytes and
   // encodes, one BLAS thread (idle pool threads would spin on the network
   // threads' cores).
-  codedge::EnsureBlasPoolSize(train ? 0 : 1, argv);
+  codedge::EnsureBlasEnvironment(train ? 0 : 1, argv);
   codedge::EdgeServerOptions options;
   options.address = absl::GetFlag(FLAGS_listen);
   options.workers.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);

@@ -356,7 +356,7 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
 
 grpc::ServerGenericBidiReactor* WorkerService::CreateReactor(grpc::GenericCallbackServerContext* ctx) {
   if (ctx->method() != "/codedge.v1.Worker/Connect") return grpc::CallbackGenericService::CreateReactor(ctx);
-  if (grpc::Status st = CheckToken(ctx->client_metadata(), options_.token); !st.ok()) {
+  if (grpc::Status st = CheckToken(ctx->client_metadata(), token_); !st.ok()) {
     Log().warn("refused a worker from {}: {}", ctx->peer(), st.error_message());
     class Refuse final : public grpc::ServerGenericBidiReactor {
      public:

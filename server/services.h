@@ -46,8 +46,6 @@ struct WorkerServiceOptions {
   // Task blocks larger than this travel in pieces of about this size (whole
   // rows), so the worker unpacks one piece while the next is on the wire.
   int64_t task_piece_bytes = int64_t{4} << 20;
-  // Workers must present this token (empty: none needed; proto/credentials.h).
-  std::string token;
 };
 
 // Register with ServerBuilder::RegisterCallbackGenericService: it answers
@@ -55,7 +53,9 @@ struct WorkerServiceOptions {
 // UNIMPLEMENTED for any other method no typed service claims.
 class WorkerService final : public grpc::CallbackGenericService {
  public:
-  explicit WorkerService(TaskPool* pool, WorkerServiceOptions options = {}) : pool_(pool), options_(options) {}
+  // Workers must present `token` (empty: none needed; proto/credentials.h).
+  explicit WorkerService(TaskPool* pool, WorkerServiceOptions options = {}, std::string token = "")
+      : pool_(pool), options_(options), token_(std::move(token)) {}
 
   grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override;
 
@@ -84,6 +84,7 @@ class WorkerService final : public grpc::CallbackGenericService {
 
   TaskPool* const pool_;
   const WorkerServiceOptions options_;
+  const std::string token_;
   absl::Mutex mu_;
   WorkerId next_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<WorkerId, std::shared_ptr<Conn>> conns_ ABSL_GUARDED_BY(mu_);

@@ -45,7 +45,7 @@ int main(int argc, char** argv) {
     std::cerr << "edge-worker: --log_level: " << s.message() << "\n";
     return 2;
   }
-  codedge::EnsureBlasPoolSize(absl::GetFlag(FLAGS_threads), argv);
+  codedge::EnsureBlasEnvironment(absl::GetFlag(FLAGS_threads), argv);
   codedge::WorkerOptions o;
   o.server = absl::GetFlag(FLAGS_server);
   o.name = absl::GetFlag(FLAGS_name).empty() ? "worker-" + std::to_string(getpid()) : absl::GetFlag(FLAGS_name);

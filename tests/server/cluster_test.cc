@@ -146,6 +146,35 @@ TEST_CASE("A worker with the wrong protocol version is refused clearly", "[clust
   CHECK(st.error_message().find("protocol version 1") != std::string::npos);
 }
 
+TEST_CASE("A worker that sends an empty message is cut off clearly and the server keeps serving", "[cluster][bad-input]") {
+  Cluster cluster(1);
+  REQUIRE(cluster.WaitForWorkers(1));
+  auto stub = v1::Worker::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", cluster.server->port()), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+  auto stream = stub->Connect(&ctx);
+  v1::WorkerMessage m;
+  m.mutable_hello()->set_version(v1::PROTOCOL_VERSION_2);
+  REQUIRE(stream->Write(m));
+  v1::ServerMessage in;
+  REQUIRE(stream->Read(&in));
+  REQUIRE(in.has_welcome());
+  REQUIRE(stream->Write(v1::WorkerMessage()));  // no message set
+  while (stream->Read(&in)) {
+  }
+  grpc::Status st = stream->Finish();
+  CHECK(st.error_code() == grpc::StatusCode::INVALID_ARGUMENT);
+  CHECK(st.error_message().find("empty worker message") != std::string::npos);
+  // The real worker still serves jobs.
+  Pcg32 rng(10, 7);
+  const Matrix a = RandomUniformMatrix(30, 4, rng), b = RandomUniformMatrix(4, 2, rng);
+  v1::MultiplyResponse resp;
+  auto compute = cluster.Stub();
+  REQUIRE(Multiply(*compute, a, b, "uncoded:k=3", &resp).ok());
+  CHECK(RelativeError(*MatrixFromProto(resp.product(), "p"), a.cast<double>() * b.cast<double>()) < 1e-5);
+}
+
 TEST_CASE("Task blocks sent in pieces decode to the product for plain and coded tasks", "[cluster]") {
   Pcg32 rng(10, 2);
   // 64 columns = 256 bytes a row; 4 KiB pieces = 16 rows: every block of
