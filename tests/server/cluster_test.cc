@@ -22,15 +22,9 @@ struct Cluster {
   std::vector<std::unique_ptr<absl::Notification>> stops;
   std::vector<std::thread> threads;
 
-  explicit Cluster(int workers, DelaySpec delay = {}, int max_message_bytes = 1 << 30,
-                   int64_t task_piece_bytes = int64_t{4} << 20, bool verify_results = false,
-                   int max_jobs_per_client = 64) {
-    EdgeServerOptions o;
-    o.verify_results = verify_results;
-    o.max_jobs_per_client = max_jobs_per_client;
+  // `o`: the server's options (its address is always loopback, port 0).
+  explicit Cluster(int workers, DelaySpec delay = {}, EdgeServerOptions o = {}) {
     o.address = "127.0.0.1:0";
-    o.max_message_bytes = max_message_bytes;
-    o.workers.task_piece_bytes = task_piece_bytes;
     server = *EdgeServer::Start(o);
     for (int i = 0; i < workers; ++i) AddWorker(delay, /*seed=*/i + 1);
   }
@@ -146,6 +140,20 @@ TEST_CASE("A worker with the wrong protocol version is refused clearly", "[clust
   CHECK(st.error_message().find("protocol version 1") != std::string::npos);
 }
 
+// A hand-driven worker stream: says Hello (protocol 2) and reads the
+// Welcome, so a test can then send what a real worker never would.
+using RawWorkerStream = grpc::ClientReaderWriter<v1::WorkerMessage, v1::ServerMessage>;
+std::unique_ptr<RawWorkerStream> GreetedWorkerStream(v1::Worker::Stub& stub, grpc::ClientContext* ctx) {
+  auto stream = stub.Connect(ctx);
+  v1::WorkerMessage hello;
+  hello.mutable_hello()->set_version(v1::PROTOCOL_VERSION_2);
+  REQUIRE(stream->Write(hello));
+  v1::ServerMessage in;
+  REQUIRE(stream->Read(&in));
+  REQUIRE(in.has_welcome());
+  return stream;
+}
+
 TEST_CASE("A worker that sends an empty message is cut off clearly and the server keeps serving", "[cluster][bad-input]") {
   Cluster cluster(1);
   REQUIRE(cluster.WaitForWorkers(1));
@@ -153,13 +161,8 @@ TEST_CASE("A worker that sends an empty message is cut off clearly and the serve
       grpc::CreateChannel(absl::StrCat("127.0.0.1:", cluster.server->port()), grpc::InsecureChannelCredentials()));
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-  auto stream = stub->Connect(&ctx);
-  v1::WorkerMessage m;
-  m.mutable_hello()->set_version(v1::PROTOCOL_VERSION_2);
-  REQUIRE(stream->Write(m));
+  auto stream = GreetedWorkerStream(*stub, &ctx);
   v1::ServerMessage in;
-  REQUIRE(stream->Read(&in));
-  REQUIRE(in.has_welcome());
   REQUIRE(stream->Write(v1::WorkerMessage()));  // no message set
   while (stream->Read(&in)) {
   }
@@ -181,7 +184,9 @@ TEST_CASE("Task blocks sent in pieces decode to the product for plain and coded 
   // these jobs travels in several pieces, the last one short.
   const Matrix a = RandomUniformMatrix(410, 64, rng), b = RandomUniformMatrix(64, 5, rng);
   const MatrixD exact = a.cast<double>() * b.cast<double>();
-  Cluster cluster(3, {}, 1 << 30, /*task_piece_bytes=*/4096);
+  EdgeServerOptions o;
+  o.workers.task_piece_bytes = 4096;
+  Cluster cluster(3, {}, o);
   auto stub = cluster.Stub();
   for (const char* spec : {"uncoded:k=3", "replication:k=2,copies=2", "mds:m=5,n=3", "lt:symbols_per_task=50"}) {
     INFO(spec);
@@ -197,7 +202,9 @@ TEST_CASE("Verification drops every corrupted result, bans its worker, and jobs 
   Pcg32 rng(10, 4);
   const Matrix a = RandomUniformMatrix(600, 48, rng), b = RandomUniformMatrix(48, 8, rng);
   const MatrixD exact = a.cast<double>() * b.cast<double>();
-  Cluster cluster(0, {}, 1 << 30, int64_t{4} << 20, /*verify_results=*/true);
+  EdgeServerOptions o;
+  o.verify_results = true;
+  Cluster cluster(0, {}, o);
   // Two faulty workers (every result has one entry changed) among five; the
   // faulty ones connect first, so they are handed tasks.
   cluster.AddWorker({}, 1, /*corrupt_results=*/1.0);
@@ -262,7 +269,9 @@ TEST_CASE("ClusterStatus shows the tasks and speed estimate and liveness of ever
 }
 
 TEST_CASE("One client cannot flood the server with jobs", "[cluster][bad-input]") {
-  Cluster cluster(0, {}, 1 << 30, int64_t{4} << 20, false, /*max_jobs_per_client=*/2);
+  EdgeServerOptions o;
+  o.max_jobs_per_client = 2;
+  Cluster cluster(0, {}, o);
   Pcg32 rng(10, 5);
   const Matrix a = RandomUniformMatrix(40, 8, rng), b = RandomUniformMatrix(8, 2, rng);
   auto stub = cluster.Stub();
@@ -302,7 +311,9 @@ TEST_CASE("A cancelled task's queued pieces are not sent", "[cluster]") {
   // A worker that takes a task and then stops reading: the server can only
   // queue the block's pieces for it. Once another worker's copy finishes the
   // job, the cancel replaces the pieces still queued.
-  Cluster cluster(0, {}, 1 << 30, /*task_piece_bytes=*/4096);
+  EdgeServerOptions o;
+  o.workers.task_piece_bytes = 4096;
+  Cluster cluster(0, {}, o);
   grpc::ChannelArguments args;  // a small, fixed receive window
   args.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 << 10);
   args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
@@ -310,13 +321,9 @@ TEST_CASE("A cancelled task's queued pieces are not sent", "[cluster]") {
       absl::StrCat("127.0.0.1:", cluster.server->port()), grpc::InsecureChannelCredentials(), args));
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
-  auto stream = wstub->Connect(&ctx);
-  v1::WorkerMessage m;
-  m.mutable_hello()->set_version(v1::PROTOCOL_VERSION_2);
-  REQUIRE(stream->Write(m));
+  auto stream = GreetedWorkerStream(*wstub, &ctx);
   v1::ServerMessage in;
-  REQUIRE(stream->Read(&in));
-  REQUIRE(in.has_welcome());
+  v1::WorkerMessage m;
   m.mutable_ready()->set_credits(1);
   REQUIRE(stream->Write(m));
   REQUIRE(cluster.WaitForWorkers(1));
@@ -413,7 +420,9 @@ TEST_CASE("A straggler's task is cancelled: the job does not wait and the worker
 }
 
 TEST_CASE("Oversized requests are refused and the server keeps serving", "[cluster][bad-input]") {
-  Cluster cluster(1, {}, /*max_message_bytes=*/1 << 20);
+  EdgeServerOptions o;
+  o.max_message_bytes = 1 << 20;
+  Cluster cluster(1, {}, o);
   auto stub = cluster.Stub();
   Pcg32 rng(14, 1);
   v1::MultiplyResponse resp;
