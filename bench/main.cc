@@ -49,7 +49,8 @@ ABSL_FLAG(std::string, model, "paper", "matmul: paper (per-worker latency sets, 
 ABSL_FLAG(std::string, schemes, "A,B", "matmul: the paper's schemes to run (A, B)");
 ABSL_FLAG(std::string, strategies, "",
           "matmul, train: strategies side by side on the same latencies (default: matmul "
-          "uncoded,speculative,replication,mds,mds-systematic,lt; train the same without speculative); privacy: "
+          "uncoded,speculative,replication,mds,mds-systematic,lt; train the same without speculative; also: "
+          "private, T-private with T = 2); privacy: "
           "strategy specs separated by ';' (e.g. 'uncoded:k=10;mds:m=15,n=10')");
 ABSL_FLAG(absl::Duration, time_unit, absl::ZeroDuration(),
           "matmul: length of one latency unit (0: 30ms for the paper model, 1s for initial-delay)");

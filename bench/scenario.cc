@@ -14,8 +14,14 @@ absl::StatusOr<std::string> StrategySpec(const std::string& name, int workers, c
   if (name == "mds") return absl::StrCat("mds:m=", workers + workers / 2, ",n=", workers);
   if (name == "mds-systematic") return absl::StrCat("mds:m=", workers + workers / 2, ",n=", workers, ",generator=systematic");
   if (name == "lt") return lt_options.empty() ? std::string("lt") : absl::StrCat("lt:", lt_options);
-  return absl::InvalidArgumentError(absl::StrCat("unknown strategy '", name,
-                                                 "' (use uncoded, speculative, replication, mds, mds-systematic, lt)"));
+  if (name == "private") {
+    // T = 2 colluders; as many tasks as MDS and the same straggler
+    // tolerance: any `workers` of them decode (k = workers - 2 blocks).
+    if (workers < 3) return absl::InvalidArgumentError("the private strategy needs at least 3 workers (T = 2)");
+    return absl::StrCat("private:k=", workers - 2, ",t=2,n=", workers + workers / 2, ",bits=16");
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "unknown strategy '", name, "' (use uncoded, speculative, replication, mds, mds-systematic, lt, private)"));
 }
 
 std::string Latency::Label() const {

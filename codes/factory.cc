@@ -36,16 +36,18 @@ std::string StrategyName(Strategy s) {
     case Strategy::kMds: return "mds";
     case Strategy::kLt: return "lt";
     case Strategy::kSpeculative: return "speculative";
+    case Strategy::kPrivate: return "private";
   }
   return "unknown";
 }
 
 absl::StatusOr<Strategy> ParseStrategy(absl::string_view name) {
-  for (Strategy s : {Strategy::kUncoded, Strategy::kSpeculative, Strategy::kReplication, Strategy::kMds, Strategy::kLt}) {
+  for (Strategy s : {Strategy::kUncoded, Strategy::kSpeculative, Strategy::kReplication, Strategy::kMds, Strategy::kLt,
+                     Strategy::kPrivate}) {
     if (name == StrategyName(s)) return s;
   }
   return absl::InvalidArgumentError(
-      absl::StrCat("unknown strategy '", name, "' (use uncoded, speculative, replication, mds or lt)"));
+      absl::StrCat("unknown strategy '", name, "' (use uncoded, speculative, replication, mds, lt or private)"));
 }
 
 absl::StatusOr<CodeSpec> ParseCodeSpec(absl::string_view text) {
@@ -86,6 +88,17 @@ absl::StatusOr<CodeSpec> ParseCodeSpec(absl::string_view text) {
       if (spec.lt.task_seconds < 0) return BadValue(key, value, "a time in seconds >= 0 (0: fixed-size tasks)");
     } else if (key == "max_amplification" && st == Strategy::kLt) {
       RETURN_IF_ERROR(ParseDouble(key, value, &spec.lt.max_error_amplification));
+    } else if (key == "k" && st == Strategy::kPrivate) {
+      RETURN_IF_ERROR(ParseInt(key, value, &spec.priv.k));
+    } else if (key == "t" && st == Strategy::kPrivate) {
+      RETURN_IF_ERROR(ParseInt(key, value, &spec.priv.t));
+    } else if (key == "n" && st == Strategy::kPrivate) {
+      RETURN_IF_ERROR(ParseInt(key, value, &spec.priv.n));
+    } else if (key == "bits" && st == Strategy::kPrivate) {
+      int64_t bits = 0;
+      RETURN_IF_ERROR(ParseInt(key, value, &bits));
+      if (bits < 2 || bits > 16) return BadValue(key, value, "2..16 bits of fixed point");
+      spec.priv.bits = static_cast<int>(bits);
     } else {
       return absl::InvalidArgumentError(
           absl::StrCat("strategy ", StrategyName(st), " has no parameter '", key, "'"));
@@ -106,6 +119,8 @@ std::string CodeSpecString(const CodeSpec& s) {
                           ",symbols_per_task=", s.lt.symbols_per_task, ",task_seconds=", s.lt.task_seconds, ",elimination=",
                           s.lt.elimination ? "true" : "false", ",max_amplification=", s.lt.max_error_amplification,
                           ",seed=", s.seed);
+    case Strategy::kPrivate:
+      return absl::StrCat("private:k=", s.priv.k, ",t=", s.priv.t, ",n=", s.priv.n, ",bits=", s.priv.bits);
   }
   return "unknown";
 }
@@ -131,6 +146,10 @@ absl::StatusOr<std::unique_ptr<Code>> MakeCode(const CodeSpec& spec, int64_t row
       ASSIGN_OR_RETURN(auto c, LtCode::Create(rows, p));
       return std::unique_ptr<Code>(std::move(c));
     }
+    case Strategy::kPrivate:
+      return absl::InvalidArgumentError(
+          "the private strategy computes over a prime field, not with a float code: an edge server runs it "
+          "(TaskPool), codes/private_code.h implements it");
   }
   return absl::InvalidArgumentError("unknown strategy");
 }

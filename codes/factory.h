@@ -13,15 +13,19 @@
 #include "codes/code.h"
 #include "codes/lt.h"
 #include "codes/mds.h"
+#include "codes/private_code.h"
 
 namespace codedge {
 
 // kSpeculative is the uncoded code scheduled with re-issue of stragglers'
 // tasks (the baseline a practitioner would use; see server/task_pool.h).
-enum class Strategy { kUncoded, kReplication, kMds, kLt, kSpeculative };
+// kPrivate is the T-private Lagrange code (codes/private_code.h): computed
+// over a prime field, not a float Code; a server runs it as its own job kind
+// (MakeCode refuses it).
+enum class Strategy { kUncoded, kReplication, kMds, kLt, kSpeculative, kPrivate };
 
 std::string StrategyName(Strategy s);
-// "uncoded", "speculative", "replication", "mds", "lt"; InvalidArgument
+// "uncoded", "speculative", "replication", "mds", "lt", "private"; InvalidArgument
 // listing them otherwise.
 absl::StatusOr<Strategy> ParseStrategy(absl::string_view name);
 
@@ -33,17 +37,19 @@ struct CodeSpec {
   int64_t n = 10;        // mds: source blocks (decodable from any n)
   MdsGenerator generator = kDefaultMdsGenerator;
   LtParams lt;           // lt (seed taken from `seed` below)
+  PrivateParams priv;    // private: k blocks, t colluders, n tasks, fixed-point bits
   uint64_t seed = 1;     // every random choice of the code
 };
 
 // Parses "name[:key=value,...]", e.g. "mds:m=15,n=10,generator=rotation",
 // "replication:k=10,copies=3", "lt:c=0.03,delta=0.05,symbol_rows=1",
-// "uncoded:k=8". Unknown keys or bad values are InvalidArgument.
+// "uncoded:k=8", "private:k=10,t=2,n=15,bits=16". Unknown keys or bad values are InvalidArgument.
 absl::StatusOr<CodeSpec> ParseCodeSpec(absl::string_view text);
 std::string CodeSpecString(const CodeSpec& spec);
 
 // The code for a product whose A has `rows` rows. InvalidArgument for bad
-// parameters (the same checks as each code's Create).
+// parameters (the same checks as each code's Create) and for kPrivate, which
+// is not a float code (PrivateCode::Create makes it).
 absl::StatusOr<std::unique_ptr<Code>> MakeCode(const CodeSpec& spec, int64_t rows);
 
 }  // namespace codedge

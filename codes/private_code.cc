@@ -10,14 +10,6 @@ namespace {
 
 constexpr uint64_t kP = kFieldPrime;
 
-uint64_t Reduce128(unsigned __int128 x) {
-  // 2^61 = 1 (mod p): fold the high bits down.
-  uint64_t lo = static_cast<uint64_t>(x & kP) + static_cast<uint64_t>((x >> 61) & kP) +
-                static_cast<uint64_t>(x >> 122);
-  lo = (lo & kP) + (lo >> 61);
-  return lo >= kP ? lo - kP : lo;
-}
-
 uint64_t FromSigned(int64_t v) { return v >= 0 ? static_cast<uint64_t>(v) % kP : kP - (static_cast<uint64_t>(-v) % kP); }
 
 double ToSigned(uint64_t v) {
@@ -37,23 +29,6 @@ uint64_t LagrangeAt(const std::vector<uint64_t>& xs, size_t j, uint64_t z) {
 
 }  // namespace
 
-uint64_t FieldMul(uint64_t a, uint64_t b) { return Reduce128(static_cast<unsigned __int128>(a) * b); }
-uint64_t FieldAdd(uint64_t a, uint64_t b) {
-  const uint64_t s = a + b;
-  return s >= kP ? s - kP : s;
-}
-uint64_t FieldSub(uint64_t a, uint64_t b) { return a >= b ? a - b : a + kP - b; }
-uint64_t FieldInv(uint64_t a) {
-  // a^(p-2) by square-and-multiply (Fermat).
-  uint64_t r = 1, e = kP - 2;
-  while (e > 0) {
-    if (e & 1) r = FieldMul(r, a);
-    a = FieldMul(a, a);
-    e >>= 1;
-  }
-  return r;
-}
-
 absl::StatusOr<Quantized> Quantize(ConstMatrixRef a, ConstMatrixRef b, int bits) {
   if (bits < 2 || bits > 16) return absl::InvalidArgumentError(absl::StrCat("fixed point needs 2..16 bits, got ", bits));
   if (!a.allFinite() || !b.allFinite()) return absl::InvalidArgumentError("cannot quantize non-finite values");
@@ -67,25 +42,6 @@ absl::StatusOr<Quantized> Quantize(ConstMatrixRef a, ConstMatrixRef b, int bits)
   one(a, &q.a, &q.a_scale);
   one(b, &q.b, &q.b_scale);
   return q;
-}
-
-FieldMatrix FieldProduct(const FieldMatrix& rows, const QuantMatrix& b) {
-  FieldMatrix out(rows.rows(), b.cols());
-  std::vector<__int128> acc(static_cast<size_t>(b.cols()));
-  for (int64_t i = 0; i < rows.rows(); ++i) {
-    std::fill(acc.begin(), acc.end(), 0);
-    for (int64_t l = 0; l < rows.cols(); ++l) {
-      const __int128 x = static_cast<__int128>(rows(i, l));
-      const int32_t* br = b.data() + l * b.cols();
-      for (int64_t j = 0; j < b.cols(); ++j) acc[j] += x * br[j];  // |sum| < inner * 2^76: no overflow
-    }
-    for (int64_t j = 0; j < b.cols(); ++j) {
-      __int128 v = acc[j] % static_cast<__int128>(kP);
-      if (v < 0) v += kP;
-      out(i, j) = static_cast<uint64_t>(v);
-    }
-  }
-  return out;
 }
 
 PrivateCode::PrivateCode(PrivateParams p, int64_t rows, int64_t inner)

@@ -28,14 +28,11 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/field.h"
 #include "common/matrix.h"
 
 namespace codedge {
 
-inline constexpr uint64_t kFieldPrime = (uint64_t{1} << 61) - 1;
-
-using FieldMatrix = Eigen::Matrix<uint64_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using QuantMatrix = Eigen::Matrix<int32_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 struct PrivateParams {
   int64_t k = 10;   // row blocks of A
@@ -52,8 +49,7 @@ struct Quantized {
 // InvalidArgument for non-finite entries or bits outside [2, 16].
 absl::StatusOr<Quantized> Quantize(ConstMatrixRef a, ConstMatrixRef b, int bits);
 
-// What a worker computes: rows . b mod p (rows in F_p, b small signed).
-FieldMatrix FieldProduct(const FieldMatrix& rows, const QuantMatrix& b);
+// What a worker computes: FieldProduct (common/field.h).
 
 class PrivateCode {
  public:
@@ -86,11 +82,7 @@ class PrivateCode {
   std::vector<std::vector<uint64_t>> encode_coef_;  // [task][j]: l_j(alpha_task)
 };
 
-// Field arithmetic, exposed for tests.
-uint64_t FieldMul(uint64_t a, uint64_t b);
-uint64_t FieldAdd(uint64_t a, uint64_t b);
-uint64_t FieldSub(uint64_t a, uint64_t b);
-uint64_t FieldInv(uint64_t a);  // a != 0
+// Field arithmetic: common/field.h.
 
 }  // namespace codedge
 

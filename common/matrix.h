@@ -6,6 +6,8 @@
 #ifndef CODEDGE_COMMON_MATRIX_H_
 #define CODEDGE_COMMON_MATRIX_H_
 
+#include <cstdint>
+
 #include <Eigen/Core>
 
 namespace codedge {
@@ -19,6 +21,12 @@ using VectorD = Eigen::VectorXd;
 using ConstMatrixRef = Eigen::Ref<const Matrix>;
 using MatrixRef = Eigen::Ref<Matrix>;
 using ConstMatrixDRef = Eigen::Ref<const MatrixD>;
+
+// Elements of the prime field F_p, p = 2^61 - 1, in [0, p): the T-private
+// code's blocks and results (codes/private_code.h). They travel as uint64.
+inline constexpr uint64_t kFieldPrime = (uint64_t{1} << 61) - 1;
+using FieldMatrix = Eigen::Matrix<uint64_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using ConstFieldMatrixRef = Eigen::Ref<const FieldMatrix>;
 
 }  // namespace codedge
 

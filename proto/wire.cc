@@ -16,7 +16,12 @@ static_assert(std::endian::native == std::endian::little, "codedge's wire format
 
 namespace {
 
+int64_t ElementBytes(const v1::MatrixProto& m) { return m.element() == v1::ELEMENT_FIELD_P61 ? 8 : 4; }
+
 absl::Status CheckShape(const v1::MatrixProto& m, absl::string_view what, int64_t max_elements) {
+  if (m.element() != v1::ELEMENT_FLOAT32 && m.element() != v1::ELEMENT_FIELD_P61) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": unknown element type ", m.element()));
+  }
   if (m.rows() < 1 || m.cols() < 1) {
     return absl::InvalidArgumentError(
         absl::StrCat(what, ": shape ", m.rows(), "x", m.cols(), " (rows and columns must be >= 1)"));
@@ -26,9 +31,10 @@ absl::Status CheckShape(const v1::MatrixProto& m, absl::string_view what, int64_
                                                      max_elements, " elements"));
   }
   const int64_t n = m.rows() * m.cols();
-  if (static_cast<int64_t>(m.data().size()) != n * 4) {
+  if (static_cast<int64_t>(m.data().size()) != n * ElementBytes(m)) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": ", m.data().size(), " data bytes for a ", m.rows(), "x",
-                                                   m.cols(), " float32 matrix (expected ", n * 4, ")"));
+                                                   m.cols(), m.element() == v1::ELEMENT_FIELD_P61 ? " field" : " float32",
+                                                   " matrix (expected ", n * ElementBytes(m), ")"));
   }
   return absl::OkStatus();
 }
@@ -44,10 +50,30 @@ absl::Status CheckFinite(Eigen::Map<const Matrix> v, absl::string_view what) {
 
 absl::StatusOr<Matrix> MatrixFromProto(const v1::MatrixProto& m, absl::string_view what, int64_t max_elements) {
   if (absl::Status s = CheckShape(m, what, max_elements); !s.ok()) return s;
+  if (m.element() != v1::ELEMENT_FLOAT32) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": field elements where float32 values are expected"));
+  }
   Matrix out(m.rows(), m.cols());
   std::memcpy(out.data(), m.data().data(), static_cast<size_t>(out.size()) * 4);
   if (absl::Status s = CheckFinite(Eigen::Map<const Matrix>(out.data(), out.rows(), out.cols()), what); !s.ok()) {
     return s;
+  }
+  return out;
+}
+
+absl::StatusOr<FieldMatrix> FieldMatrixFromProto(const v1::MatrixProto& m, absl::string_view what,
+                                                 int64_t max_elements) {
+  if (absl::Status s = CheckShape(m, what, max_elements); !s.ok()) return s;
+  if (m.element() != v1::ELEMENT_FIELD_P61) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": float32 values where field elements are expected"));
+  }
+  FieldMatrix out(m.rows(), m.cols());
+  std::memcpy(out.data(), m.data().data(), static_cast<size_t>(out.size()) * 8);
+  for (int64_t i = 0; i < out.size(); ++i) {
+    if (out.data()[i] >= kFieldPrime) {
+      return absl::InvalidArgumentError(absl::StrCat(what, ": element at row ", i / out.cols(), ", column ",
+                                                     i % out.cols(), " is not in [0, 2^61 - 1)"));
+    }
   }
   return out;
 }
@@ -60,8 +86,9 @@ absl::StatusOr<WireMatrix> TakeMatrixFromProto(v1::MatrixProto* m, absl::string_
   out.cols_ = m->cols();
   out.bytes_.swap(*m->mutable_data());
   out.capacity_rows_ = out.rows_;
+  out.field_ = m->element() == v1::ELEMENT_FIELD_P61;
   m->Clear();
-  if (check_finite) {
+  if (check_finite && !out.field_) {
     if (absl::Status s = CheckFinite(out.view(), what); !s.ok()) return s;
   }
   return out;
@@ -76,7 +103,7 @@ absl::Status WireMatrix::Reserve(int64_t total_rows, absl::string_view what, int
     return absl::ResourceExhaustedError(absl::StrCat(what, ": ", total_rows, "x", cols_, " exceeds the limit of ",
                                                      max_elements, " elements"));
   }
-  bytes_.reserve(static_cast<size_t>(total_rows * cols_) * 4);
+  bytes_.reserve(static_cast<size_t>(total_rows * cols_) * (field_ ? 8 : 4));
   capacity_rows_ = total_rows;
   return absl::OkStatus();
 }
@@ -87,11 +114,14 @@ absl::Status WireMatrix::Append(v1::MatrixProto* piece, absl::string_view what, 
     return absl::InvalidArgumentError(
         absl::StrCat(what, ": a piece of ", piece->cols(), " columns for a block of ", cols_));
   }
+  if ((piece->element() == v1::ELEMENT_FIELD_P61) != field_) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": a piece's element type differs from its block's"));
+  }
   if (piece->rows() > capacity_rows_ - rows_) {
     return absl::InvalidArgumentError(absl::StrCat(what, ": ", piece->rows(), " more rows overflow a block of ",
                                                    capacity_rows_, " rows that has ", rows_));
   }
-  if (check_finite) {
+  if (check_finite && !field_) {
     const Eigen::Map<const Matrix> v(reinterpret_cast<const float*>(piece->data().data()), piece->rows(), cols_);
     if (absl::Status s = CheckFinite(v, what); !s.ok()) return s;
   }
@@ -111,6 +141,17 @@ void MatrixToProto(ConstMatrixRef m, v1::MatrixProto* out) {
     data->assign(reinterpret_cast<const char*>(m.data()), row_bytes * static_cast<size_t>(m.rows()));
     return;
   }
+  data->clear();
+  data->reserve(row_bytes * static_cast<size_t>(m.rows()));
+  for (int64_t r = 0; r < m.rows(); ++r) data->append(reinterpret_cast<const char*>(m.row(r).data()), row_bytes);
+}
+
+void FieldMatrixToProto(ConstFieldMatrixRef m, v1::MatrixProto* out) {
+  out->set_rows(m.rows());
+  out->set_cols(m.cols());
+  out->set_element(v1::ELEMENT_FIELD_P61);
+  std::string* data = out->mutable_data();
+  const size_t row_bytes = static_cast<size_t>(m.cols()) * 8;
   data->clear();
   data->reserve(row_bytes * static_cast<size_t>(m.rows()));
   for (int64_t r = 0; r < m.rows(); ++r) data->append(reinterpret_cast<const char*>(m.row(r).data()), row_bytes);
@@ -139,7 +180,7 @@ constexpr char kField3Bytes = (3 << 3) | 2;
 }  // namespace
 
 BlockMessageFrame TaskBlockFrame(bool piece, uint64_t job_id, int64_t task_id, int64_t rows, int64_t cols,
-                                 int64_t total_rows) {
+                                 int64_t total_rows, bool field) {
   // Hand-encoded (this runs once per task: dispatch rate matters), checked
   // byte for byte against protobuf's own serialisation in the tests. Proto3
   // leaves zero scalars out; negative int64s are 10-byte varints.
@@ -154,10 +195,13 @@ BlockMessageFrame TaskBlockFrame(bool piece, uint64_t job_id, int64_t task_id, i
   varint_field(1, static_cast<int64_t>(job_id), &ids);
   varint_field(2, task_id, &ids);
   BlockMessageFrame f;
-  if (!piece) varint_field(4, total_rows, &f.trailer);  // Task.total_rows follows coded_rows
-  const uint64_t data_len = static_cast<uint64_t>(rows) * static_cast<uint64_t>(cols) * 4;
-  const uint64_t matrix_len = shape.size() + 1 + VarintSize(data_len) + data_len;
-  const uint64_t task_len = ids.size() + 1 + VarintSize(matrix_len) + matrix_len + f.trailer.size();
+  // MatrixProto.element follows its data; Task.total_rows follows coded_rows.
+  varint_field(4, field ? v1::ELEMENT_FIELD_P61 : 0, &f.trailer);
+  const size_t element_len = f.trailer.size();
+  if (!piece) varint_field(4, total_rows, &f.trailer);
+  const uint64_t data_len = static_cast<uint64_t>(rows) * static_cast<uint64_t>(cols) * (field ? 8 : 4);
+  const uint64_t matrix_len = shape.size() + 1 + VarintSize(data_len) + data_len + element_len;
+  const uint64_t task_len = ids.size() + 1 + VarintSize(matrix_len) + matrix_len + (f.trailer.size() - element_len);
   f.header.reserve(48);
   // ServerMessage.task is field 3, ServerMessage.task_piece field 6.
   f.header.push_back(piece ? static_cast<char>((6 << 3) | 2) : kField3Bytes);

@@ -45,12 +45,14 @@ constexpr size_t kCopyBelowBytes = 16 << 10;
 grpc::ByteBuffer BlockBytes(const Assignment& a, int64_t first, int64_t rows) {
   const bool piece = first > 0;
   const BlockMessageFrame f =
-      TaskBlockFrame(piece, a.job, a.task, rows, a.cols, !piece && rows < a.rows ? a.rows : 0);
-  const float* data = a.data + first * a.cols;
-  const size_t bytes = static_cast<size_t>(rows * a.cols) * sizeof(float);
+      TaskBlockFrame(piece, a.job, a.task, rows, a.cols, !piece && rows < a.rows ? a.rows : 0, a.field());
+  const size_t element_bytes = a.field() ? sizeof(uint64_t) : sizeof(float);
+  const char* data = a.field() ? reinterpret_cast<const char*>(a.field_data + first * a.cols)
+                               : reinterpret_cast<const char*>(a.data + first * a.cols);
+  const size_t bytes = static_cast<size_t>(rows * a.cols) * element_bytes;
   if (bytes <= kCopyBelowBytes) {  // small: one copied slice beats a shared reference
     std::string all = f.header;
-    all.append(reinterpret_cast<const char*>(data), bytes);
+    all.append(data, bytes);
     all += f.trailer;
     grpc::Slice slice(all);
     return grpc::ByteBuffer(&slice, 1);
@@ -58,7 +60,7 @@ grpc::ByteBuffer BlockBytes(const Assignment& a, int64_t first, int64_t rows) {
   auto* keep = new std::shared_ptr<const void>(a.owner);
   grpc::Slice slices[3] = {
       grpc::Slice(f.header),
-      grpc::Slice(const_cast<float*>(data), bytes, [](void* p) { delete static_cast<std::shared_ptr<const void>*>(p); },
+      grpc::Slice(const_cast<char*>(data), bytes, [](void* p) { delete static_cast<std::shared_ptr<const void>*>(p); },
                   keep),
       grpc::Slice(f.trailer)};
   return grpc::ByteBuffer(slices, f.trailer.empty() ? 2 : 3);
@@ -172,7 +174,7 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
         }
         // Large blocks go in pieces (the worker unpacks one while the next
         // is on the wire), queued together so nothing comes between them.
-        const int64_t row_bytes = a->cols * static_cast<int64_t>(sizeof(float));
+        const int64_t row_bytes = a->cols * static_cast<int64_t>(a->field() ? sizeof(uint64_t) : sizeof(float));
         const int64_t piece_rows = std::max<int64_t>(1, svc_->options_.task_piece_bytes / row_bytes);
         for (int64_t first = 0; first < a->rows; first += piece_rows) {
           const int64_t rows = std::min(piece_rows, a->rows - first);
@@ -252,12 +254,22 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
     }
     Flush();
     if (refused) return;
-    absl::StatusOr<Matrix> product =
-        MatrixFromProto(r.product(), absl::StrCat("result of job ", r.job_id(), " task ", r.task_id()));
-    if (!product.ok()) {
+    const std::string what = absl::StrCat("result of job ", r.job_id(), " task ", r.task_id());
+    const bool field = r.product().element() == v1::ELEMENT_FIELD_P61;  // a T-private job's
+    absl::StatusOr<Matrix> product = absl::UnknownError("unset");
+    absl::StatusOr<FieldMatrix> field_product = absl::UnknownError("unset");
+    absl::Status parsed;
+    if (field) {
+      field_product = FieldMatrixFromProto(r.product(), what);
+      parsed = field_product.status();
+    } else {
+      product = MatrixFromProto(r.product(), what);
+      parsed = product.status();
+    }
+    if (!parsed.ok()) {
       // The worker failed the task (it sends an empty result) or sent garbage:
       // the task goes to someone else.
-      if (r.product().rows() != 0) Log().warn("worker {}: {}", id_, product.status().ToString());
+      if (r.product().rows() != 0) Log().warn("worker {}: {}", id_, parsed.ToString());
       if (absl::Status s = svc_->pool_->OnTaskFailed(id_, r.job_id(), r.task_id()); !s.ok()) {
         Log().debug("worker {}: {}", id_, s.ToString());
       }
@@ -265,8 +277,10 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
       return;
     }
     absl::StatusOr<std::vector<CancelOrder>> cancels =
-        svc_->pool_->OnResult(id_, r.job_id(), r.task_id(), *std::move(product), r.compute_seconds(),
-                              r.delay_seconds());
+        field ? svc_->pool_->OnFieldResult(id_, r.job_id(), r.task_id(), *std::move(field_product),
+                                           r.compute_seconds(), r.delay_seconds())
+              : svc_->pool_->OnResult(id_, r.job_id(), r.task_id(), *std::move(product), r.compute_seconds(),
+                                      r.delay_seconds());
     // Cancels went out through the pool's cancel hook (EdgeServer sets it).
     if (cancels.status().code() == absl::StatusCode::kPermissionDenied) {
       // A wrong result (verification): this worker gets no more tasks; its

@@ -20,28 +20,34 @@ absl::StatusOr<JobId> TaskPool::Submit(Matrix a, Matrix b, const CodeSpec& spec,
     return absl::InvalidArgumentError(
         absl::StrCat("shapes do not chain: A is ", a.rows(), "x", a.cols(), ", B is ", b.rows(), "x", b.cols()));
   }
-  ASSIGN_OR_RETURN(std::unique_ptr<Code> code, MakeCode(spec, a.rows()));
-  if (code->num_tasks() && *code->num_tasks() > kMaxTasks) {
-    return absl::InvalidArgumentError(absl::StrCat(code->name(), " has ", *code->num_tasks(), " tasks; at most ",
-                                                   kMaxTasks, " per job"));
+  const int64_t a_rows = a.rows(), a_cols = a.cols();
+  std::shared_ptr<Job> job;
+  if (spec.strategy == Strategy::kPrivate) {
+    ASSIGN_OR_RETURN(job, NewPrivateJob(a, b, spec));
+  } else {
+    ASSIGN_OR_RETURN(std::unique_ptr<Code> code, MakeCode(spec, a.rows()));
+    if (code->num_tasks() && *code->num_tasks() > kMaxTasks) {
+      return absl::InvalidArgumentError(absl::StrCat(code->name(), " has ", *code->num_tasks(), " tasks; at most ",
+                                                     kMaxTasks, " per job"));
+    }
+    // A task larger than A (LT with huge symbols_per_task) only wastes memory.
+    if (code->symbols_per_task() * code->layout().symbol_rows > 2 * a.rows() + 64) {
+      return absl::InvalidArgumentError(absl::StrCat(code->name(), ": a task would have ",
+                                                     code->symbols_per_task() * code->layout().symbol_rows,
+                                                     " rows, more than A's ", a.rows()));
+    }
+    job = std::make_shared<Job>();
+    job->code = std::move(code);
+    job->a = std::move(a);
+    job->b = std::make_shared<const Matrix>(std::move(b));
+    job->decoder = job->code->NewDecoder();
+    if (job->code->variable_task_sizes() && spec.strategy == Strategy::kLt) job->task_seconds = spec.lt.task_seconds;
   }
-  // A task larger than A (LT with huge symbols_per_task) only wastes memory.
-  if (code->symbols_per_task() * code->layout().symbol_rows > 2 * a.rows() + 64) {
-    return absl::InvalidArgumentError(absl::StrCat(code->name(), ": a task would have ",
-                                                   code->symbols_per_task() * code->layout().symbol_rows,
-                                                   " rows, more than A's ", a.rows()));
-  }
-  auto job = std::make_shared<Job>();
-  job->code = std::move(code);
-  job->a = std::move(a);
-  job->b = std::make_shared<const Matrix>(std::move(b));
-  job->decoder = job->code->NewDecoder();
   job->done = std::move(done);
   job->submitted = clock_->Now();
   job->deadline = deadline;
   job->speculative = spec.strategy == Strategy::kSpeculative;
-  if (job->code->variable_task_sizes() && spec.strategy == Strategy::kLt) job->task_seconds = spec.lt.task_seconds;
-  if (auto n = job->code->num_tasks()) {
+  if (auto n = NumTasks(*job)) {
     job->queue.reserve(*n);
     for (int64_t t = 0; t < *n; ++t) job->queue.push_back(t);
   }
@@ -54,10 +60,44 @@ absl::StatusOr<JobId> TaskPool::Submit(Matrix a, Matrix b, const CodeSpec& spec,
     jobs_[job->id] = job;
     hook = work_hook_;
   }
-  Log().debug("job {} submitted: {}x{} . {}x{}, {}", id, job->a.rows(), job->a.cols(), job->b->rows(),
-              job->b->cols(), job->code->name());
+  Log().debug("job {} submitted: {}x{} . {}x{}, {}", id, a_rows, a_cols, job->b->rows(), job->b->cols(),
+              CodeName(*job));
   if (hook) hook();
   return id;
+}
+
+absl::StatusOr<std::shared_ptr<TaskPool::Job>> TaskPool::NewPrivateJob(const Matrix& a, const Matrix& b,
+                                                                       const CodeSpec& spec) {
+  ASSIGN_OR_RETURN(PrivateCode code, PrivateCode::Create(spec.priv, a.rows(), a.cols()));
+  if (code.params().n > kMaxTasks) {
+    return absl::InvalidArgumentError(absl::StrCat("private code with n = ", code.params().n, " tasks; at most ",
+                                                   kMaxTasks, " per job"));
+  }
+  const absl::Time start = clock_->Now();
+  ASSIGN_OR_RETURN(Quantized q, Quantize(a, b, spec.priv.bits));
+  auto job = std::make_shared<Job>();
+  job->priv = std::make_unique<PrivateJob>(PrivateJob{std::move(code), q.a_scale, q.b_scale, {}, {}, {}});
+  // The masks come from OpenSSL's generator (codes/private_code.h).
+  for (FieldMatrix& block : job->priv->code.Encode(q.a)) {
+    job->priv->blocks.push_back(std::make_shared<const FieldMatrix>(std::move(block)));
+  }
+  // B as small integers: exact in float32 (|B_q| < 2^15).
+  job->b = std::make_shared<const Matrix>(q.b.cast<float>());
+  job->stats.encode_seconds = absl::ToDoubleSeconds(clock_->Now() - start);
+  return job;
+}
+
+std::optional<int64_t> TaskPool::NumTasks(const Job& job) {
+  if (job.priv) return job.priv->code.params().n;
+  return job.code->num_tasks();
+}
+
+std::string TaskPool::CodeName(const Job& job) {
+  if (job.priv) {
+    const PrivateParams& p = job.priv->code.params();
+    return absl::StrCat("private(k=", p.k, ",t=", p.t, ",n=", p.n, ",bits=", p.bits, ")");
+  }
+  return job.code->name();
 }
 
 void TaskPool::SetWorkHook(std::function<void()> hook) {
@@ -90,7 +130,7 @@ std::optional<std::pair<int64_t, bool>> TaskPool::PickTask(Job& job, WorkerId wo
     const int64_t t = job.queue[job.queue_head++];
     if (!job.returned.contains(t)) return std::make_pair(t, false);
   }
-  if (!job.code->num_tasks()) {  // rateless: a new task, sized to this worker if asked
+  if (!NumTasks(job)) {  // rateless: a new task, sized to this worker if asked
     const int64_t id = job.next_new_task++;
     if (job.task_seconds > 0) {
       const SourceLayout& l = job.code->layout();
@@ -164,6 +204,14 @@ std::optional<Assignment> TaskPool::NextTask(WorkerId worker) {
       }
     }
     if (!job) return std::nullopt;
+    if (job->priv) {  // encoded at submission; the blocks never change
+      const std::shared_ptr<const FieldMatrix>& block = job->priv->blocks[out.task];
+      out.field_data = block->data();
+      out.rows = block->rows();
+      out.cols = block->cols();
+      out.owner = block;
+      return out;
+    }
     // Encode outside the lock: the code and A are immutable once submitted.
     const absl::Time start = clock_->Now();
     absl::StatusOr<TaskSpec> spec = range ? job->code->TaskOfSymbols(out.task, range->first, range->second)
@@ -224,7 +272,7 @@ bool TaskPool::Release(Job& job, int64_t task, WorkerId worker) {
 }
 
 void TaskPool::Requeue(Job& job, int64_t task) {
-  if (job.code->num_tasks() && !job.returned.contains(task) && job.outstanding.count(task) == 0) {
+  if (NumTasks(job) && !job.returned.contains(task) && job.outstanding.count(task) == 0) {
     job.queue.push_back(task);
   }
 }
@@ -259,6 +307,19 @@ std::vector<CancelOrder> TaskPool::CancelAll(Job& job) {
 absl::StatusOr<std::vector<CancelOrder>> TaskPool::OnResult(WorkerId worker, JobId job_id, int64_t task,
                                                             Matrix result, double compute_seconds,
                                                             double delay_seconds) {
+  return AcceptResult(worker, job_id, task, &result, nullptr, compute_seconds, delay_seconds);
+}
+
+absl::StatusOr<std::vector<CancelOrder>> TaskPool::OnFieldResult(WorkerId worker, JobId job_id, int64_t task,
+                                                                 FieldMatrix result, double compute_seconds,
+                                                                 double delay_seconds) {
+  return AcceptResult(worker, job_id, task, nullptr, &result, compute_seconds, delay_seconds);
+}
+
+absl::StatusOr<std::vector<CancelOrder>> TaskPool::AcceptResult(WorkerId worker, JobId job_id, int64_t task,
+                                                                Matrix* result, FieldMatrix* field_result,
+                                                                double compute_seconds, double delay_seconds) {
+  const int64_t result_rows = result ? result->rows() : field_result->rows();
   std::shared_ptr<Job> job;
   std::shared_ptr<const TaskSpec> spec;  // as generated for encoding
   std::vector<CancelOrder> cancels;
@@ -280,15 +341,21 @@ absl::StatusOr<std::vector<CancelOrder>> TaskPool::OnResult(WorkerId worker, Job
       return absl::FailedPreconditionError(
           absl::StrCat("worker ", worker, " does not hold task ", task, " of job ", job_id));
     }
+    if ((job->priv != nullptr) != (field_result != nullptr)) {
+      Requeue(*job, task);
+      return absl::InvalidArgumentError(absl::StrCat("job ", job_id, " task ", task, ": ",
+                                                     field_result ? "field elements" : "float32 values",
+                                                     " for a ", job->priv ? "T-private" : "float", " job"));
+    }
     job->stats.tasks_returned++;
     if (auto sp = job->specs.find(task); sp != job->specs.end()) spec = sp->second;
     if (job->returned.contains(task)) {  // a speculative copy lost the race
       job->stats.tasks_wasted++;
-      job->stats.rows_wasted += result.rows();
+      job->stats.rows_wasted += result_rows;
       return cancels;
     }
     job->returned.insert(task);
-    if (verify_ && spec) {
+    if (verify_ && spec && result) {
       if (auto c = job->coded_blocks.find(task); c != job->coded_blocks.end()) coded_block = c->second;
       verify_rng = Pcg32(MixSeed(verify_seed_, verify_count_++), 0x76);  // "v"
       verify = true;
@@ -301,9 +368,9 @@ absl::StatusOr<std::vector<CancelOrder>> TaskPool::OnResult(WorkerId worker, Job
     const absl::Time start = clock_->Now();
     absl::Status check;
     if (coded_block) {
-      check = FreivaldsCheck(*coded_block, *job->b, result, verify_rng);
+      check = FreivaldsCheck(*coded_block, *job->b, *result, verify_rng);
     } else if (auto block = job->code->PlainBlock(*spec)) {
-      check = FreivaldsCheck(job->a.middleRows(block->first, block->second - block->first), *job->b, result,
+      check = FreivaldsCheck(job->a.middleRows(block->first, block->second - block->first), *job->b, *result,
                              verify_rng);
     } else {
       check = absl::InternalError("no rows kept to verify this result against");
@@ -330,13 +397,36 @@ absl::StatusOr<std::vector<CancelOrder>> TaskPool::OnResult(WorkerId worker, Job
   {
     absl::MutexLock lock(&job->decode_mu);
     const absl::Time start = clock_->Now();
-    absl::StatusOr<DecodeState> st = spec ? job->decoder->Add(*spec, result) : job->decoder->Add(task, result);
-    if (!st.ok()) {
-      bad = st.status();
-    } else if (*st == DecodeState::kDecodable && !job->decoded) {
-      job->decoded = true;
-      finished_now = true;
-      product = job->decoder->Decode();
+    if (PrivateJob* priv = job->priv.get()) {
+      const int64_t want_rows = priv->code.block_rows(), want_cols = job->b->cols();
+      if (field_result->rows() != want_rows || field_result->cols() != want_cols) {
+        bad = absl::InvalidArgumentError(absl::StrCat("a ", field_result->rows(), "x", field_result->cols(),
+                                                      " result for a task whose product is ", want_rows, "x",
+                                                      want_cols));
+      } else if (!job->decoded) {
+        priv->ids.push_back(task);
+        priv->results.push_back(std::move(*field_result));
+        if (static_cast<int64_t>(priv->ids.size()) >= priv->code.recovery_threshold()) {
+          job->decoded = true;
+          finished_now = true;
+          absl::StatusOr<MatrixD> exact = priv->code.Decode(priv->ids, priv->results);
+          if (exact.ok()) {
+            product = Matrix((*exact * (priv->a_scale * priv->b_scale)).cast<float>());
+          } else {
+            product = exact.status();
+          }
+          priv->results.clear();
+        }
+      }
+    } else {
+      absl::StatusOr<DecodeState> st = spec ? job->decoder->Add(*spec, *result) : job->decoder->Add(task, *result);
+      if (!st.ok()) {
+        bad = st.status();
+      } else if (*st == DecodeState::kDecodable && !job->decoded) {
+        job->decoded = true;
+        finished_now = true;
+        product = job->decoder->Decode();
+      }
     }
     decode_seconds = absl::ToDoubleSeconds(clock_->Now() - start);
   }
@@ -361,11 +451,11 @@ absl::StatusOr<std::vector<CancelOrder>> TaskPool::OnResult(WorkerId worker, Job
       o = job->outstanding.erase(o);
     }
     job->stats.tasks_per_worker[worker]++;
-    job->stats.rows_per_worker[worker] += result.rows();
+    job->stats.rows_per_worker[worker] += result_rows;
     job->stats.compute_seconds += compute_seconds;
     if (const double busy = std::max(compute_seconds, round_trip - delay_seconds); busy > 0) {
       // This worker's speed, for sizing its next rateless tasks.
-      const double rate = static_cast<double>(result.rows()) / busy;
+      const double rate = static_cast<double>(result_rows) / busy;
       auto [it, fresh] = rows_per_second_.emplace(worker, rate);
       if (!fresh) it->second = 0.5 * it->second + 0.5 * rate;
     }
@@ -408,7 +498,7 @@ void TaskPool::OnWorkerLost(WorkerId worker) {
       it = job->outstanding.erase(it);
       // Fixed-rate codes re-issue the task; rateless codes generate others.
       Requeue(*job, task);
-      if (!job->code->num_tasks() && job->outstanding.count(task) == 0) job->specs.erase(task);
+      if (!NumTasks(*job) && job->outstanding.count(task) == 0) job->specs.erase(task);
     }
   }
 }
@@ -453,7 +543,7 @@ std::vector<CancelOrder> TaskPool::FailIf(const std::function<absl::Status(const
 std::vector<CancelOrder> TaskPool::Expire() {
   return FailIf([](const Job& job, absl::Time now) {
     if (now < job.deadline) return absl::OkStatus();
-    return absl::DeadlineExceededError(absl::StrCat("job ", job.id, " (", job.code->name(),
+    return absl::DeadlineExceededError(absl::StrCat("job ", job.id, " (", CodeName(job),
                                                     ") missed its deadline after ",
                                                     absl::FormatDuration(now - job.submitted), ": ",
                                                     job.returned.size(), " task results accepted, not yet decodable"));

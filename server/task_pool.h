@@ -27,6 +27,7 @@
 #include "absl/time/time.h"
 #include "codes/code.h"
 #include "codes/factory.h"
+#include "codes/private_code.h"
 #include "common/clock.h"
 #include "common/matrix.h"
 
@@ -67,10 +68,14 @@ struct Assignment {
   // straight from A, never copied first).
   std::shared_ptr<const void> owner;
   const float* data = nullptr;
+  // A T-private task instead: rows x cols field elements (data is null).
+  const uint64_t* field_data = nullptr;
   int64_t rows = 0, cols = 0;
   std::shared_ptr<const Matrix> b;
 
+  bool field() const { return field_data != nullptr; }
   Eigen::Map<const Matrix> coded_rows() const { return Eigen::Map<const Matrix>(data, rows, cols); }
+  Eigen::Map<const FieldMatrix> field_rows() const { return Eigen::Map<const FieldMatrix>(field_data, rows, cols); }
 };
 
 // Tell `worker` to stop `task` of `job`. task < 0: the job is over, stop all
@@ -118,9 +123,13 @@ class TaskPool {
 
   // Queues A·B under `spec`. Strategy kSpeculative: uncoded, and once every
   // task is out, an idle worker gets a copy of the oldest outstanding task;
-  // the first result wins, the other copy is cancelled. The job fails with
-  // DeadlineExceeded at `deadline` (see Expire). InvalidArgument for bad
-  // shapes or parameters.
+  // the first result wins, the other copy is cancelled. Strategy kPrivate
+  // (codes/private_code.h): A and B are quantized to fixed point, A's n
+  // field-element tasks are encoded (with fresh random masks) at submission,
+  // workers get B as small integers and field tasks, return field results
+  // (OnFieldResult), and any k + t of them decode; the product carries the
+  // quantization error only. The job fails with DeadlineExceeded at
+  // `deadline` (see Expire). InvalidArgument for bad shapes or parameters.
   absl::StatusOr<JobId> Submit(Matrix a, Matrix b, const CodeSpec& spec, JobCallback done,
                                absl::Time deadline = absl::InfiniteFuture());
 
@@ -140,6 +149,12 @@ class TaskPool {
   // (excluded from its speed estimate).
   absl::StatusOr<std::vector<CancelOrder>> OnResult(WorkerId worker, JobId job, int64_t task, Matrix result,
                                                     double compute_seconds = 0, double delay_seconds = 0);
+  // The same for a T-private job's result (field elements, each < p); a
+  // float result for such a job, or a field result for a float job, is
+  // InvalidArgument. Private results are not verified (SetVerifyResults
+  // checks float jobs).
+  absl::StatusOr<std::vector<CancelOrder>> OnFieldResult(WorkerId worker, JobId job, int64_t task, FieldMatrix result,
+                                                         double compute_seconds = 0, double delay_seconds = 0);
 
   // The worker could not compute `task` (or sent a malformed result): the
   // task goes back to the queue (fixed-rate codes) for someone else. NotFound
@@ -167,9 +182,19 @@ class TaskPool {
     bool speculative_copy;
     absl::Time sent;  // handed out (for the worker's speed estimate)
   };
+  // The T-private strategy's state: its code, the encoded tasks and the
+  // field results so far.
+  struct PrivateJob {
+    PrivateCode code;
+    double a_scale = 1, b_scale = 1;  // A ~= A_q * a_scale (codes/private_code.h)
+    std::vector<std::shared_ptr<const FieldMatrix>> blocks;  // task i's rows
+    std::vector<int64_t> ids;                                // accepted results, in arrival order
+    std::vector<FieldMatrix> results;
+  };
   struct Job {
     JobId id;
-    std::unique_ptr<Code> code;
+    std::unique_ptr<Code> code;          // null for a private job
+    std::unique_ptr<PrivateJob> priv;    // set for a private job
     Matrix a;
     std::shared_ptr<const Matrix> b;
     std::unique_ptr<Decoder> decoder;
@@ -200,6 +225,14 @@ class TaskPool {
     bool decoded ABSL_GUARDED_BY(decode_mu) = false;
   };
 
+  // Fixed-rate task count (nullopt: rateless) and a name for logs.
+  static std::optional<int64_t> NumTasks(const Job& job);
+  static std::string CodeName(const Job& job);
+  absl::StatusOr<std::shared_ptr<Job>> NewPrivateJob(const Matrix& a, const Matrix& b, const CodeSpec& spec);
+  // OnResult and OnFieldResult: exactly one of the results is set.
+  absl::StatusOr<std::vector<CancelOrder>> AcceptResult(WorkerId worker, JobId job, int64_t task, Matrix* result,
+                                                        FieldMatrix* field_result, double compute_seconds,
+                                                        double delay_seconds);
   // Picks a task id for `worker` from `job` (mu_ held); nullopt if none.
   std::optional<std::pair<int64_t, bool>> PickTask(Job& job, WorkerId worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::vector<CancelOrder> CancelAll(Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -183,7 +183,8 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
         if (options_.delay_scope == WorkerOptions::DelayScope::kTask || delayed_jobs.insert(t.job).second) {
           delay = delays_.Next();
         }
-        r = executor_.Run(t.rows.view(), *b, delay, &t.cancel->note);
+        r = t.rows.field() ? executor_.RunField(t.rows.field_view(), *b, delay, &t.cancel->note)
+                           : executor_.Run(t.rows.view(), *b, delay, &t.cancel->note);
       }
     }
     {
@@ -198,7 +199,14 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
       // included: they stand for a slower device); the delay apart.
       res->set_compute_seconds(r->busy_seconds());
       res->set_delay_seconds(r->delay_seconds);
-      if (options_.corrupt_results > 0) {
+      if (options_.corrupt_results > 0 && t.rows.field()) {
+        Pcg32 rng(MixSeed(options_.seed, corrupt_draws_++), 0x636f7272);  // "corr"
+        if (rng.UniformDouble() < options_.corrupt_results && r->field_product.size() > 0) {
+          uint64_t& x = r->field_product(rng.UniformInt(static_cast<uint32_t>(r->field_product.rows())),
+                                         rng.UniformInt(static_cast<uint32_t>(r->field_product.cols())));
+          x = (x + 1) % kFieldPrime;
+        }
+      } else if (options_.corrupt_results > 0) {
         Pcg32 rng(MixSeed(options_.seed, corrupt_draws_++), 0x636f7272);  // "corr"
         if (rng.UniformDouble() < options_.corrupt_results && r->product.size() > 0) {
           float& x = r->product(rng.UniformInt(static_cast<uint32_t>(r->product.rows())),
@@ -207,7 +215,11 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
           Log().debug("{}: corrupting the result of job {} task {} (--corrupt_results)", options_.name, t.job, t.task);
         }
       }
-      MatrixToProto(r->product, res->mutable_product());
+      if (t.rows.field()) {
+        FieldMatrixToProto(r->field_product, res->mutable_product());
+      } else {
+        MatrixToProto(r->product, res->mutable_product());
+      }
       if (!write(out)) return false;
       const int64_t n = ++results_sent_;
       if (options_.fail_after > 0 && n >= options_.fail_after) {
@@ -273,7 +285,7 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
       std::lock_guard<std::mutex> lock(session.mu);
       session.live[{t.job, t.task}] = t.cancel;
       auto it = session.b.find(t.job);
-      const bool tiny = may_inline && session.queue.empty() && it != session.b.end() &&
+      const bool tiny = may_inline && !t.rows.field() && session.queue.empty() && it != session.b.end() &&
                         t.rows.rows() * t.rows.cols() * it->second->cols() <= kInlineMacs;
       if (!tiny) {
         session.queue.push_back(std::move(t));

@@ -12,6 +12,7 @@
 #define CODEDGE_WORKER_EXECUTOR_H_
 
 #include <cstdint>
+#include <functional>
 
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
@@ -35,6 +36,7 @@ struct ExecOptions {
 
 struct ExecResult {
   Matrix product;
+  FieldMatrix field_product;  // RunField's result (product is then empty)
   double compute_seconds = 0;   // the product itself
   double injected_seconds = 0;  // delay + slowdown and row-time waits
   double delay_seconds = 0;     // the delay before the task alone
@@ -52,8 +54,17 @@ class TaskExecutor {
   // notified first; InvalidArgument if the shapes do not chain.
   absl::StatusOr<ExecResult> Run(ConstMatrixRef rows, const Matrix& b, absl::Duration delay,
                                  absl::Notification* cancel) const;
+  // A T-private task: rows (field elements) . B mod p (common/field.h), B
+  // given as float32 integers; the same delays, slowdown and cancellation.
+  // InvalidArgument if the shapes do not chain or B holds non-integers.
+  absl::StatusOr<ExecResult> RunField(Eigen::Map<const FieldMatrix> rows, const Matrix& b, absl::Duration delay,
+                                      absl::Notification* cancel) const;
 
  private:
+  // The delay, then `compute(first_row, count)` over row chunks of about
+  // kChunkMacs (`macs_per_row` each), then the emulated slowness.
+  absl::Status Execute(int64_t rows, int64_t macs_per_row, absl::Duration delay, absl::Notification* cancel,
+                       const std::function<void(int64_t, int64_t)>& compute_rows, ExecResult* out) const;
   TaskExecutor(ExecOptions options, Clock* clock) : options_(options), clock_(clock) {}
   ExecOptions options_;
   Clock* clock_;

@@ -83,7 +83,7 @@ TEST_CASE("Every strategy returns A·B over gRPC with 1, 3 and 10 workers", "[cl
     Cluster cluster(n);
     auto stub = cluster.Stub();
     for (const char* spec : {"uncoded:k=10", "speculative:k=10", "replication:k=6,copies=2", "mds:m=12,n=8",
-                             "lt:symbols_per_task=15"}) {
+                             "lt:symbols_per_task=15", "private:k=6,t=2,n=10"}) {
       INFO(spec << " workers=" << n);
       v1::MultiplyResponse resp;
       grpc::Status st = Multiply(*stub, a, b, spec, &resp);
@@ -188,7 +188,9 @@ TEST_CASE("Task blocks sent in pieces decode to the product for plain and coded 
   o.workers.task_piece_bytes = 4096;
   Cluster cluster(3, {}, o);
   auto stub = cluster.Stub();
-  for (const char* spec : {"uncoded:k=3", "replication:k=2,copies=2", "mds:m=5,n=3", "lt:symbols_per_task=50"}) {
+  // T-private blocks: 8 bytes an element, 8 rows a piece.
+  for (const char* spec : {"uncoded:k=3", "replication:k=2,copies=2", "mds:m=5,n=3", "lt:symbols_per_task=50",
+                           "private:k=3,t=1,n=5"}) {
     INFO(spec);
     v1::MultiplyResponse resp;
     REQUIRE(Multiply(*stub, a, b, spec, &resp).ok());

@@ -29,6 +29,52 @@ TEST_CASE("Matrices round-trip through the wire format bit for bit", "[convert]"
   CHECK(*back == wide.leftCols(3));
 }
 
+TEST_CASE("Field-element matrices round-trip and are told apart from float ones", "[convert][bad-input]") {
+  Pcg32 rng(7, 8);
+  FieldMatrix fm(5, 3);
+  for (int64_t i = 0; i < fm.size(); ++i) fm.data()[i] = rng.NextU64() % kFieldPrime;
+  fm(4, 2) = kFieldPrime - 1;
+  v1::MatrixProto p;
+  FieldMatrixToProto(fm, &p);
+  CHECK(p.data().size() == 5 * 3 * 8);
+  auto back = FieldMatrixFromProto(p, "result");
+  REQUIRE(back.ok());
+  CHECK(*back == fm);
+  // Taken without a copy, viewed as field elements.
+  v1::MatrixProto taken = p;
+  auto w = TakeMatrixFromProto(&taken, "task rows");
+  REQUIRE(w.ok());
+  CHECK(w->field());
+  CHECK(FieldMatrix(w->field_view()) == fm);
+  // Neither reader accepts the other kind.
+  auto as_float = MatrixFromProto(p, "result");
+  CHECK(as_float.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(as_float.status().message().find("field elements where float32") != std::string_view::npos);
+  v1::MatrixProto f;
+  MatrixToProto(Matrix::Ones(2, 2), &f);
+  CHECK(FieldMatrixFromProto(f, "result").status().code() == absl::StatusCode::kInvalidArgument);
+  // p itself (non-canonical), a short buffer and an unknown element type.
+  v1::MatrixProto big = p;
+  reinterpret_cast<uint64_t*>(big.mutable_data()->data())[7] = kFieldPrime;
+  auto st = FieldMatrixFromProto(big, "result");
+  CHECK(st.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(st.status().message().find("row 2, column 1 is not in [0, 2^61 - 1)") != std::string_view::npos);
+  v1::MatrixProto short_data = p;
+  short_data.mutable_data()->resize(5 * 3 * 4);  // float-sized data for a field matrix
+  CHECK(FieldMatrixFromProto(short_data, "result").status().code() == absl::StatusCode::kInvalidArgument);
+  v1::MatrixProto unknown = f;
+  unknown.set_element(static_cast<v1::ElementType>(7));
+  CHECK(MatrixFromProto(unknown, "B").status().code() == absl::StatusCode::kInvalidArgument);
+  // A field block cannot continue with float pieces.
+  v1::MatrixProto first = p;
+  auto block = TakeMatrixFromProto(&first, "task rows");
+  REQUIRE(block.ok());
+  REQUIRE(block->Reserve(7, "task").ok());
+  v1::MatrixProto float_piece;
+  MatrixToProto(Matrix::Ones(2, 3), &float_piece);
+  CHECK(block->Append(&float_piece, "piece").code() == absl::StatusCode::kInvalidArgument);
+}
+
 TEST_CASE("A task sent as header, raw block, trailer is the message protobuf would serialize", "[convert]") {
   Pcg32 rng(3, 4);
   // Ids and shapes around the varint length boundaries (1, 2, 3 and 4 byte
@@ -37,32 +83,52 @@ TEST_CASE("A task sent as header, raw block, trailer is the message protobuf wou
   for (auto [rows, cols] : {std::pair<int64_t, int64_t>{1, 1}, {1, 31}, {1, 32}, {3, 7}, {127, 1}, {100, 100},
                             {300, 1000}}) {
     for (auto [job, task] : {std::pair<uint64_t, int64_t>{0, 0}, {1, 5}, {1ull << 40, (int64_t{1} << 50) + 3}}) {
-      for (int kind = 0; kind < 3; ++kind) {
-        const bool piece = kind == 2;
-        const int64_t total = kind == 1 ? rows * 3 + 1 : 0;
+      for (int kind = 0; kind < 6; ++kind) {
+        const bool piece = kind % 3 == 2;
+        const bool field = kind >= 3;  // T-private blocks: uint64 field elements
+        const int64_t total = kind % 3 == 1 ? rows * 3 + 1 : 0;
         const Matrix m = RandomUniformMatrix(rows, cols, rng);
+        FieldMatrix fm(rows, cols);
+        for (int64_t i = 0; i < fm.size(); ++i) fm.data()[i] = rng.NextU64() % kFieldPrime;
+        auto pack = [&](v1::MatrixProto* out) {
+          if (field) {
+            FieldMatrixToProto(fm, out);
+          } else {
+            MatrixToProto(m, out);
+          }
+        };
         v1::ServerMessage expected;
         if (piece) {
           expected.mutable_task_piece()->set_job_id(job);
           expected.mutable_task_piece()->set_task_id(task);
-          MatrixToProto(m, expected.mutable_task_piece()->mutable_coded_rows());
+          pack(expected.mutable_task_piece()->mutable_coded_rows());
         } else {
           expected.mutable_task()->set_job_id(job);
           expected.mutable_task()->set_task_id(task);
           expected.mutable_task()->set_total_rows(total);
-          MatrixToProto(m, expected.mutable_task()->mutable_coded_rows());
+          pack(expected.mutable_task()->mutable_coded_rows());
         }
-        const BlockMessageFrame f = TaskBlockFrame(piece, job, task, rows, cols, total);
+        const BlockMessageFrame f = TaskBlockFrame(piece, job, task, rows, cols, total, field);
         std::string wire = f.header;
-        wire.append(reinterpret_cast<const char*>(m.data()), static_cast<size_t>(m.size()) * 4);
+        if (field) {
+          wire.append(reinterpret_cast<const char*>(fm.data()), static_cast<size_t>(fm.size()) * 8);
+        } else {
+          wire.append(reinterpret_cast<const char*>(m.data()), static_cast<size_t>(m.size()) * 4);
+        }
         wire += f.trailer;
         CHECK(wire == expected.SerializeAsString());
         v1::ServerMessage parsed;
         REQUIRE(parsed.ParseFromString(wire));
         const v1::MatrixProto& got = piece ? parsed.task_piece().coded_rows() : parsed.task().coded_rows();
-        auto back = MatrixFromProto(got, "rows");
-        REQUIRE(back.ok());
-        CHECK(*back == m);
+        if (field) {
+          auto back = FieldMatrixFromProto(got, "rows");
+          REQUIRE(back.ok());
+          CHECK(*back == fm);
+        } else {
+          auto back = MatrixFromProto(got, "rows");
+          REQUIRE(back.ok());
+          CHECK(*back == m);
+        }
       }
     }
   }

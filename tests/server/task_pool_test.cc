@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 
+#include "common/field.h"
 #include "common/matrix_util.h"
 #include "server/task_pool.h"
 
@@ -55,8 +56,15 @@ void Run(TaskPool& pool, std::vector<FakeWorker>& workers, std::vector<Outcome*>
       if (!w.alive || w.straggler || w.held.empty()) continue;
       Assignment a = w.held.front();
       w.held.pop_front();
-      Matrix product = a.coded_rows() * w.b_cache[a.job];
-      auto cancels = pool.OnResult(w.id, a.job, a.task, std::move(product));
+      absl::StatusOr<std::vector<CancelOrder>> cancels;
+      if (a.field()) {  // a T-private task: the product mod p, B as integers
+        auto b_int = IntegersFromFloat(w.b_cache[a.job]);
+        REQUIRE(b_int.ok());
+        cancels = pool.OnFieldResult(w.id, a.job, a.task, FieldProduct(a.field_rows(), *b_int));
+      } else {
+        Matrix product = a.coded_rows() * w.b_cache[a.job];
+        cancels = pool.OnResult(w.id, a.job, a.task, std::move(product));
+      }
       w.results_sent++;
       if (!cancels.ok()) {
         REQUIRE(cancels.status().code() == absl::StatusCode::kNotFound);  // late result of a finished job
@@ -98,6 +106,115 @@ TEST_CASE("Every strategy returns A·B through the pool with 1, 3 and 10 workers
       for (const FakeWorker& w : workers) CHECK(w.b_received <= 1);
     }
   }
+}
+
+// The largest error fixed point may cause in an entry of A·B: |A - A_q s_a|
+// <= s_a / 2 entrywise (likewise B), summed over the inner dimension.
+double QuantizationBound(const Matrix& a, const Matrix& b, int bits) {
+  const double top = std::ldexp(1.0, bits - 1) - 1;
+  const double ma = a.cwiseAbs().maxCoeff(), mb = b.cwiseAbs().maxCoeff();
+  const double sa = ma / top, sb = mb / top;
+  return static_cast<double>(a.cols()) * (sa / 2 * mb + ma * sb / 2 + sa * sb / 4);
+}
+
+TEST_CASE("A T-private job returns A.B within the fixed-point bound despite stragglers", "[pool][private]") {
+  Pcg32 rng(12, 12);
+  for (auto [rows, inner, cols] : {std::tuple<int64_t, int64_t, int64_t>{60, 7, 4}, {23, 30, 1}, {1, 5, 3}}) {
+    for (int stragglers : {0, 3}) {
+      INFO(rows << "x" << inner << "x" << cols << ", " << stragglers << " stragglers");
+      const Matrix a = RandomUniformMatrix(rows, inner, rng), b = RandomUniformMatrix(inner, cols, rng);
+      TaskPool pool;
+      auto workers = Workers(15);  // n = 15 tasks, any 12 decode
+      for (int s = 0; s < stragglers; ++s) workers[s].straggler = true;
+      for (FakeWorker& w : workers) w.credits = 1;
+      Outcome out;
+      REQUIRE(pool.Submit(a, b, *ParseCodeSpec("private:k=10,t=2,n=15,bits=16"),
+                          [&](auto r) { out.result = std::move(r); }).ok());
+      Run(pool, workers, {&out});
+      REQUIRE(out.result.has_value());
+      REQUIRE(out.result->ok());
+      const Matrix& got = (*out.result)->product;
+      REQUIRE(got.rows() == rows);
+      REQUIRE(got.cols() == cols);
+      const double worst = (got.cast<double>() - Exact(a, b)).cwiseAbs().maxCoeff();
+      // The bound plus float32 rounding of the decoded values.
+      CHECK(worst <= QuantizationBound(a, b, 16) + 1e-6 * Exact(a, b).cwiseAbs().maxCoeff());
+      CHECK(RelativeError(got, Exact(a, b)) < 1e-3);
+      CHECK((*out.result)->stats.tasks_per_worker.size() == 12);  // k + t results, one per worker
+      for (int s = 0; s < stragglers; ++s) CHECK(workers[s].held.empty());  // cancelled
+    }
+  }
+}
+
+TEST_CASE("T-private tasks carry field elements that look uniform, never rows of A", "[pool][private]") {
+  Pcg32 rng(13, 13);
+  const Matrix a = RandomUniformMatrix(40, 16, rng), b = RandomUniformMatrix(16, 3, rng);
+  TaskPool pool;
+  REQUIRE(pool.Submit(a, b, *ParseCodeSpec("private:k=4,t=2,n=8"), [](auto) {}).ok());
+  int64_t elements = 0, small = 0;
+  for (int t = 0; t < 8; ++t) {
+    auto task = pool.NextTask(1);
+    REQUIRE(task.has_value());
+    REQUIRE(task->field());
+    CHECK(task->data == nullptr);
+    // B travels as small integers (the quantized weights).
+    if (task->b) CHECK(IntegersFromFloat(*task->b).ok());
+    const auto rows = task->field_rows();
+    CHECK(rows.rows() == 10);
+    for (int64_t i = 0; i < rows.size(); ++i) {
+      const uint64_t v = rows.data()[i];
+      CHECK(v < kFieldPrime);
+      // A quantized entry of A is a signed 16-bit integer: in the field, v
+      // or p - v below 2^15. A uniform element is that small with
+      // probability 2^-45.
+      small += (v < (uint64_t{1} << 15) || kFieldPrime - v < (uint64_t{1} << 15)) ? 1 : 0;
+      elements++;
+    }
+  }
+  CHECK(elements == 8 * 10 * 16);
+  CHECK(small == 0);
+  CHECK(!pool.NextTask(1).has_value());  // n tasks, no more
+}
+
+TEST_CASE("T-private jobs refuse float results, bad shapes and bad parameters", "[pool][private][bad-input]") {
+  Pcg32 rng(14, 14);
+  const Matrix a = RandomUniformMatrix(20, 3, rng), b = RandomUniformMatrix(3, 2, rng);
+  TaskPool pool;
+  auto noop = [](absl::StatusOr<JobResult>) {};
+  CHECK(pool.Submit(a, b, *ParseCodeSpec("private:k=10,t=2,n=11"), noop).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  CHECK(ParseCodeSpec("private:bits=17").status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(ParseCodeSpec("private:m=3").status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(MakeCode(*ParseCodeSpec("private"), 10).status().code() == absl::StatusCode::kInvalidArgument);
+  Matrix bad = a;
+  bad(3, 1) = std::numeric_limits<float>::infinity();
+  CHECK(pool.Submit(bad, b, *ParseCodeSpec("private:k=2,t=1,n=4"), noop).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+
+  Outcome out;
+  const JobId id = *pool.Submit(a, b, *ParseCodeSpec("private:k=2,t=1,n=4"), [&](auto r) { out.result = std::move(r); });
+  auto t0 = pool.NextTask(1);
+  REQUIRE(t0.has_value());
+  // A float result for a private job, then a wrong shape: refused, re-queued.
+  CHECK(pool.OnResult(1, id, t0->task, Matrix::Zero(10, 2)).status().code() == absl::StatusCode::kInvalidArgument);
+  auto t1 = pool.NextTask(1);
+  REQUIRE(t1.has_value());
+  CHECK(pool.OnFieldResult(1, id, t1->task, FieldMatrix::Zero(9, 2)).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  // And a field result for a float job.
+  TaskPool other;
+  const JobId fid = *other.Submit(a, b, *ParseCodeSpec("uncoded:k=2"), noop);
+  auto ft = other.NextTask(2);
+  REQUIRE(ft.has_value());
+  CHECK(other.OnFieldResult(2, fid, ft->task, FieldMatrix::Zero(10, 2)).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  // The private job still completes from the re-queued tasks.
+  auto workers = Workers(3);
+  workers[0].b_cache[id] = *t0->b;  // worker 1 already has B
+  Run(pool, workers, {&out});
+  REQUIRE(out.result.has_value());
+  REQUIRE(out.result->ok());
+  CHECK(RelativeError((*out.result)->product, Exact(a, b)) < 1e-3);
 }
 
 TEST_CASE("A straggler does not hold up coded jobs, and its tasks are cancelled", "[pool]") {

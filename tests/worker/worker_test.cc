@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include "common/field.h"
+
 #include <cmath>
 #include <thread>
 
@@ -66,6 +68,49 @@ TEST_CASE("The executor computes rows . B exactly as a plain product", "[worker]
   CHECK(TaskExecutor::Create({.slowdown = 0.5}).status().code() == absl::StatusCode::kInvalidArgument);
   CHECK(TaskExecutor::Create({.chunk_rows = -1}).status().code() == absl::StatusCode::kInvalidArgument);
   CHECK(TaskExecutor::Create({.chunk_rows = 0}).ok());  // automatic
+}
+
+TEST_CASE("The executor computes a T-private task's product mod p as naive field arithmetic does", "[worker][executor][private]") {
+  Pcg32 rng(1, 2);
+  FieldMatrix rows(300, 20);
+  for (int64_t i = 0; i < rows.size(); ++i) rows.data()[i] = rng.NextU64() % kFieldPrime;
+  rows(0, 0) = kFieldPrime - 1;
+  Matrix b(20, 5);
+  for (int64_t i = 0; i < b.size(); ++i) b.data()[i] = static_cast<float>(static_cast<int>(rng.UniformInt(65535)) - 32767);
+  auto ex = TaskExecutor::Create({.chunk_rows = 64});
+  REQUIRE(ex.ok());
+  auto r = ex->RunField(Eigen::Map<const FieldMatrix>(rows.data(), rows.rows(), rows.cols()), b, absl::ZeroDuration(),
+                        nullptr);
+  REQUIRE(r.ok());
+  REQUIRE(r->field_product.rows() == 300);
+  REQUIRE(r->field_product.cols() == 5);
+  CHECK(r->product.size() == 0);
+  int64_t mismatches = 0;
+  for (int64_t i = 0; i < rows.rows(); ++i) {
+    for (int64_t j = 0; j < b.cols(); ++j) {
+      uint64_t want = 0;
+      for (int64_t l = 0; l < rows.cols(); ++l) {
+        const float v = b(l, j);
+        const uint64_t bv = v >= 0 ? static_cast<uint64_t>(v) : kFieldPrime - static_cast<uint64_t>(-v);
+        want = FieldAdd(want, FieldMul(rows(i, l), bv));
+      }
+      mismatches += r->field_product(i, j) != want ? 1 : 0;
+    }
+  }
+  CHECK(mismatches == 0);
+  // B must hold 16-bit integers; shapes must chain; a cancel stops it.
+  const auto view = Eigen::Map<const FieldMatrix>(rows.data(), rows.rows(), rows.cols());
+  Matrix frac = b;
+  frac(3, 2) = 0.5f;
+  CHECK(ex->RunField(view, frac, absl::ZeroDuration(), nullptr).status().code() == absl::StatusCode::kInvalidArgument);
+  Matrix big = b;
+  big(1, 1) = 40000.0f;
+  CHECK(ex->RunField(view, big, absl::ZeroDuration(), nullptr).status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(ex->RunField(view, Matrix::Ones(19, 5), absl::ZeroDuration(), nullptr).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  absl::Notification cancel;
+  cancel.Notify();
+  CHECK(ex->RunField(view, b, absl::ZeroDuration(), &cancel).status().code() == absl::StatusCode::kCancelled);
 }
 
 TEST_CASE("A cancel interrupts the injected delay at once", "[worker][executor]") {

@@ -1,0 +1,38 @@
+// Arithmetic in the prime field F_p, p = 2^61 - 1 (kFieldPrime,
+// common/matrix.h): what the T-private strategy's server (codes/
+// private_code.h) and its workers (worker/executor.h) compute with.
+#ifndef CODEDGE_COMMON_FIELD_H_
+#define CODEDGE_COMMON_FIELD_H_
+
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+#include "common/matrix.h"
+
+namespace codedge {
+
+// Signed fixed-point integers (|entry| < 2^15): quantized A and B.
+using QuantMatrix = Eigen::Matrix<int32_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+uint64_t FieldMul(uint64_t a, uint64_t b);
+uint64_t FieldAdd(uint64_t a, uint64_t b);
+uint64_t FieldSub(uint64_t a, uint64_t b);
+uint64_t FieldInv(uint64_t a);  // a != 0
+// x mod p for any 128-bit x.
+uint64_t Reduce128(unsigned __int128 x);
+
+// What a worker computes: rows . b mod p (rows: any uint64, b small signed;
+// the sums fit 128 bits for inner dimensions below 2^30).
+// Exact double GEMMs on 21-bit limbs (BLAS speed) when |b| < 2^15 and the
+// inner dimension is at most 2^16; FieldProductNaive (128-bit
+// multiply-adds, the tests' oracle) otherwise.
+FieldMatrix FieldProduct(ConstFieldMatrixRef rows, const QuantMatrix& b);
+FieldMatrix FieldProductNaive(ConstFieldMatrixRef rows, const QuantMatrix& b);
+
+// B of a T-private job as it travels (float32 holding integers) back to
+// integers; InvalidArgument for a non-integer or |entry| >= 2^15.
+absl::StatusOr<QuantMatrix> IntegersFromFloat(ConstMatrixRef b);
+
+}  // namespace codedge
+
+#endif  // CODEDGE_COMMON_FIELD_H_
