@@ -294,7 +294,7 @@ int RunStatus() {
     std::cout << absl::StrFormat("%6d  %-20s %8d %10d %12.0f %12.1f s  %s\n", w.worker_id(), w.worker_name(),
                                  w.credits(), w.tasks_done(), w.rows_per_second(),
                                  1e-6 * static_cast<double>(now - w.last_seen_unix_micros()),
-                                 w.faulty() ? "faulty (no tasks)" : "ok");
+                                 w.faulty() ? "faulty (no tasks)" : w.draining() ? "draining (no tasks)" : "ok");
   }
   return 0;
 }

@@ -111,6 +111,7 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
       }
       case v1::WorkerMessage::kResult: OnResult(in_.result()); break;
       case v1::WorkerMessage::kHeartbeat: break;
+      case v1::WorkerMessage::kDrain: OnDrain(); break;
       default: Close(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "empty worker message")); return;
     }
     bool read_more;
@@ -161,7 +162,7 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
     int pulled = 0;
     {
       absl::MutexLock lock(&mu_);
-      while (hello_ && !finishing_ && !done_ && credits_ > 0 && pulled < max) {
+      while (hello_ && !draining_ && !finishing_ && !done_ && credits_ > 0 && pulled < max) {
         std::optional<Assignment> a = svc_->pool_->NextTask(id_);
         if (!a) break;
         credits_--;
@@ -215,7 +216,7 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
 
   WorkerInfo Info() {
     absl::MutexLock lock(&mu_);
-    return WorkerInfo{id_, name_, credits_, results_, last_seen_};
+    return WorkerInfo{id_, name_, credits_, results_, last_seen_, draining_};
   }
 
  private:
@@ -238,6 +239,31 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
         static_cast<int32_t>(absl::ToInt64Milliseconds(svc_->options_.heartbeat_interval)));
     Send(m);
     Pump();  // credits may have arrived before the Hello
+  }
+
+  // The worker leaves gracefully: no more tasks; the ack tells it that
+  // none follows (it then finishes what it holds and closes the stream).
+  void OnDrain() {
+    std::string name;
+    bool ack = false;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!hello_) {
+        FinishLocked(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "first message must be Hello"));
+      } else if (!draining_) {
+        draining_ = true;
+        ack = true;
+        name = name_;
+      }
+    }
+    if (!ack) {
+      Flush();
+      return;
+    }
+    Log().info("worker {} ({}) draining: it finishes the tasks it holds and gets no more", id_, name);
+    v1::ServerMessage m;
+    m.mutable_drain_ack();
+    Send(m);
   }
 
   void OnResult(const v1::TaskResult& r) {
@@ -359,6 +385,7 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool hello_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;  // the worker asked for no more tasks
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool done_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status final_status_ ABSL_GUARDED_BY(mu_);
@@ -590,6 +617,7 @@ grpc::ServerUnaryReactor* ComputeService::ClusterStatus(grpc::CallbackServerCont
     s->set_tasks_done(w.results);
     s->set_rows_per_second(pool_->RowsPerSecond(w.id));
     s->set_faulty(pool_->IsFaulty(w.id));
+    s->set_draining(w.draining);
     s->set_last_seen_unix_micros(absl::ToUnixMicros(w.last_seen));
   }
   resp->set_jobs_in_flight(pool_->jobs_in_flight());

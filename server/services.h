@@ -75,6 +75,7 @@ class WorkerService final : public grpc::CallbackGenericService {
     int credits;
     int64_t results;
     absl::Time last_seen;
+    bool draining;
   };
   std::vector<WorkerInfo> Workers();
 

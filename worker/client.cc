@@ -45,6 +45,7 @@ struct Session {
   std::map<uint64_t, std::shared_ptr<const Matrix>> b;                     // guarded by mu
   std::map<std::pair<uint64_t, int64_t>, std::shared_ptr<CancelToken>> live;  // guarded by mu
   bool ended = false;                                                      // guarded by mu
+  bool draining = false;  // drain acknowledged: the compute thread ends when the queue is empty (mu)
 };
 
 absl::Status FromGrpc(const grpc::Status& s) {
@@ -75,14 +76,19 @@ WorkerClient::WorkerClient(const WorkerOptions& options, TaskExecutor executor)
   stub_ = v1::Worker::NewStub(grpc::CreateCustomChannel(options.server, options.security.credentials, args));
 }
 
-absl::Status WorkerClient::Run(absl::Notification* stop) {
+absl::Status WorkerClient::Run(absl::Notification* stop, absl::Notification* drain) {
   absl::Duration backoff = options_.backoff_min;
   bool ever_welcomed = false, hinted = false;
   while (!stop->HasBeenNotified()) {
     bool welcomed = false;
-    absl::Status s = ServeOnce(stop, &welcomed);
+    bool drained = false;
+    absl::Status s = ServeOnce(stop, drain, &welcomed, &drained);
     ever_welcomed |= welcomed;
-    if (stop->HasBeenNotified()) break;
+    if (drained) {
+      Log().info("{}: drained: every task it held is done and sent; leaving", options_.name);
+      return absl::OkStatus();
+    }
+    if (stop->HasBeenNotified() || (drain != nullptr && drain->HasBeenNotified())) break;
     if (!ever_welcomed && !hinted && s.code() == absl::StatusCode::kUnavailable &&
         absl::StrContains(s.message(), "Socket closed")) {
       // A connection closed during set-up is, most often, a TLS mismatch.
@@ -107,7 +113,8 @@ absl::Status WorkerClient::Run(absl::Notification* stop) {
   return absl::OkStatus();
 }
 
-absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
+absl::Status WorkerClient::ServeOnce(absl::Notification* stop, absl::Notification* drain, bool* welcomed,
+                                     bool* drained) {
   grpc::ClientContext ctx;
   options_.security.Apply(&ctx);
   std::unique_ptr<grpc::ClientReaderWriter<v1::WorkerMessage, v1::ServerMessage>> stream = stub_->Connect(&ctx);
@@ -123,11 +130,12 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
   });
   // `ours`: we end the stream on an error of our own, so cancel it rather
   // than wait for the server to drain messages nobody will read.
+  bool writes_done = false;  // set (under write_mu, once the writers exist) when a drain closed our side
   auto finish = [&](absl::Status why, bool ours = true) {
     done.Notify();
     watcher.join();
     if (ours) ctx.TryCancel();
-    stream->WritesDone();
+    if (!writes_done) stream->WritesDone();
     grpc::Status st = stream->Finish();
     return st.ok() ? why : FromGrpc(st);
   };
@@ -158,7 +166,7 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
   std::mutex write_mu;
   auto write = [&](const v1::WorkerMessage& m) {
     std::lock_guard<std::mutex> lock(write_mu);
-    return stream->Write(m);
+    return !writes_done && stream->Write(m);  // nothing after a drain's WritesDone
   };
   absl::Notification heartbeats_done;
   const absl::Duration hb_every = absl::Milliseconds(in.welcome().heartbeat_interval_ms());
@@ -168,6 +176,18 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
     while (!heartbeats_done.WaitForNotificationWithTimeout(hb_every)) {
       hb.mutable_heartbeat()->set_unix_micros(absl::ToUnixMicros(absl::Now()));
       if (!write(hb)) return;
+    }
+  });
+  // Asks for a drain when `drain` is notified (the reader sees the ack).
+  std::thread drainer([&] {
+    if (drain == nullptr) return;
+    while (!heartbeats_done.WaitForNotificationWithTimeout(absl::Milliseconds(20))) {
+      if (!drain->HasBeenNotified()) continue;
+      Log().info("{}: draining: asking {} for no more tasks", options_.name, options_.server);
+      v1::WorkerMessage m;
+      m.mutable_drain();
+      (void)write(m);
+      return;
     }
   });
   // Runs one task and answers the server; false when the stream is gone.
@@ -249,6 +269,7 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
     }
     return true;
   };
+  absl::Notification compute_done;  // every task received was finished during a drain
   std::thread compute([&] {
     std::set<uint64_t> delayed_jobs;
     for (;;) {
@@ -256,8 +277,16 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
       std::shared_ptr<const Matrix> b;
       {
         std::unique_lock<std::mutex> lock(session.mu);
-        session.cv.wait(lock, [&] { return session.ended || !session.queue.empty(); });
+        session.cv.wait(lock, [&] { return session.ended || session.draining || !session.queue.empty(); });
         if (session.ended) return;
+        if (session.draining && session.queue.empty()) {
+          lock.unlock();
+          compute_done.Notify();
+          std::lock_guard<std::mutex> wlock(write_mu);
+          writes_done = true;
+          stream->WritesDone();  // the results are all written
+          return;
+        }
         t = std::move(session.queue.front());
         session.queue.pop_front();
         auto it = session.b.find(t.job);
@@ -365,8 +394,19 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
         }
       }
       if (c.task_id() < 0) session.b.erase(c.job_id());  // the job is over
+    } else if (in.msg_case() == v1::ServerMessage::kDrainAck) {
+      // No task follows (every piece came before the ack): the compute
+      // thread finishes the queue, then closes our side of the stream; the
+      // server then ends it, which ends this loop. Cancels are still read.
+      *drained = true;
+      {
+        std::lock_guard<std::mutex> lock(session.mu);
+        session.draining = true;
+      }
+      session.cv.notify_all();
     }
   }
+  if (*drained && compute_done.HasBeenNotified()) why = absl::OkStatus();  // drained, not cut short
   {
     std::lock_guard<std::mutex> lock(session.mu);
     session.ended = true;
@@ -377,6 +417,7 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, bool* welcomed) {
   compute.join();
   heartbeats_done.Notify();
   heartbeat.join();
+  drainer.join();
   return finish(why, ours);
 }
 

@@ -57,7 +57,11 @@ class WorkerClient {
   // Serves until `stop` is notified (then OK), reconnecting after errors.
   // FailedPrecondition if the server refuses this worker (protocol version),
   // Unauthenticated if it refuses its token: retrying would not help.
-  absl::Status Run(absl::Notification* stop);
+  // When `drain` (optional) is notified, the worker leaves gracefully: it
+  // asks the server for no more tasks (Drain), finishes and sends every task
+  // it received, closes the stream and returns OK; `stop` still ends it at
+  // once.
+  absl::Status Run(absl::Notification* stop, absl::Notification* drain = nullptr);
 
   int64_t results_sent() const { return results_sent_.load(); }
   int64_t tasks_cancelled() const { return tasks_cancelled_.load(); }
@@ -68,7 +72,7 @@ class WorkerClient {
  private:
   WorkerClient(const WorkerOptions& options, TaskExecutor executor);
   // One stream, from Hello to its end; `welcomed` tells whether it got far.
-  absl::Status ServeOnce(absl::Notification* stop, bool* welcomed);
+  absl::Status ServeOnce(absl::Notification* stop, absl::Notification* drain, bool* welcomed, bool* drained);
 
   WorkerOptions options_;
   TaskExecutor executor_;

@@ -2,6 +2,7 @@
 // Runs until SIGINT/SIGTERM; reconnects when the server restarts.
 #include <csignal>
 #include <iostream>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -31,6 +32,9 @@ ABSL_FLAG(double, corrupt_results, 0,
           "fault tests: change one entry of this fraction of results (0..1), as a faulty or malicious device would");
 ABSL_FLAG(int64_t, chunk_rows, 0, "rows computed between cancel checks (0: automatic, ~2M multiply-adds per chunk)");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error or off");
+ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(60),
+          "on SIGTERM/SIGINT: finish the tasks held (taking no more) for at most this long, then stop; a second "
+          "signal stops at once (0: stop at once)");
 
 int main(int argc, char** argv) {
   codedge::TuneProcess();
@@ -88,14 +92,34 @@ int main(int argc, char** argv) {
     return 2;
   }
   codedge::SetComputeThreads(o.threads);
-  absl::Notification stop;
-  std::thread waiter([&] {
+  const absl::Duration drain_timeout = absl::GetFlag(FLAGS_drain_timeout);
+  if (drain_timeout < absl::ZeroDuration()) {
+    std::cerr << "edge-worker: --drain_timeout must be >= 0\n";
+    return 2;
+  }
+  // Static: the detached threads below may outlive main's frame by a moment.
+  static absl::Notification stop, drain;
+  static std::once_flag stop_once;  // the timer and a second signal may both stop
+  static auto stop_now = [] { std::call_once(stop_once, [] { stop.Notify(); }); };
+  std::thread waiter([drain_timeout, name = o.name] {
     codedge::WaitForTermination();
-    stop.Notify();
+    if (drain_timeout > absl::ZeroDuration()) {
+      codedge::Log().info("{}: termination signal: draining (at most {}; signal again to stop now)", name,
+                          absl::FormatDuration(drain_timeout));
+      drain.Notify();
+      std::thread([drain_timeout, name] {
+        if (!stop.WaitForNotificationWithTimeout(drain_timeout)) {
+          codedge::Log().warn("{}: drain not done after {}: stopping", name, absl::FormatDuration(drain_timeout));
+          stop_now();
+        }
+      }).detach();
+      codedge::WaitForTermination();
+    }
+    stop_now();
   });
   waiter.detach();  // the process ends when Run returns
 
-  absl::Status s = (*client)->Run(&stop);
+  absl::Status s = (*client)->Run(&stop, &drain);
   if (!s.ok()) {
     std::cerr << "edge-worker: " << s.message() << "\n";
     return 1;

@@ -24,7 +24,11 @@ void ServerMessage(const uint8_t* data, size_t size) {
     if (block.ok() && m.task().total_rows() > block->rows()) {
       if (block->Reserve(m.task().total_rows(), "task", kMaxElements).ok()) {
         v1::MatrixProto again;
-        MatrixToProto(block->view(), &again);
+        if (block->field()) {
+          FieldMatrixToProto(block->field_view(), &again);
+        } else {
+          MatrixToProto(block->view(), &again);
+        }
         (void)block->Append(&again, "piece");
       }
     }
@@ -35,7 +39,10 @@ void ServerMessage(const uint8_t* data, size_t size) {
 void WorkerMessage(const uint8_t* data, size_t size) {
   v1::WorkerMessage m;
   if (!m.ParseFromArray(data, static_cast<int>(size))) return;
-  if (m.has_result()) (void)MatrixFromProto(m.result().product(), "result", kMaxElements);
+  if (m.has_result()) {
+    (void)MatrixFromProto(m.result().product(), "result", kMaxElements);
+    (void)FieldMatrixFromProto(m.result().product(), "result", kMaxElements);
+  }
 }
 
 void MultiplyRequest(const uint8_t* data, size_t size) {

@@ -19,7 +19,9 @@ namespace {
 struct Cluster {
   std::unique_ptr<EdgeServer> server;
   std::vector<std::unique_ptr<WorkerClient>> clients;
-  std::vector<std::unique_ptr<absl::Notification>> stops;
+  std::vector<std::unique_ptr<absl::Notification>> stops, drains;
+  std::vector<std::unique_ptr<absl::Notification>> returned;  // Run returned
+  std::vector<std::unique_ptr<absl::Status>> run_status;
   std::vector<std::thread> threads;
 
   // `o`: the server's options (its address is always loopback, port 0).
@@ -37,7 +39,14 @@ struct Cluster {
     w.seed = seed;
     clients.push_back(*WorkerClient::Create(w));
     stops.push_back(std::make_unique<absl::Notification>());
-    threads.emplace_back([c = clients.back().get(), s = stops.back().get()] { (void)c->Run(s); });
+    drains.push_back(std::make_unique<absl::Notification>());
+    returned.push_back(std::make_unique<absl::Notification>());
+    run_status.push_back(std::make_unique<absl::Status>());
+    threads.emplace_back([c = clients.back().get(), s = stops.back().get(), d = drains.back().get(),
+                          r = returned.back().get(), st = run_status.back().get()] {
+      *st = c->Run(s, d);
+      r->Notify();
+    });
   }
   void StopWorker(size_t i) {
     if (!stops[i]->HasBeenNotified()) stops[i]->Notify();
@@ -389,6 +398,57 @@ TEST_CASE("A job whose only worker leaves fails at its deadline; coded jobs surv
     REQUIRE(st.ok());
     CHECK(RelativeError(*MatrixFromProto(resp.product(), "p"), a.cast<double>() * b.cast<double>()) < 1e-3);
   }
+}
+
+TEST_CASE("A draining worker finishes the tasks it holds, gets no more, and leaves", "[cluster][drain]") {
+  Pcg32 rng(13, 7);
+  const Matrix a = RandomUniformMatrix(800, 16, rng), b = RandomUniformMatrix(16, 4, rng);
+  const MatrixD exact = a.cast<double>() * b.cast<double>();
+  Cluster cluster(1);                                   // w0: fast
+  cluster.AddWorker(*ParseDelaySpec("const:0.4"), 7);  // w1: 0.4 s per task, drained below
+  REQUIRE(cluster.WaitForWorkers(2));
+  WorkerId slow = 0;
+  for (const auto& w : cluster.server->workers().Workers()) {
+    if (w.name == "w1") slow = w.id;
+  }
+  REQUIRE(slow != 0);
+  auto stub = cluster.Stub();
+  v1::MultiplyResponse resp1, resp2;
+  grpc::Status st1;
+  std::thread job1([&] { st1 = Multiply(*stub, a, b, "uncoded:k=8", &resp1); });
+  // Once w1 holds tasks (both of its credits), it is asked to drain.
+  absl::Notification never;
+  for (int i = 0; i < 500 && cluster.server->pool().jobs_in_flight() == 0; ++i) {
+    never.WaitForNotificationWithTimeout(absl::Milliseconds(10));
+  }
+  never.WaitForNotificationWithTimeout(absl::Milliseconds(100));
+  cluster.drains[1]->Notify();
+  // A job submitted during the drain gets nothing from w1.
+  never.WaitForNotificationWithTimeout(absl::Milliseconds(100));
+  bool saw_draining = false;
+  for (const auto& w : cluster.server->workers().Workers()) saw_draining |= w.id == slow && w.draining;
+  CHECK(saw_draining);
+  REQUIRE(Multiply(*stub, a, b, "uncoded:k=8", &resp2).ok());
+  job1.join();
+  REQUIRE(st1.ok());
+  CHECK(RelativeError(*MatrixFromProto(resp1.product(), "p"), exact) < 1e-5);
+  CHECK(RelativeError(*MatrixFromProto(resp2.product(), "p"), exact) < 1e-5);
+  // w1 finished what it held: its results were accepted, none abandoned.
+  int64_t slow_tasks = 0;
+  for (const auto& w : resp1.stats().per_worker()) {
+    if (w.worker_id() == slow) slow_tasks = w.tasks();
+  }
+  CHECK(slow_tasks >= 1);
+  CHECK(resp1.stats().tasks_cancelled() == 0);
+  for (const auto& w : resp2.stats().per_worker()) CHECK(w.worker_id() != slow);
+  // It leaves by itself, with OK, having sent exactly those results.
+  REQUIRE(cluster.returned[1]->WaitForNotificationWithTimeout(absl::Seconds(10)));
+  CHECK(cluster.run_status[1]->ok());
+  CHECK(cluster.clients[1]->results_sent() == slow_tasks);
+  for (int i = 0; i < 500 && cluster.server->workers().Workers().size() > 1; ++i) {
+    never.WaitForNotificationWithTimeout(absl::Milliseconds(10));
+  }
+  CHECK(cluster.server->workers().Workers().size() == 1);
 }
 
 TEST_CASE("A straggler's task is cancelled: the job does not wait and the worker stops", "[cluster]") {

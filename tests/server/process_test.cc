@@ -57,6 +57,20 @@ class Process {
   void Signal(int sig) {
     if (pid_ > 0) kill(pid_, sig);
   }
+  // Waits (bounded) for the process to exit; its exit code, or -1 if it
+  // did not exit in time or died of a signal.
+  int WaitExit(absl::Duration timeout) {
+    absl::Notification never;
+    for (absl::Time end = absl::Now() + timeout; pid_ > 0 && absl::Now() < end;) {
+      int status;
+      if (waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+      }
+      never.WaitForNotificationWithTimeout(absl::Milliseconds(20));
+    }
+    return -1;
+  }
   std::string Log() const {
     std::ifstream f(log_);
     std::stringstream s;
@@ -216,6 +230,32 @@ TEST_CASE("Real processes: a frozen worker (SIGSTOP) is dropped and an uncoded j
   CHECK(absl::Now() - start < absl::Seconds(15));  // the silence timeout, not the job deadline (30 s)
   CHECK(server.proc->WaitFor("silent for", absl::Seconds(1)));
   workers[1]->Signal(SIGCONT);
+}
+
+TEST_CASE("Real processes: SIGTERM drains a worker: it finishes its tasks, sends them, and exits 0", "[process][drain]") {
+  ServerProcess server;
+  auto fast = StartWorker(server.port, 0, {});
+  auto slow = StartWorker(server.port, 1, {"--delay=const:0.5"});
+  REQUIRE(fast->WaitFor("connected to"));
+  REQUIRE(slow->WaitFor("connected to"));
+  Pcg32 rng(25, 1);
+  const Matrix a = RandomUniformMatrix(200, 16, rng), b = RandomUniformMatrix(16, 4, rng);
+  std::thread terminator([&] {
+    absl::Notification never;
+    never.WaitForNotificationWithTimeout(absl::Milliseconds(150));  // it holds tasks by now
+    slow->Signal(SIGTERM);
+  });
+  Matrix product;
+  grpc::Status st = Multiply(server.port, a, b, "uncoded:k=8", &product);
+  terminator.join();
+  REQUIRE(st.ok());
+  CHECK(RelativeError(product, a.cast<double>() * b.cast<double>()) < 1e-5);
+  CHECK(slow->WaitExit(absl::Seconds(10)) == 0);
+  const std::string log = slow->Log();
+  CHECK(log.find("draining") != std::string::npos);
+  CHECK(log.find("drained: every task it held is done and sent") != std::string::npos);
+  CHECK(log.find("stopped after 0 results") == std::string::npos);  // its held tasks were sent, not dropped
+  CHECK(server.proc->WaitFor("draining: it finishes the tasks it holds", absl::Seconds(1)));
 }
 
 TEST_CASE("Real processes: workers reconnect after a server restart", "[process]") {
