@@ -25,6 +25,7 @@
 #include "bench/gemm_bench.h"
 #include "bench/matmul_bench.h"
 #include "bench/overhead_bench.h"
+#include "bench/scale_bench.h"
 #include "bench/privacy_bench.h"
 #include "bench/train_bench.h"
 #include "common/linalg.h"
@@ -68,6 +69,9 @@ ABSL_FLAG(int64_t, batches, 10, "train: batches of 50 per strategy and distribut
 ABSL_FLAG(std::string, plots, "", "matmul: write gnuplot data, script and PNG/SVG figures into this directory");
 ABSL_FLAG(std::string, shapes, "10000x1000x10,1000x1000x1000,25088x27x32,6272x288x64",
           "gemm: comma-separated MxKxN product shapes (defaults: the codes benchmark's and CNN-like im2col shapes)");
+ABSL_FLAG(std::string, scale_workers, "10,100,500", "scale: comma-separated worker counts (one server each)");
+ABSL_FLAG(int, cells, 2, "scale: also split the largest worker count over this many servers (1: no split run)");
+ABSL_FLAG(double, seconds, 2, "scale: seconds of tiny jobs per point");
 ABSL_FLAG(int, threads, 1, "gemm: threads per product (0 = all cores)");
 ABSL_FLAG(uint64_t, seed, 1, "Seed of every random choice (printed in the report)");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn, error or off");
@@ -83,6 +87,7 @@ constexpr char kUsage[] =
     "  codes   LT reception overhead, MDS conditioning and float32 error, encode/decode time\n"
     "  gemm    local float32 product time per shape (Eigen vs OpenBLAS builds)\n"
     "  overhead  cluster machinery on loopback: end to end vs bound, dispatch rate\n"
+    "  scale   one server's limits (workers, tasks/s, bytes/s) and the same workers split over --cells servers\n"
     "  matmul  the paper's straggler experiments on a local cluster of processes, against the ideal bound\n"
     "  train   time per batch of coded CNN training on 10 straggling workers, per strategy and latency\n"
     "  privacy  raw rows of A each strategy sends, and what c colluding workers reconstruct\n"
@@ -328,6 +333,31 @@ int RunOverhead() {
   return json.Write(codedge::bench::OverheadJson(*r)) ? 0 : 1;
 }
 
+int RunScale() {
+  codedge::bench::ScaleOptions o;
+  OutputFile json;
+  if (!json.Open(absl::GetFlag(FLAGS_json), "--json")) return 2;
+  o.workers.clear();
+  for (absl::string_view part : absl::StrSplit(absl::GetFlag(FLAGS_scale_workers), ',', absl::SkipEmpty())) {
+    int n = 0;
+    if (!absl::SimpleAtoi(part, &n)) {
+      std::cerr << "edge-bench scale: --scale_workers: '" << part << "' is not a number\n";
+      return 2;
+    }
+    o.workers.push_back(n);
+  }
+  o.cells = absl::GetFlag(FLAGS_cells);
+  o.seconds = absl::GetFlag(FLAGS_seconds);
+  o.seed = absl::GetFlag(FLAGS_seed);
+  auto r = codedge::bench::RunScaleBench(o);
+  if (!r.ok()) {
+    std::cerr << "edge-bench scale: " << r.status() << "\n";
+    return r.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  codedge::bench::PrintScaleTable(*r, o, std::cout);
+  return json.Write(codedge::bench::ScaleJson(*r)) ? 0 : 1;
+}
+
 int RunGemm() {
   auto shapes = codedge::bench::ParseGemmShapes(absl::GetFlag(FLAGS_shapes));
   if (!shapes.ok()) {
@@ -366,6 +396,7 @@ int main(int argc, char** argv) {
   if (cmd == "codes") return RunCodes();
   if (cmd == "gemm") return RunGemm();
   if (cmd == "overhead") return RunOverhead();
+  if (cmd == "scale") return RunScale();
   if (cmd == "matmul") return RunMatmul();
   if (cmd == "train") return RunTrain();
   if (cmd == "privacy") return RunPrivacy();

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "bench/json.h"
+#include "bench/in_process_cluster.h"
 #include "bench/stats.h"
 #include "common/linalg.h"
 #include "common/logging.h"
@@ -73,65 +74,6 @@ absl::StatusOr<double> LoopbackThroughput() {
   close(listener);
   if (received != total) return absl::InternalError(absl::StrCat("loopback test received ", received, " of ", total));
   return static_cast<double>(total) / s;
-}
-
-struct LocalCluster {
-  std::unique_ptr<EdgeServer> server;
-  std::vector<std::unique_ptr<WorkerClient>> clients;
-  std::vector<std::unique_ptr<absl::Notification>> stops;
-  std::vector<std::thread> threads;
-  ~LocalCluster() {
-    for (auto& s : stops) s->Notify();
-    for (auto& t : threads) t.join();
-    if (server) server->Shutdown();
-  }
-};
-
-absl::StatusOr<std::unique_ptr<LocalCluster>> StartCluster(
-    int workers, const std::function<void(int, WorkerOptions&)>& customize = nullptr) {
-  auto c = std::make_unique<LocalCluster>();
-  EdgeServerOptions o;
-  o.address = "127.0.0.1:0";
-  auto server = EdgeServer::Start(o);
-  if (!server.ok()) return server.status();
-  c->server = *std::move(server);
-  for (int i = 0; i < workers; ++i) {
-    WorkerOptions w;
-    w.server = absl::StrCat("127.0.0.1:", c->server->port());
-    w.name = absl::StrCat("bench-", i);
-    if (customize) customize(i, w);
-    auto client = WorkerClient::Create(w);
-    if (!client.ok()) return client.status();
-    c->clients.push_back(*std::move(client));
-    c->stops.push_back(std::make_unique<absl::Notification>());
-    c->threads.emplace_back([cl = c->clients.back().get(), s = c->stops.back().get()] { (void)cl->Run(s); });
-  }
-  // Bounded wait until every worker is connected.
-  absl::Notification never;
-  for (int i = 0; i < 1000 && static_cast<int>(c->server->workers().Workers().size()) < workers; ++i) {
-    never.WaitForNotificationWithTimeout(absl::Milliseconds(10));
-  }
-  if (static_cast<int>(c->server->workers().Workers().size()) < workers) {
-    return absl::DeadlineExceededError("workers did not connect within 10 s");
-  }
-  return c;
-}
-
-absl::StatusOr<v1::MultiplyResponse> Call(v1::Compute::Stub& stub, const v1::MultiplyRequest& req) {
-  v1::MultiplyResponse resp;
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
-  grpc::Status st = stub.Multiply(&ctx, req, &resp);
-  if (!st.ok()) return absl::Status(static_cast<absl::StatusCode>(st.error_code()), st.error_message());
-  return resp;
-}
-
-std::unique_ptr<v1::Compute::Stub> Stub(int port) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(1 << 30);
-  args.SetMaxSendMessageSize(1 << 30);
-  return v1::Compute::NewStub(
-      grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials(), args));
 }
 
 // Submits A·B to the server's pool in process and waits (bounded).
@@ -193,7 +135,7 @@ absl::StatusOr<OverheadResult> RunOverheadBench(const OverheadOptions& o) {
   r.bound_s = static_cast<double>(r.e2e_bytes) / r.loopback_bytes_per_s + r.local_product_s;
 
   {  // end to end, uncoded, e2e_workers workers
-    auto cluster = StartCluster(o.e2e_workers);
+    auto cluster = StartInProcessCluster(o.e2e_workers);
     if (!cluster.ok()) return cluster.status();
     auto stub = Stub((*cluster)->server->port());
     v1::MultiplyRequest req;
@@ -260,7 +202,7 @@ absl::StatusOr<OverheadResult> RunOverheadBench(const OverheadOptions& o) {
   }
   {  // bulk: one 64 MiB block to one worker; its transfer time is the job's
      // time minus the worker's own compute (so serialising and parsing count)
-    auto cluster = StartCluster(1);
+    auto cluster = StartInProcessCluster(1);
     if (!cluster.ok()) return cluster.status();
     const int64_t cols = 1024, rows = (o.bulk_bytes / 4) / cols;
     const Matrix big = RandomUniformMatrix(rows, cols, rng), one = RandomUniformMatrix(cols, 1, rng);
@@ -282,7 +224,7 @@ absl::StatusOr<OverheadResult> RunOverheadBench(const OverheadOptions& o) {
      // task 3 ms late, so the cancel reaches it mid-compute. Small operands,
      // long compute (~80 M multiply-adds): the cancel does not queue behind
      // a task still being transferred.
-    auto cluster = StartCluster(2, [](int i, WorkerOptions& w) {
+    auto cluster = StartInProcessCluster(2, [](int i, WorkerOptions& w) {
       if (i == 1) w.delay = DelaySpec{DelaySpec::Kind::kConst, 0.003, 0};
     });
     if (!cluster.ok()) return cluster.status();
@@ -311,7 +253,7 @@ absl::StatusOr<OverheadResult> RunOverheadBench(const OverheadOptions& o) {
                1e3 * r.cancel_p99_s);
   }
   {  // dispatch: tiny tasks (one row each) through dispatch_workers workers
-    auto cluster = StartCluster(o.dispatch_workers);
+    auto cluster = StartInProcessCluster(o.dispatch_workers);
     if (!cluster.ok()) return cluster.status();
     auto stub = Stub((*cluster)->server->port());
     const Matrix ta = RandomUniformMatrix(o.dispatch_tasks, 1, rng), tb = RandomUniformMatrix(1, 1, rng);
