@@ -1,6 +1,7 @@
 #include "codes/verify.h"
 
 #include <cmath>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 
@@ -30,6 +31,40 @@ absl::Status FreivaldsCheck(ConstMatrixRef rows, ConstMatrixRef b, ConstMatrixRe
     if (!(err <= tolerance * static_cast<double>(scale(i)) + 1e-30)) {
       return absl::DataLossError(absl::StrCat("row ", i, " of the result fails Freivalds' check (", got(i),
                                               " against ", expect(i), ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status FieldFreivaldsCheck(ConstFieldMatrixRef rows, const QuantMatrix& b, ConstFieldMatrixRef result,
+                                 Pcg32& rng) {
+  if (rows.cols() != b.rows() || result.rows() != rows.rows() || result.cols() != b.cols()) {
+    return absl::InvalidArgumentError(absl::StrCat("Freivalds check: ", rows.rows(), "x", rows.cols(), " . ",
+                                                   b.rows(), "x", b.cols(), " cannot give ", result.rows(), "x",
+                                                   result.cols()));
+  }
+  std::vector<uint64_t> v(static_cast<size_t>(b.cols()));
+  for (uint64_t& x : v) {
+    do {
+      x = rng.NextU64() & kFieldPrime;
+    } while (x == kFieldPrime);
+  }
+  auto from_signed = [](int32_t s) {
+    return s >= 0 ? static_cast<uint64_t>(s) : kFieldPrime - static_cast<uint64_t>(-static_cast<int64_t>(s));
+  };
+  // bv = b . v (inner), then rows . bv and result . v, all mod p.
+  std::vector<uint64_t> bv(static_cast<size_t>(b.rows()), 0);
+  for (int64_t l = 0; l < b.rows(); ++l) {
+    uint64_t acc = 0;
+    for (int64_t j = 0; j < b.cols(); ++j) acc = FieldAdd(acc, FieldMul(from_signed(b(l, j)), v[j]));
+    bv[l] = acc;
+  }
+  for (int64_t i = 0; i < rows.rows(); ++i) {
+    uint64_t expect = 0, got = 0;
+    for (int64_t l = 0; l < rows.cols(); ++l) expect = FieldAdd(expect, FieldMul(rows(i, l) % kFieldPrime, bv[l]));
+    for (int64_t j = 0; j < result.cols(); ++j) got = FieldAdd(got, FieldMul(result(i, j) % kFieldPrime, v[j]));
+    if (got != expect) {
+      return absl::DataLossError(absl::StrCat("row ", i, " of the field result fails Freivalds' check"));
     }
   }
   return absl::OkStatus();

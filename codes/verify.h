@@ -12,6 +12,7 @@
 #define CODEDGE_CODES_VERIFY_H_
 
 #include "absl/status/status.h"
+#include "common/field.h"
 #include "common/matrix.h"
 #include "common/random.h"
 
@@ -25,6 +26,13 @@ namespace codedge {
 // that row's scale.
 absl::Status FreivaldsCheck(ConstMatrixRef rows, ConstMatrixRef b, ConstMatrixRef result, Pcg32& rng,
                             double tolerance = 1e-3);
+
+// The same check for a T-private task, exact in F_p (common/field.h):
+// result . v == rows . (b . v) mod p for v uniform in F_p^cols. A wrong
+// result passes with probability at most 1/p (2^-61). DataLoss naming the
+// first failing row; InvalidArgument for shapes that do not chain.
+absl::Status FieldFreivaldsCheck(ConstFieldMatrixRef rows, const QuantMatrix& b, ConstFieldMatrixRef result,
+                                 Pcg32& rng);
 
 }  // namespace codedge
 

@@ -76,7 +76,7 @@ absl::StatusOr<std::shared_ptr<TaskPool::Job>> TaskPool::NewPrivateJob(const Mat
   const absl::Time start = clock_->Now();
   ASSIGN_OR_RETURN(Quantized q, Quantize(a, b, spec.priv.bits));
   auto job = std::make_shared<Job>();
-  job->priv = std::make_unique<PrivateJob>(PrivateJob{std::move(code), q.a_scale, q.b_scale, {}, {}, {}});
+  job->priv = std::make_unique<PrivateJob>(PrivateJob{std::move(code), q.a_scale, q.b_scale, q.b, {}, {}, {}});
   // The masks come from OpenSSL's generator (codes/private_code.h).
   for (FieldMatrix& block : job->priv->code.Encode(q.a)) {
     job->priv->blocks.push_back(std::make_shared<const FieldMatrix>(std::move(block)));
@@ -355,7 +355,7 @@ absl::StatusOr<std::vector<CancelOrder>> TaskPool::AcceptResult(WorkerId worker,
       return cancels;
     }
     job->returned.insert(task);
-    if (verify_ && spec && result) {
+    if (verify_ && ((spec && result) || (job->priv && field_result))) {
       if (auto c = job->coded_blocks.find(task); c != job->coded_blocks.end()) coded_block = c->second;
       verify_rng = Pcg32(MixSeed(verify_seed_, verify_count_++), 0x76);  // "v"
       verify = true;
@@ -367,7 +367,9 @@ absl::StatusOr<std::vector<CancelOrder>> TaskPool::AcceptResult(WorkerId worker,
     // sent (the encoded block, or A's rows for a plain one) and B.
     const absl::Time start = clock_->Now();
     absl::Status check;
-    if (coded_block) {
+    if (job->priv) {
+      check = FieldFreivaldsCheck(*job->priv->blocks[task], job->priv->b_q, *field_result, verify_rng);
+    } else if (coded_block) {
       check = FreivaldsCheck(*coded_block, *job->b, *result, verify_rng);
     } else if (auto block = job->code->PlainBlock(*spec)) {
       check = FreivaldsCheck(job->a.middleRows(block->first, block->second - block->first), *job->b, *result,

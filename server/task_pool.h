@@ -151,8 +151,7 @@ class TaskPool {
                                                     double compute_seconds = 0, double delay_seconds = 0);
   // The same for a T-private job's result (field elements, each < p); a
   // float result for such a job, or a field result for a float job, is
-  // InvalidArgument. Private results are not verified (SetVerifyResults
-  // checks float jobs).
+  // InvalidArgument. With SetVerifyResults, checked exactly in F_p.
   absl::StatusOr<std::vector<CancelOrder>> OnFieldResult(WorkerId worker, JobId job, int64_t task, FieldMatrix result,
                                                          double compute_seconds = 0, double delay_seconds = 0);
 
@@ -187,6 +186,7 @@ class TaskPool {
   struct PrivateJob {
     PrivateCode code;
     double a_scale = 1, b_scale = 1;  // A ~= A_q * a_scale (codes/private_code.h)
+    QuantMatrix b_q;                  // B as the workers get it (verification)
     std::vector<std::shared_ptr<const FieldMatrix>> blocks;  // task i's rows
     std::vector<int64_t> ids;                                // accepted results, in arrival order
     std::vector<FieldMatrix> results;

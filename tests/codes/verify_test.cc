@@ -39,3 +39,32 @@ TEST_CASE("Freivalds' check passes float products and catches every changed entr
 
 }  // namespace
 }  // namespace codedge
+
+namespace codedge {
+namespace {
+
+TEST_CASE("The field Freivalds check passes exact products and catches every changed element", "[verify][private]") {
+  Pcg32 rng(31, 1);
+  FieldMatrix rows(40, 12);
+  for (int64_t i = 0; i < rows.size(); ++i) rows.data()[i] = rng.NextU64() % kFieldPrime;
+  QuantMatrix b(12, 3);
+  for (int64_t i = 0; i < b.size(); ++i) b.data()[i] = static_cast<int32_t>(rng.UniformInt(65535)) - 32767;
+  const FieldMatrix good = FieldProductNaive(rows, b);
+  Pcg32 vrng(5, 5);
+  CHECK(FieldFreivaldsCheck(rows, b, good, vrng).ok());
+  // Every single-element change, by +1 or to a random element, is caught.
+  int64_t missed = 0;
+  for (int64_t e = 0; e < good.size(); ++e) {
+    FieldMatrix bad = good;
+    bad.data()[e] = e % 2 ? (bad.data()[e] + 1) % kFieldPrime : rng.NextU64() % kFieldPrime;
+    if (bad.data()[e] == good.data()[e]) continue;
+    absl::Status s = FieldFreivaldsCheck(rows, b, bad, vrng);
+    if (s.ok()) missed++;
+    if (!s.ok()) CHECK(s.code() == absl::StatusCode::kDataLoss);
+  }
+  CHECK(missed == 0);
+  CHECK(FieldFreivaldsCheck(rows, b, FieldMatrix::Zero(39, 3), vrng).code() == absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace codedge

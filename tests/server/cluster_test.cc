@@ -249,6 +249,30 @@ TEST_CASE("Verification drops every corrupted result, bans its worker, and jobs 
   CHECK_FALSE(cluster.server->pool().IsFaulty(3));
 }
 
+TEST_CASE("Verification catches corrupted field results of a T-private job exactly", "[cluster][verify][private]") {
+  Pcg32 rng(10, 5);
+  const Matrix a = RandomUniformMatrix(300, 24, rng), b = RandomUniformMatrix(24, 5, rng);
+  const MatrixD exact = a.cast<double>() * b.cast<double>();
+  EdgeServerOptions o;
+  o.verify_results = true;
+  Cluster cluster(0, {}, o);
+  cluster.AddWorker({}, 1, /*corrupt_results=*/1.0);  // one field element off by one in every result
+  cluster.AddWorker({}, 2, /*corrupt_results=*/1.0);
+  REQUIRE(cluster.WaitForWorkers(2));
+  for (int i = 0; i < 3; ++i) cluster.AddWorker(*ParseDelaySpec("const:0.02"), 10 + i);
+  REQUIRE(cluster.WaitForWorkers(5));
+  auto stub = cluster.Stub();
+  v1::MultiplyResponse resp;
+  REQUIRE(Multiply(*stub, a, b, "private:k=4,t=2,n=10", &resp).ok());
+  CHECK(RelativeError(*MatrixFromProto(resp.product(), "p"), exact) < 1e-3);
+  CHECK(resp.stats().tasks_rejected() == 2);
+  for (const auto& w : resp.stats().per_worker()) {
+    if (w.tasks() > 0) CHECK(w.worker_id() > 2);
+  }
+  CHECK(cluster.server->pool().IsFaulty(1));
+  CHECK(cluster.server->pool().IsFaulty(2));
+}
+
 TEST_CASE("ClusterStatus shows the tasks and speed estimate and liveness of every worker", "[cluster]") {
   Cluster cluster(2);
   REQUIRE(cluster.WaitForWorkers(2));
