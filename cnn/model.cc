@@ -53,6 +53,7 @@ class ConvLayer final : public Layer {
     return Col2Im(dcols, g_);                                              // (N*H*W, C)
   }
   std::vector<Param*> params() override { return {&w_, &b_}; }
+  std::unique_ptr<Layer> Clone() const override { return std::make_unique<ConvLayer>(*this); }
 
  private:
   Shape in_;
@@ -73,6 +74,7 @@ class ReluLayer final : public Layer {
   absl::StatusOr<Matrix> Backward(const Matrix& dy, MatmulEngine&, bool) override {
     return ReluBackward(y_, dy);
   }
+  std::unique_ptr<Layer> Clone() const override { return std::make_unique<ReluLayer>(*this); }
 
  private:
   Matrix y_;
@@ -90,6 +92,7 @@ class PoolLayer final : public Layer {
   absl::StatusOr<Matrix> Backward(const Matrix& dy, MatmulEngine&, bool) override {
     return MaxPoolBackward(dy, g_, argmax_);
   }
+  std::unique_ptr<Layer> Clone() const override { return std::make_unique<PoolLayer>(*this); }
 
  private:
   Shape in_;
@@ -122,6 +125,7 @@ class DenseLayer final : public Layer {
     return out;
   }
   std::vector<Param*> params() override { return {&w_, &b_}; }
+  std::unique_ptr<Layer> Clone() const override { return std::make_unique<DenseLayer>(*this); }
 
  private:
   Shape in_;
@@ -210,6 +214,14 @@ absl::Status Model::Backward(const Matrix& dlogits, MatmulEngine& engine) {
     ASSIGN_OR_RETURN(d, layers_[i]->Backward(d, engine, /*need_dx=*/i > 0));
   }
   return absl::OkStatus();
+}
+
+Model Model::Clone() const {
+  Model m;
+  m.input_ = input_;
+  m.classes_ = classes_;
+  for (const auto& l : layers_) m.layers_.push_back(l->Clone());
+  return m;
 }
 
 std::vector<Param*> Model::params() {

@@ -40,6 +40,8 @@ class Layer {
   // images): the layer may return an empty matrix and skip that work.
   virtual absl::StatusOr<Matrix> Backward(const Matrix& dy, MatmulEngine& engine, bool need_dx = true) = 0;
   virtual std::vector<Param*> params() { return {}; }
+  // An independent copy (parameters included): a replica for another thread.
+  virtual std::unique_ptr<Layer> Clone() const = 0;
 };
 
 // 3x3 (or k x k) convolution, stride 1, "same" padding, with bias. He init.
@@ -74,6 +76,8 @@ class Model {
   void Step(const SgdOptions& o);
   std::vector<Param*> params();
   const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
+  // An independent copy with the same parameters (data-parallel replicas).
+  Model Clone() const;
 
  private:
   Shape input_;

@@ -6,7 +6,9 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <numeric>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "common/logging.h"
@@ -137,6 +139,63 @@ absl::StatusOr<Position> LoadModel(Model& model, const std::string& path, const 
   return pos;
 }
 
+absl::StatusOr<double> BatchGradients(Model& model, std::vector<Model>& replicas, const Matrix& images,
+                                      const std::vector<int32_t>& labels, MatmulEngine& engine, int64_t* correct) {
+  const int64_t n = images.rows();
+  if (n < 1 || static_cast<int64_t>(labels.size()) != n) {
+    return absl::InvalidArgumentError(absl::StrCat(n, " images and ", labels.size(), " labels"));
+  }
+  const int64_t parts = std::min<int64_t>(n, 1 + static_cast<int64_t>(replicas.size()));
+  struct Part {
+    double loss = 0;
+    int64_t correct = 0, rows = 0;
+    absl::Status status;
+  };
+  std::vector<Part> out(static_cast<size_t>(parts));
+  auto run = [&](Model& m, int64_t r) {
+    const int64_t lo = r * n / parts, hi = (r + 1) * n / parts;
+    Part& p = out[static_cast<size_t>(r)];
+    p.rows = hi - lo;
+    const Matrix x = images.middleRows(lo, hi - lo);
+    const std::vector<int32_t> lab(labels.begin() + lo, labels.begin() + hi);
+    absl::StatusOr<Matrix> logits = m.Forward(x, engine);
+    if (!logits.ok()) {
+      p.status = logits.status();
+      return;
+    }
+    Matrix d;
+    p.loss = SoftmaxCrossEntropy(*logits, lab, &d, &p.correct);
+    p.status = m.Backward(d, engine);
+  };
+  const std::vector<Param*> master = model.params();
+  std::vector<std::thread> threads;
+  for (int64_t r = 1; r < parts; ++r) {
+    Model& replica = replicas[static_cast<size_t>(r - 1)];
+    const std::vector<Param*> rp = replica.params();
+    for (size_t i = 0; i < master.size(); ++i) rp[i]->value = master[i]->value;
+    threads.emplace_back(run, std::ref(replica), r);
+  }
+  run(model, 0);
+  for (auto& t : threads) t.join();
+  double loss = 0;
+  for (int64_t r = 0; r < parts; ++r) {
+    const Part& p = out[static_cast<size_t>(r)];
+    if (!p.status.ok()) return p.status;
+    const double w = static_cast<double>(p.rows) / static_cast<double>(n);
+    loss += w * p.loss;
+    *correct += p.correct;
+    if (parts == 1) break;
+    const float wf = static_cast<float>(w);
+    if (r == 0) {
+      for (Param* q : master) q->grad *= wf;
+    } else {
+      const std::vector<Param*> rp = replicas[static_cast<size_t>(r - 1)].params();
+      for (size_t i = 0; i < master.size(); ++i) master[i]->grad += wf * rp[i]->grad;
+    }
+  }
+  return loss;
+}
+
 absl::StatusOr<double> Evaluate(Model& model, const Dataset& data, MatmulEngine& engine) {
   if (data.size() == 0) return absl::InvalidArgumentError("no examples to evaluate");
   int64_t correct = 0;
@@ -155,8 +214,9 @@ absl::StatusOr<double> Evaluate(Model& model, const Dataset& data, MatmulEngine&
 
 absl::StatusOr<TrainReport> Train(Model& model, const Dataset& train, const Dataset& test, MatmulEngine& engine,
                                   const TrainOptions& o) {
-  if (o.batch < 1 || o.epochs < 1 || o.max_batches < 0 || o.checkpoint_every < 1) {
-    return absl::InvalidArgumentError("batch, epochs and checkpoint_every must be >= 1, max_batches >= 0");
+  if (o.batch < 1 || o.epochs < 1 || o.max_batches < 0 || o.checkpoint_every < 1 || o.threads < 1 || o.threads > 256) {
+    return absl::InvalidArgumentError(
+        "batch, epochs, checkpoint_every and threads (at most 256) must be >= 1, max_batches >= 0");
   }
   if (train.images.cols() != model.input().size() || test.images.cols() != model.input().size()) {
     return absl::InvalidArgumentError(absl::StrCat("data of ", train.images.cols(), " values per image do not fit ",
@@ -172,6 +232,8 @@ absl::StatusOr<TrainReport> Train(Model& model, const Dataset& train, const Data
     }
     Log().info("resumed from {} at epoch {} batch {}", o.checkpoint_path, pos.epoch + 1, pos.next_batch);
   }
+  std::vector<Model> replicas;  // data parallel: o.threads - 1 more copies of the model
+  for (int t = 1; t < o.threads; ++t) replicas.push_back(model.Clone());
   const int64_t per_epoch = train.size() / o.batch;
   const int64_t total = o.max_batches > 0 ? std::min<int64_t>(o.max_batches, per_epoch * o.epochs)
                                           : per_epoch * o.epochs;
@@ -191,12 +253,9 @@ absl::StatusOr<TrainReport> Train(Model& model, const Dataset& train, const Data
         images.row(i) = train.images.row(order[b * o.batch + i]);
         labels[i] = train.labels[order[b * o.batch + i]];
       }
-      ASSIGN_OR_RETURN(Matrix logits, model.Forward(images, engine));
-      Matrix dlogits;
       int64_t correct = 0;
-      const double loss = SoftmaxCrossEntropy(logits, labels, &dlogits, &correct);
+      ASSIGN_OR_RETURN(const double loss, BatchGradients(model, replicas, images, labels, engine, &correct));
       if (!std::isfinite(loss)) return absl::InternalError(absl::StrCat("loss is ", loss, " at batch ", b + 1));
-      RETURN_IF_ERROR(model.Backward(dlogits, engine));
       model.Step(o.sgd);
       ++report.batches;
       ++done_before;

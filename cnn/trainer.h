@@ -25,6 +25,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "cnn/dataset.h"
@@ -46,6 +47,11 @@ struct TrainOptions {
   std::string weights_path;       // empty: not saved
   std::optional<AeadKey> key;     // set: checkpoints and weights are written (and read) encrypted
   double progress_seconds = 2.0;  // a progress line at most this often
+  // Data parallel: each batch is split over this many model replicas, one
+  // thread each (the gradients are combined, so the step is the full
+  // batch's up to float rounding). For an engine that may be called from
+  // several threads at once (LocalEngine); 1: no split.
+  int threads = 1;
 };
 
 struct TrainReport {
@@ -61,6 +67,15 @@ struct TrainReport {
 // they are (the last checkpoint stays usable).
 absl::StatusOr<TrainReport> Train(Model& model, const Dataset& train, const Dataset& test, MatmulEngine& engine,
                                   const TrainOptions& options);
+
+// The gradients of the mean loss over the batch (`images`, `labels`) into
+// every Param::grad of `model`, the batch cut into 1 + replicas.size() parts
+// of (almost) equal size: part 0 on `model` on this thread, part r on
+// replicas[r - 1] (clones of `model`, whose parameter values are refreshed
+// from it first) on its own thread; then grad = sum_r (n_r / N) grad_r.
+// Returns the mean loss; adds the correct predictions to *correct.
+absl::StatusOr<double> BatchGradients(Model& model, std::vector<Model>& replicas, const Matrix& images,
+                                      const std::vector<int32_t>& labels, MatmulEngine& engine, int64_t* correct);
 
 // Accuracy of `model` on `data` (batches of 500, forward only).
 absl::StatusOr<double> Evaluate(Model& model, const Dataset& data, MatmulEngine& engine);

@@ -1,6 +1,8 @@
 // edge-server: the task pool and its gRPC services. Runs until SIGINT/SIGTERM.
 #include <csignal>
+#include <algorithm>
 #include <iostream>
+#include <thread>
 #include <string>
 
 #include "absl/flags/flag.h"
@@ -52,6 +54,9 @@ ABSL_FLAG(bool, resume, false, "train: continue from --checkpoint if it exists")
 ABSL_FLAG(std::string, weights, "", "train: save the trained weights here (format in cnn/trainer.h)");
 ABSL_FLAG(std::string, key_file, "",
           "train: encrypt checkpoints and weights with this AES-256 key (64 hex digits; openssl rand -hex 32)");
+ABSL_FLAG(int, train_threads, 0,
+          "train --local: split each batch over this many threads, a model replica and one BLAS thread each "
+          "(0: one per core; on the cluster every batch runs whole)");
 ABSL_FLAG(int64_t, train_limit, 0, "train: use only the first N training images (0: all)");
 ABSL_FLAG(int64_t, test_limit, 0, "train: use only the first N test images (0: all)");
 ABSL_FLAG(uint64_t, seed, 1, "train: seed of the initial weights and of the shuffling");
@@ -77,7 +82,17 @@ int main(int argc, char** argv) {
   // Training computes locally on every core; serving moves bytes and
   // encodes, one BLAS thread (idle pool threads would spin on the network
   // threads' cores).
-  codedge::EnsureBlasEnvironment(train ? 0 : 1, argv);
+  // Local training with the batch split over threads: one BLAS thread each.
+  int train_threads = 1;
+  if (train && absl::GetFlag(FLAGS_local)) {
+    train_threads = absl::GetFlag(FLAGS_train_threads);
+    if (train_threads < 0 || train_threads > 256) {
+      std::cerr << "edge-server: --train_threads must be in [0, 256], got " << train_threads << "\n";
+      return 2;
+    }
+    if (train_threads == 0) train_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  }
+  codedge::EnsureBlasEnvironment(train ? (train_threads > 1 ? 1 : 0) : 1, argv);
   codedge::EdgeServerOptions options;
   options.address = absl::GetFlag(FLAGS_listen);
   options.workers.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
@@ -130,6 +145,7 @@ int main(int argc, char** argv) {
     c.test_limit = absl::GetFlag(FLAGS_test_limit);
     c.model_seed = absl::GetFlag(FLAGS_seed);
     c.train.batch = absl::GetFlag(FLAGS_batch);
+    c.train.threads = train_threads;
     c.train.epochs = absl::GetFlag(FLAGS_epochs);
     c.train.max_batches = absl::GetFlag(FLAGS_max_batches);
     c.train.sgd = {absl::GetFlag(FLAGS_lr), absl::GetFlag(FLAGS_momentum), absl::GetFlag(FLAGS_weight_decay)};

@@ -227,6 +227,45 @@ TEST_CASE("Training twice from the same seed gives identical weights", "[cnn]") 
   CHECK(last_loss < first_loss);  // it learns
 }
 
+TEST_CASE("A batch split over replicas on threads gives the whole batch's gradients", "[cnn][trainer]") {
+  Pcg32 rng(6, 2);
+  const Matrix images = RandomUniformMatrix(7, 28 * 28, rng, 0, 1);  // 7: parts of unequal size
+  const std::vector<int32_t> labels = {0, 1, 2, 3, 4, 5, 9};
+  auto model = Model::Create("vgg-mini", 12);
+  REQUIRE(model.ok());
+  LocalEngine e;
+  // The oracle: one forward and backward over all 7 images.
+  Matrix d;
+  int64_t want_correct = 0;
+  const double want_loss = SoftmaxCrossEntropy(*model->Forward(images, e), labels, &d, &want_correct);
+  REQUIRE(model->Backward(d, e).ok());
+  std::vector<Matrix> want;
+  for (Param* p : model->params()) want.push_back(p->grad);
+  for (int parts : {1, 2, 3, 7, 9}) {
+    INFO(parts << " parts");
+    std::vector<Model> replicas;
+    for (int r = 1; r < parts; ++r) replicas.push_back(model->Clone());
+    // Stale replica parameters must not matter: they are refreshed.
+    for (Model& m : replicas) {
+      for (Param* p : m.params()) p->value.setZero();
+    }
+    int64_t correct = 0;
+    auto loss = BatchGradients(*model, replicas, images, labels, e, &correct);
+    REQUIRE(loss.ok());
+    CHECK(std::abs(*loss - want_loss) < 1e-5 * std::abs(want_loss));
+    CHECK(correct == want_correct);
+    const auto params = model->params();
+    for (size_t k = 0; k < params.size(); ++k) {
+      INFO(params[k]->name);
+      const double scale = std::max(1e-12, static_cast<double>(want[k].cwiseAbs().maxCoeff()));
+      CHECK((params[k]->grad - want[k]).cwiseAbs().maxCoeff() / scale < 1e-4);
+    }
+  }
+  std::vector<Model> none;
+  int64_t c = 0;
+  CHECK(BatchGradients(*model, none, images, {1, 2}, e, &c).status().code() == absl::StatusCode::kInvalidArgument);
+}
+
 TEST_CASE("MNIST idx files: good, truncated, corrupt and mismatched", "[cnn][dataset]") {
   const std::string dir = "/tmp/codedge-idx-test";
   std::system(("mkdir -p " + dir).c_str());
