@@ -98,21 +98,28 @@ CODEDGE_VECTOR_KERNEL Matrix MaxPool(ConstMatrixRef x, const PoolGeometry& g, st
     for (int64_t py = 0; py < oh; ++py) {
       for (int64_t px = 0; px < ow; ++px) {
         const int64_t out = (n * oh + py) * ow + px;
-        for (int64_t ch = 0; ch < c; ++ch) {
-          float best = -std::numeric_limits<float>::infinity();
-          int32_t at = 0;
-          for (int64_t i = 0; i < g.size; ++i) {
-            for (int64_t j = 0; j < g.size; ++j) {
-              const int64_t in = (n * g.h + py * g.size + i) * g.w + px * g.size + j;
-              const float v = x(in, ch);
-              if (v > best) {
-                best = v;
-                at = static_cast<int32_t>(in);
+        float* __restrict best = y.row(out).data();
+        int32_t* __restrict at = argmax->data() + out * c;
+        // The window's pixels in order; per channel the first maximum wins
+        // (whole rows at a time: the channels are contiguous).
+        for (int64_t i = 0; i < g.size; ++i) {
+          for (int64_t j = 0; j < g.size; ++j) {
+            const int64_t in = (n * g.h + py * g.size + i) * g.w + px * g.size + j;
+            const float* __restrict v = x.row(in).data();
+            const int32_t in32 = static_cast<int32_t>(in);
+            if (i == 0 && j == 0) {
+              for (int64_t ch = 0; ch < c; ++ch) {
+                best[ch] = v[ch];
+                at[ch] = in32;
               }
+              continue;
+            }
+            for (int64_t ch = 0; ch < c; ++ch) {
+              const bool more = v[ch] > best[ch];
+              best[ch] = more ? v[ch] : best[ch];
+              at[ch] = more ? in32 : at[ch];
             }
           }
-          y(out, ch) = best;
-          (*argmax)[out * c + ch] = at;
         }
       }
     }
