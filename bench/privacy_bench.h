@@ -53,10 +53,12 @@ struct PrivateCostOptions {
   int bits = 16;
   int repeats = 3;
   uint64_t seed = 1;
+  bool cluster = true;  // also end to end: Multiply on an in-process server with n workers
 };
 struct StageCost {
   std::string name;
   double encode_s = 0, task_s = 0, decode_s = 0, rel_error = 0;
+  double cluster_s = 0, cluster_rel_error = 0;  // end to end (PrivateCostOptions::cluster)
   int64_t threshold = 0, tasks = 0;
 };
 absl::StatusOr<std::vector<StageCost>> RunPrivateCostBench(const PrivateCostOptions& o);

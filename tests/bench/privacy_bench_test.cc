@@ -71,3 +71,31 @@ TEST_CASE("edge-bench privacy: raw rows and collusion match what each code sends
 
 }  // namespace
 }  // namespace codedge::bench
+
+namespace codedge::bench {
+namespace {
+
+TEST_CASE("edge-bench private: the T-private and MDS costs, in the library and end to end", "[bench][private]") {
+  PrivateCostOptions o;
+  o.rows = 200;
+  o.inner = 30;
+  o.cols = 3;
+  o.k = 4;
+  o.t = 2;
+  o.n = 7;
+  o.repeats = 1;
+  auto rows = RunPrivateCostBench(o);
+  REQUIRE(rows.ok());
+  REQUIRE(rows->size() == 2);
+  for (const StageCost& c : *rows) {
+    INFO(c.name);
+    CHECK(c.rel_error < 1e-3);
+    CHECK(c.cluster_rel_error < 1e-3);
+    CHECK(c.cluster_s > 0);
+  }
+  CHECK((*rows)[0].threshold == 6);
+  CHECK((*rows)[1].threshold == 4);
+}
+
+}  // namespace
+}  // namespace codedge::bench
