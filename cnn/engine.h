@@ -28,12 +28,26 @@ class MatmulEngine {
     const Matrix at = a.transpose();
     return Multiply(at, b, kind);
   }
+  // How many rows of a layer's first operand the engine wants per product:
+  // 0 (default) means the whole batch in one product -- what a distributing
+  // engine codes over its workers. A local engine asks for cache-sized
+  // pieces: a convolution then runs im2col and the products a few images at
+  // a time (the im2col rows of a batch are tens of MB) and recomputes the
+  // im2col rows in its backward pass instead of keeping them.
+  virtual int64_t preferred_rows() const { return 0; }
 };
 
 class LocalEngine final : public MatmulEngine {
  public:
+  // `preferred_rows`: see MatmulEngine (0: whole batches). The default keeps
+  // a 3x3x16-channel layer's im2col piece (~4096 x 144 floats) in L2/L3.
+  explicit LocalEngine(int64_t preferred_rows = 4096) : preferred_rows_(preferred_rows) {}
   absl::StatusOr<Matrix> Multiply(ConstMatrixRef a, ConstMatrixRef b, ProductKind kind) override;
   absl::StatusOr<Matrix> MultiplyTransposedA(ConstMatrixRef a, ConstMatrixRef b, ProductKind kind) override;
+  int64_t preferred_rows() const override { return preferred_rows_; }
+
+ private:
+  int64_t preferred_rows_;
 };
 
 }  // namespace codedge::cnn

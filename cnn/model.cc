@@ -1,5 +1,7 @@
 #include "cnn/model.h"
 
+#include <algorithm>
+
 #include <cmath>
 
 #include "absl/strings/numbers.h"
@@ -39,18 +41,58 @@ class ConvLayer final : public Layer {
 
   absl::StatusOr<Matrix> Forward(const Matrix& x, int64_t n, MatmulEngine& engine) override {
     g_ = ConvGeometry{n, in_.h, in_.w, in_.c, k_, k_, 1, k_ / 2};
-    cols_ = Im2Col(x, g_);                                                 // (N*H*W, k*k*C)
-    ASSIGN_OR_RETURN(Matrix z, engine.Multiply(cols_, w_.value, ProductKind::kForward));  // (N*H*W, F)
+    chunk_ = ImagesPerProduct(engine, n);
+    if (chunk_ >= n) {  // the whole batch in one product (a distributing engine codes it)
+      cols_ = Im2Col(x, g_);                                                 // (N*H*W, k*k*C)
+      x_.resize(0, 0);
+      ASSIGN_OR_RETURN(Matrix z, engine.Multiply(cols_, w_.value, ProductKind::kForward));  // (N*H*W, F)
+      AddBias(z, b_.value);
+      return z;
+    }
+    // A few images at a time: their im2col rows stay in cache for the
+    // product. Backward recomputes them from the input kept here.
+    x_ = x;
+    cols_.resize(0, 0);
+    const int64_t pixels = in_.h * in_.w;
+    Matrix z(n * pixels, filters_);
+    for (int64_t first = 0; first < n; first += chunk_) {
+      const int64_t m = std::min(chunk_, n - first);
+      ConvGeometry g = g_;
+      g.n = m;
+      const Matrix cols = Im2Col(x.middleRows(first * pixels, m * pixels), g);
+      ASSIGN_OR_RETURN(Matrix part, engine.Multiply(cols, w_.value, ProductKind::kForward));
+      z.middleRows(first * pixels, m * pixels) = part;
+    }
     AddBias(z, b_.value);
     return z;
   }
 
   absl::StatusOr<Matrix> Backward(const Matrix& dz, MatmulEngine& engine, bool need_dx) override {
-    ASSIGN_OR_RETURN(w_.grad, engine.MultiplyTransposedA(cols_, dz, ProductKind::kBackwardWeights));  // (k*k*C, F)
     b_.grad = dz.colwise().sum();
-    if (!need_dx) return Matrix();
-    ASSIGN_OR_RETURN(Matrix dcols, engine.Multiply(dz, w_.value.transpose(), ProductKind::kBackwardData));
-    return Col2Im(dcols, g_);                                              // (N*H*W, C)
+    if (chunk_ >= g_.n) {
+      ASSIGN_OR_RETURN(w_.grad, engine.MultiplyTransposedA(cols_, dz, ProductKind::kBackwardWeights));  // (k*k*C, F)
+      if (!need_dx) return Matrix();
+      ASSIGN_OR_RETURN(Matrix dcols, engine.Multiply(dz, w_.value.transpose(), ProductKind::kBackwardData));
+      return Col2Im(dcols, g_);                                              // (N*H*W, C)
+    }
+    const int64_t pixels = in_.h * in_.w, n = g_.n;
+    w_.grad = Matrix::Zero(w_.value.rows(), w_.value.cols());
+    Matrix dx;
+    if (need_dx) dx.resize(n * pixels, in_.c);
+    const Matrix wt = w_.value.transpose();
+    for (int64_t first = 0; first < n; first += chunk_) {
+      const int64_t m = std::min(chunk_, n - first);
+      ConvGeometry g = g_;
+      g.n = m;
+      const Matrix cols = Im2Col(x_.middleRows(first * pixels, m * pixels), g);
+      const auto dzc = dz.middleRows(first * pixels, m * pixels);
+      ASSIGN_OR_RETURN(Matrix dw, engine.MultiplyTransposedA(cols, dzc, ProductKind::kBackwardWeights));
+      w_.grad += dw;
+      if (!need_dx) continue;
+      ASSIGN_OR_RETURN(Matrix dcols, engine.Multiply(dzc, wt, ProductKind::kBackwardData));
+      dx.middleRows(first * pixels, m * pixels) = Col2Im(dcols, g);
+    }
+    return dx;
   }
   std::vector<Param*> params() override { return {&w_, &b_}; }
   std::unique_ptr<Layer> Clone() const override { return std::make_unique<ConvLayer>(*this); }
@@ -60,7 +102,16 @@ class ConvLayer final : public Layer {
   int64_t filters_, k_;
   Param w_, b_;
   ConvGeometry g_;
-  Matrix cols_;
+  int64_t chunk_ = 0;  // images per product in the last Forward
+  Matrix cols_;        // whole-batch products: the im2col rows
+  Matrix x_;           // chunked products: the input (im2col is recomputed)
+
+  // Images per product: enough for the engine's preferred rows, at least 1.
+  int64_t ImagesPerProduct(const MatmulEngine& engine, int64_t n) const {
+    const int64_t rows = engine.preferred_rows();
+    if (rows <= 0) return n;
+    return std::max<int64_t>(1, rows / (in_.h * in_.w));
+  }
 };
 
 class ReluLayer final : public Layer {

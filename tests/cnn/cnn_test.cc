@@ -57,8 +57,10 @@ TEST_CASE("Col2Im is the adjoint of Im2Col", "[cnn]") {
 
 // Finite differences on L = sum(f(x) .* R) for a fixed random readout R.
 // Central differences in double over float kernels: eps 1e-2, tolerance 2 %.
-void CheckLayerGradients(Layer& layer, Matrix x, int64_t n, Pcg32& rng) {
-  LocalEngine e;
+// `preferred_rows` 0: whole-batch products; small: a convolution works a
+// few images at a time (cnn/engine.h).
+void CheckLayerGradients(Layer& layer, Matrix x, int64_t n, Pcg32& rng, int64_t preferred_rows = 0) {
+  LocalEngine e(preferred_rows);
   Matrix y = *layer.Forward(x, n, e);
   const Matrix r = RandomUniformMatrix(y.rows(), y.cols(), rng);
   auto loss = [&](const Matrix& in) {
@@ -103,6 +105,7 @@ TEST_CASE("Every layer's gradients match finite differences", "[cnn][gradient]")
   const Matrix x = RandomUniformMatrix(n * in.h * in.w, in.c, rng);
   auto conv = Conv(in, 4, rng);
   CheckLayerGradients(*conv, x, n, rng);
+  CheckLayerGradients(*conv, x, n, rng, /*preferred_rows=*/36);  // one image per product
   auto dense = Dense(in, 5, rng);
   CheckLayerGradients(*dense, x, n, rng);
   auto pool = MaxPool2(in);
@@ -113,6 +116,29 @@ TEST_CASE("Every layer's gradients match finite differences", "[cnn][gradient]")
     if (std::abs(xr.data()[i]) < 0.05f) xr.data()[i] = 0.1f;
   auto relu = Relu();
   CheckLayerGradients(*relu, xr, n, rng);
+}
+
+TEST_CASE("A convolution computed a few images at a time equals the whole-batch one", "[cnn][gradient]") {
+  Pcg32 rng(3, 2);
+  const Shape in{28, 28, 16};
+  const int64_t n = 7;
+  const Matrix x = RandomUniformMatrix(n * in.h * in.w, in.c, rng);
+  const Matrix dz = RandomUniformMatrix(n * in.h * in.w, 32, rng);
+  auto whole = Conv(in, 32, rng);
+  auto pieces = whole->Clone();
+  LocalEngine one(0), few(3 * 784);  // whole batch; 3 + 3 + 1 images
+  const Matrix z1 = *whole->Forward(x, n, one), z2 = *pieces->Forward(x, n, few);
+  CHECK((z1 - z2).cwiseAbs().maxCoeff() <= 1e-5 * z1.cwiseAbs().maxCoeff());
+  for (bool need_dx : {true, false}) {
+    const Matrix dx1 = *whole->Backward(dz, one, need_dx), dx2 = *pieces->Backward(dz, few, need_dx);
+    REQUIRE(dx1.rows() == dx2.rows());
+    if (need_dx) CHECK((dx1 - dx2).cwiseAbs().maxCoeff() <= 1e-5 * dx1.cwiseAbs().maxCoeff());
+    const auto p1 = whole->params(), p2 = pieces->params();
+    for (size_t k = 0; k < p1.size(); ++k) {
+      INFO(p1[k]->name);
+      CHECK((p1[k]->grad - p2[k]->grad).cwiseAbs().maxCoeff() <= 1e-5 * p1[k]->grad.cwiseAbs().maxCoeff());
+    }
+  }
 }
 
 TEST_CASE("Softmax cross-entropy gradient matches finite differences", "[cnn][gradient]") {
