@@ -17,76 +17,78 @@ namespace codedge::cnn {
 
 namespace {
 
-// Calls f(col_row, col_offset, pixel_row) for every in-bounds pair of an
-// im2col cell and the input pixel it copies: row (n, y, x) of the im2col
-// matrix, its column block (i, j) starting at col_offset = (i*KW + j)*C, and
-// input row (n, iy, ix). Padding cells are skipped (they stay zero). Im2Col
-// and its adjoint Col2Im are this walk with the copy in either direction.
-// Inlined into each caller, so that the caller's AVX2 clone vectorizes the
-// walk's innermost copy too.
-template <typename F>
-__attribute__((always_inline)) inline void ForEachPatchPixel(const ConvGeometry& g, F&& f) {
-  const int64_t oh = g.out_h(), ow = g.out_w();
+}  // namespace
+
+// Both walk the im2col rows kernel row by kernel row: the kw pixels under
+// one kernel row are consecutive rows of x, so when they are all inside the
+// image their kw * C values are one contiguous run in x and in the im2col
+// row; only border positions go pixel by pixel (padding: zeros).
+CODEDGE_VECTOR_KERNEL Matrix Im2Col(ConstMatrixRef x, const ConvGeometry& g) {
+  const int64_t oh = g.out_h(), ow = g.out_w(), c = g.c, run = g.kw * c;
+  Matrix cols(g.n * oh * ow, g.patch());
   for (int64_t n = 0; n < g.n; ++n) {
     for (int64_t y = 0; y < oh; ++y) {
       for (int64_t xo = 0; xo < ow; ++xo) {
-        const int64_t col_row = (n * oh + y) * ow + xo;
+        float* __restrict row = cols.row((n * oh + y) * ow + xo).data();
+        const int64_t ix0 = xo * g.stride - g.pad;
         for (int64_t i = 0; i < g.kh; ++i) {
+          float* __restrict dst = row + i * run;
           const int64_t iy = y * g.stride + i - g.pad;
-          if (iy < 0 || iy >= g.h) continue;
-          for (int64_t j = 0; j < g.kw; ++j) {
-            const int64_t ix = xo * g.stride + j - g.pad;
-            if (ix < 0 || ix >= g.w) continue;
-            f(col_row, (i * g.kw + j) * g.c, (n * g.h + iy) * g.w + ix);
+          if (iy < 0 || iy >= g.h) {
+            for (int64_t e = 0; e < run; ++e) dst[e] = 0.0f;
+            continue;
           }
-        }
-      }
-    }
-  }
-}
-
-}  // namespace
-
-CODEDGE_VECTOR_KERNEL Matrix Im2Col(ConstMatrixRef x, const ConvGeometry& g) {
-  Matrix cols(g.n * g.out_h() * g.out_w(), g.patch());
-  // Zero only the padding cells (the walk below skips them), not all of it.
-  if (g.pad > 0) {
-    const int64_t oh = g.out_h(), ow = g.out_w();
-    for (int64_t n = 0; n < g.n; ++n) {
-      for (int64_t y = 0; y < oh; ++y) {
-        for (int64_t xo = 0; xo < ow; ++xo) {
-          float* row = cols.row((n * oh + y) * ow + xo).data();
-          for (int64_t i = 0; i < g.kh; ++i) {
-            const int64_t iy = y * g.stride + i - g.pad;
-            for (int64_t j = 0; j < g.kw; ++j) {
-              const int64_t ix = xo * g.stride + j - g.pad;
-              if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) {
-                std::memset(row + (i * g.kw + j) * g.c, 0, g.c * sizeof(float));
-              }
+          const int64_t pixel0 = (n * g.h + iy) * g.w;
+          if (ix0 >= 0 && ix0 + g.kw <= g.w) {
+            const float* __restrict src = x.row(pixel0 + ix0).data();
+            for (int64_t e = 0; e < run; ++e) dst[e] = src[e];
+            continue;
+          }
+          for (int64_t j = 0; j < g.kw; ++j) {
+            const int64_t ix = ix0 + j;
+            float* __restrict d = dst + j * c;
+            if (ix < 0 || ix >= g.w) {
+              for (int64_t ch = 0; ch < c; ++ch) d[ch] = 0.0f;
+            } else {
+              const float* __restrict src = x.row(pixel0 + ix).data();
+              for (int64_t ch = 0; ch < c; ++ch) d[ch] = src[ch];
             }
           }
         }
       }
     }
   }
-  const int64_t c = g.c;
-  ForEachPatchPixel(g, [&](int64_t col_row, int64_t offset, int64_t pixel) {
-    // A loop, not memcpy: a call per 16-64 floats costs more than the copy.
-    float* __restrict dst = cols.row(col_row).data() + offset;
-    const float* __restrict src = x.row(pixel).data();
-    for (int64_t ch = 0; ch < c; ++ch) dst[ch] = src[ch];
-  });
   return cols;
 }
 
 CODEDGE_VECTOR_KERNEL Matrix Col2Im(ConstMatrixRef dcols, const ConvGeometry& g) {
+  const int64_t oh = g.out_h(), ow = g.out_w(), c = g.c, run = g.kw * c;
   Matrix dx = Matrix::Zero(g.n * g.h * g.w, g.c);
-  const int64_t c = g.c;
-  ForEachPatchPixel(g, [&](int64_t col_row, int64_t offset, int64_t pixel) {
-    float* __restrict dst = dx.row(pixel).data();
-    const float* __restrict src = dcols.row(col_row).data() + offset;
-    for (int64_t ch = 0; ch < c; ++ch) dst[ch] += src[ch];
-  });
+  for (int64_t n = 0; n < g.n; ++n) {
+    for (int64_t y = 0; y < oh; ++y) {
+      for (int64_t xo = 0; xo < ow; ++xo) {
+        const float* __restrict row = dcols.row((n * oh + y) * ow + xo).data();
+        const int64_t ix0 = xo * g.stride - g.pad;
+        for (int64_t i = 0; i < g.kh; ++i) {
+          const int64_t iy = y * g.stride + i - g.pad;
+          if (iy < 0 || iy >= g.h) continue;
+          const float* __restrict src = row + i * run;
+          const int64_t pixel0 = (n * g.h + iy) * g.w;
+          if (ix0 >= 0 && ix0 + g.kw <= g.w) {
+            float* __restrict dst = dx.row(pixel0 + ix0).data();
+            for (int64_t e = 0; e < run; ++e) dst[e] += src[e];
+            continue;
+          }
+          for (int64_t j = 0; j < g.kw; ++j) {
+            const int64_t ix = ix0 + j;
+            if (ix < 0 || ix >= g.w) continue;
+            float* __restrict dst = dx.row(pixel0 + ix).data();
+            for (int64_t ch = 0; ch < c; ++ch) dst[ch] += src[j * c + ch];
+          }
+        }
+      }
+    }
+  }
   return dx;
 }
 

@@ -37,7 +37,8 @@ Matrix NaiveConv(const Matrix& x, const Matrix& w, const ConvGeometry& g, int64_
 TEST_CASE("im2col convolution equals a naive direct convolution", "[cnn]") {
   Pcg32 rng(1, 1);
   for (ConvGeometry g : {ConvGeometry{2, 5, 6, 3, 3, 3, 1, 1}, ConvGeometry{1, 7, 7, 2, 3, 3, 2, 0},
-                         ConvGeometry{3, 4, 4, 1, 1, 1, 1, 0}, ConvGeometry{1, 6, 5, 4, 5, 5, 1, 2}}) {
+                         ConvGeometry{3, 4, 4, 1, 1, 1, 1, 0}, ConvGeometry{1, 6, 5, 4, 5, 5, 1, 2},
+                         ConvGeometry{2, 3, 3, 16, 3, 3, 1, 1}, ConvGeometry{1, 8, 8, 1, 3, 3, 1, 1}}) {
     const Matrix x = RandomUniformMatrix(g.n * g.h * g.w, g.c, rng);
     const Matrix w = RandomUniformMatrix(g.patch(), 4, rng);
     const Matrix z = Im2Col(x, g) * w;
@@ -47,12 +48,15 @@ TEST_CASE("im2col convolution equals a naive direct convolution", "[cnn]") {
 
 TEST_CASE("Col2Im is the adjoint of Im2Col", "[cnn]") {
   Pcg32 rng(2, 1);
-  const ConvGeometry g{2, 5, 4, 3, 3, 3, 1, 1};
-  const Matrix x = RandomUniformMatrix(g.n * g.h * g.w, g.c, rng);
-  const Matrix y = RandomUniformMatrix(g.n * g.out_h() * g.out_w(), g.patch(), rng);
-  const double lhs = (Im2Col(x, g).cast<double>().array() * y.cast<double>().array()).sum();
-  const double rhs = (x.cast<double>().array() * Col2Im(y, g).cast<double>().array()).sum();
-  CHECK(lhs == Approx(rhs).epsilon(1e-5));
+  for (ConvGeometry g : {ConvGeometry{2, 5, 4, 3, 3, 3, 1, 1}, ConvGeometry{1, 7, 7, 2, 3, 3, 2, 0},
+                         ConvGeometry{3, 4, 4, 1, 1, 1, 1, 0}, ConvGeometry{1, 6, 5, 4, 5, 5, 1, 2},
+                         ConvGeometry{2, 3, 3, 16, 3, 3, 1, 1}}) {
+    const Matrix x = RandomUniformMatrix(g.n * g.h * g.w, g.c, rng);
+    const Matrix y = RandomUniformMatrix(g.n * g.out_h() * g.out_w(), g.patch(), rng);
+    const double lhs = (Im2Col(x, g).cast<double>().array() * y.cast<double>().array()).sum();
+    const double rhs = (x.cast<double>().array() * Col2Im(y, g).cast<double>().array()).sum();
+    CHECK(lhs == Approx(rhs).epsilon(1e-5));
+  }
 }
 
 // Finite differences on L = sum(f(x) .* R) for a fixed random readout R.
