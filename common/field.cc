@@ -11,20 +11,6 @@ namespace {
 constexpr uint64_t kP = kFieldPrime;
 }  // namespace
 
-uint64_t Reduce128(unsigned __int128 x) {
-  // 2^61 = 1 (mod p): fold the high bits down.
-  uint64_t lo = static_cast<uint64_t>(x & kP) + static_cast<uint64_t>((x >> 61) & kP) +
-                static_cast<uint64_t>(x >> 122);
-  lo = (lo & kP) + (lo >> 61);
-  return lo >= kP ? lo - kP : lo;
-}
-
-uint64_t FieldMul(uint64_t a, uint64_t b) { return Reduce128(static_cast<unsigned __int128>(a) * b); }
-uint64_t FieldAdd(uint64_t a, uint64_t b) {
-  const uint64_t s = a + b;
-  return s >= kP ? s - kP : s;
-}
-uint64_t FieldSub(uint64_t a, uint64_t b) { return a >= b ? a - b : a + kP - b; }
 uint64_t FieldInv(uint64_t a) {
   // a^(p-2) by square-and-multiply (Fermat).
   uint64_t r = 1, e = kP - 2;

@@ -14,12 +14,21 @@ namespace codedge {
 // Signed fixed-point integers (|entry| < 2^15): quantized A and B.
 using QuantMatrix = Eigen::Matrix<int32_t, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-uint64_t FieldMul(uint64_t a, uint64_t b);
-uint64_t FieldAdd(uint64_t a, uint64_t b);
-uint64_t FieldSub(uint64_t a, uint64_t b);
+// x mod p for any 128-bit x. Inline: the encoders' and decoders' inner loops.
+inline uint64_t Reduce128(unsigned __int128 x) {
+  // 2^61 = 1 (mod p): fold the high bits down.
+  uint64_t lo = static_cast<uint64_t>(x & kFieldPrime) + static_cast<uint64_t>((x >> 61) & kFieldPrime) +
+                static_cast<uint64_t>(x >> 122);
+  lo = (lo & kFieldPrime) + (lo >> 61);
+  return lo >= kFieldPrime ? lo - kFieldPrime : lo;
+}
+inline uint64_t FieldMul(uint64_t a, uint64_t b) { return Reduce128(static_cast<unsigned __int128>(a) * b); }
+inline uint64_t FieldAdd(uint64_t a, uint64_t b) {
+  const uint64_t s = a + b;
+  return s >= kFieldPrime ? s - kFieldPrime : s;
+}
+inline uint64_t FieldSub(uint64_t a, uint64_t b) { return a >= b ? a - b : a + kFieldPrime - b; }
 uint64_t FieldInv(uint64_t a);  // a != 0
-// x mod p for any 128-bit x.
-uint64_t Reduce128(unsigned __int128 x);
 
 // What a worker computes: rows . b mod p (rows: any uint64, b small signed;
 // the sums fit 128 bits for inner dimensions below 2^30).
