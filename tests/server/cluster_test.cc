@@ -209,20 +209,27 @@ TEST_CASE("Task blocks sent in pieces decode to the product for plain and coded 
   }
 }
 
+// A server with --verify_results and five workers: ids 1 and 2 corrupt
+// every result (one entry changed) and connect first, so they are handed
+// tasks; 3-5 are honest (20 ms per task).
+std::unique_ptr<Cluster> VerifyingClusterWithTwoFaultyWorkers() {
+  EdgeServerOptions o;
+  o.verify_results = true;
+  auto cluster = std::make_unique<Cluster>(0, DelaySpec{}, o);
+  cluster->AddWorker({}, 1, /*corrupt_results=*/1.0);
+  cluster->AddWorker({}, 2, /*corrupt_results=*/1.0);
+  REQUIRE(cluster->WaitForWorkers(2));
+  for (int i = 0; i < 3; ++i) cluster->AddWorker(*ParseDelaySpec("const:0.02"), 10 + i);
+  REQUIRE(cluster->WaitForWorkers(5));
+  return cluster;
+}
+
 TEST_CASE("Verification drops every corrupted result, bans its worker, and jobs stay correct", "[cluster][verify]") {
   Pcg32 rng(10, 4);
   const Matrix a = RandomUniformMatrix(600, 48, rng), b = RandomUniformMatrix(48, 8, rng);
   const MatrixD exact = a.cast<double>() * b.cast<double>();
-  EdgeServerOptions o;
-  o.verify_results = true;
-  Cluster cluster(0, {}, o);
-  // Two faulty workers (every result has one entry changed) among five; the
-  // faulty ones connect first, so they are handed tasks.
-  cluster.AddWorker({}, 1, /*corrupt_results=*/1.0);
-  cluster.AddWorker({}, 2, /*corrupt_results=*/1.0);
-  REQUIRE(cluster.WaitForWorkers(2));
-  for (int i = 0; i < 3; ++i) cluster.AddWorker(*ParseDelaySpec("const:0.02"), 10 + i);
-  REQUIRE(cluster.WaitForWorkers(5));
+  auto verifying = VerifyingClusterWithTwoFaultyWorkers();
+  Cluster& cluster = *verifying;
   auto stub = cluster.Stub();
   int64_t rejected = 0;
   for (const char* spec : {"uncoded:k=10", "replication:k=5,copies=2", "mds:m=12,n=8", "lt:symbols_per_task=30",
@@ -253,14 +260,9 @@ TEST_CASE("Verification catches corrupted field results of a T-private job exact
   Pcg32 rng(10, 5);
   const Matrix a = RandomUniformMatrix(300, 24, rng), b = RandomUniformMatrix(24, 5, rng);
   const MatrixD exact = a.cast<double>() * b.cast<double>();
-  EdgeServerOptions o;
-  o.verify_results = true;
-  Cluster cluster(0, {}, o);
-  cluster.AddWorker({}, 1, /*corrupt_results=*/1.0);  // one field element off by one in every result
-  cluster.AddWorker({}, 2, /*corrupt_results=*/1.0);
-  REQUIRE(cluster.WaitForWorkers(2));
-  for (int i = 0; i < 3; ++i) cluster.AddWorker(*ParseDelaySpec("const:0.02"), 10 + i);
-  REQUIRE(cluster.WaitForWorkers(5));
+  // The faulty workers change one field element (by one) in every result.
+  auto verifying = VerifyingClusterWithTwoFaultyWorkers();
+  Cluster& cluster = *verifying;
   auto stub = cluster.Stub();
   v1::MultiplyResponse resp;
   REQUIRE(Multiply(*stub, a, b, "private:k=4,t=2,n=10", &resp).ok());
