@@ -26,6 +26,7 @@
 #include "bench/matmul_bench.h"
 #include "bench/overhead_bench.h"
 #include "bench/scale_bench.h"
+#include "bench/status.h"
 #include "bench/privacy_bench.h"
 #include "bench/train_bench.h"
 #include "common/linalg.h"
@@ -278,29 +279,12 @@ int RunStatus() {
     std::cerr << "edge-bench status: " << security.status().message() << "\n";
     return 2;
   }
-  grpc::ChannelArguments args;
-  security->Apply(&args);
-  auto stub = codedge::v1::Compute::NewStub(grpc::CreateCustomChannel(server, security->credentials, args));
-  grpc::ClientContext ctx;
-  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
-  security->Apply(&ctx);
-  codedge::v1::ClusterStatusRequest req;
-  codedge::v1::ClusterStatusResponse resp;
-  if (grpc::Status st = stub->ClusterStatus(&ctx, req, &resp); !st.ok()) {
-    std::cerr << "edge-bench status: " << server << ": " << st.error_message() << "\n";
+  auto status = codedge::bench::FetchClusterStatus(server, *security);
+  if (!status.ok()) {
+    std::cerr << "edge-bench status: " << status.status().message() << "\n";
     return 1;
   }
-  std::cout << absl::StrFormat("%s: %d workers, %d jobs in flight\n", server, resp.workers_size(),
-                               resp.jobs_in_flight());
-  std::cout << absl::StrFormat("%6s  %-20s %8s %10s %12s %14s  %s\n", "id", "name", "credits", "tasks done",
-                               "rows/s", "last seen", "state");
-  const int64_t now = absl::ToUnixMicros(absl::Now());
-  for (const auto& w : resp.workers()) {
-    std::cout << absl::StrFormat("%6d  %-20s %8d %10d %12.0f %12.1f s  %s\n", w.worker_id(), w.worker_name(),
-                                 w.credits(), w.tasks_done(), w.rows_per_second(),
-                                 1e-6 * static_cast<double>(now - w.last_seen_unix_micros()),
-                                 w.faulty() ? "faulty (no tasks)" : w.draining() ? "draining (no tasks)" : "ok");
-  }
+  codedge::bench::PrintClusterStatus(*status, server, absl::Now(), std::cout);
   return 0;
 }
 

@@ -44,3 +44,30 @@ TEST_CASE("The scale benchmark refuses impossible settings", "[bench][scale][bad
 
 }  // namespace
 }  // namespace codedge::bench
+
+#include <sstream>
+
+#include "bench/in_process_cluster.h"
+#include "bench/status.h"
+
+namespace codedge::bench {
+namespace {
+
+TEST_CASE("edge-bench status lists a running server's workers; a dead address is an error", "[bench][status]") {
+  auto cluster = StartInProcessCluster(2);
+  REQUIRE(cluster.ok());
+  const std::string server = absl::StrCat("127.0.0.1:", (*cluster)->server->port());
+  auto status = FetchClusterStatus(server, PlaintextClient());
+  REQUIRE(status.ok());
+  CHECK(status->workers_size() == 2);
+  std::ostringstream out;
+  PrintClusterStatus(*status, server, absl::Now(), out);
+  CHECK(out.str().find(": 2 workers, 0 jobs in flight") != std::string::npos);
+  CHECK(out.str().find("bench-1") != std::string::npos);
+  CHECK(out.str().find(" ok") != std::string::npos);
+  auto dead = FetchClusterStatus("127.0.0.1:1", PlaintextClient(), absl::Seconds(2));
+  CHECK_FALSE(dead.ok());
+}
+
+}  // namespace
+}  // namespace codedge::bench
