@@ -1,6 +1,11 @@
 #include <catch2/catch.hpp>
 
+#include <sstream>
+
+#include "absl/strings/str_cat.h"
+#include "bench/in_process_cluster.h"
 #include "bench/scale_bench.h"
+#include "bench/status.h"
 
 namespace codedge::bench {
 namespace {
@@ -44,11 +49,6 @@ TEST_CASE("The scale benchmark refuses impossible settings", "[bench][scale][bad
 
 }  // namespace
 }  // namespace codedge::bench
-
-#include <sstream>
-
-#include "bench/in_process_cluster.h"
-#include "bench/status.h"
 
 namespace codedge::bench {
 namespace {
