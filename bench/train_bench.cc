@@ -1,6 +1,7 @@
 #include "bench/train_bench.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -13,11 +14,15 @@
 #include "absl/strings/str_format.h"
 #include "bench/json.h"
 #include "bench/launcher.h"
+#include "bench/matmul_bench.h"
+#include "bench/stats.h"
 #include "bench/scenario.h"
 #include "cnn/dataset.h"
+#include "cnn/kernels.h"
 #include "cnn/model.h"
 #include "cnn/trainer.h"
 #include "common/logging.h"
+#include "common/matrix_util.h"
 #include "common/random.h"
 #include "common/status.h"
 #include "server/cluster_engine.h"
@@ -31,6 +36,45 @@ namespace {
 // per symbol keeps k below ~600.
 constexpr char kLtOptions[] = "symbol_rows=64";
 
+// Passes every product to `inner`, noting its shape (M, K, N).
+class RecordingEngine final : public cnn::MatmulEngine {
+ public:
+  explicit RecordingEngine(cnn::MatmulEngine* inner) : inner_(inner) {}
+  absl::StatusOr<Matrix> Multiply(ConstMatrixRef a, ConstMatrixRef b, cnn::ProductKind kind) override {
+    shapes_.push_back({a.rows(), a.cols(), b.cols()});
+    return inner_->Multiply(a, b, kind);
+  }
+  const std::vector<std::array<int64_t, 3>>& shapes() const { return shapes_; }
+
+ private:
+  cnn::MatmulEngine* inner_;
+  std::vector<std::array<int64_t, 3>> shapes_;
+};
+
+// Sum over one batch's products of T* (see TrainBenchRow::bound_ms_per_batch).
+absl::StatusOr<double> BatchBoundSeconds(const std::vector<std::array<int64_t, 3>>& shapes, int64_t batches,
+                                         const std::vector<double>& starts, int64_t min_remote_macs, Pcg32& rng) {
+  if (batches < 1 || shapes.size() % static_cast<size_t>(batches) != 0) {
+    return absl::InternalError(absl::StrCat(shapes.size(), " products over ", batches, " batches"));
+  }
+  const size_t per_batch = shapes.size() / static_cast<size_t>(batches);
+  double total = 0;
+  for (size_t p = 0; p < per_batch; ++p) {
+    const auto [m, k, n] = shapes[p];
+    const Matrix a = RandomUniformMatrix(m, k, rng), b = RandomUniformMatrix(k, n, rng);
+    Matrix c(m, n);
+    const double local_s = MedianSeconds(3, [&] { c.noalias() = a * b; });
+    if (m * k * n < min_remote_macs) {
+      total += local_s;
+      continue;
+    }
+    const std::vector<double> speeds(starts.size(), static_cast<double>(m) / std::max(local_s, 1e-9));
+    ASSIGN_OR_RETURN(double t_star, IdealCompletionTime(starts, speeds, static_cast<double>(m)));
+    total += t_star;
+  }
+  return total;
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<TrainBenchRow>> RunTrainBench(const TrainBenchOptions& o) {
@@ -41,6 +85,22 @@ absl::StatusOr<std::vector<TrainBenchRow>> RunTrainBench(const TrainBenchOptions
   ASSIGN_OR_RETURN(cnn::Dataset train, cnn::LoadMnistDir(o.data, "train", o.batches * 50));
   ASSIGN_OR_RETURN(cnn::Dataset test, cnn::LoadMnistDir(o.data, "test", o.test_limit));
   const double unit = absl::ToDoubleSeconds(o.time_unit);
+  // The products of one training step, as the cluster gets them (whole
+  // batches): one forward and backward through a recording local engine.
+  std::vector<std::array<int64_t, 3>> batch_shapes;
+  {
+    ASSIGN_OR_RETURN(cnn::Model model, cnn::Model::Create("vgg-mini", o.seed));
+    cnn::LocalEngine whole(/*preferred_rows=*/0);
+    RecordingEngine rec(&whole);
+    const Matrix images = train.images.topRows(50);
+    const std::vector<int32_t> labels(train.labels.begin(), train.labels.begin() + 50);
+    ASSIGN_OR_RETURN(Matrix logits, model.Forward(images, rec));
+    Matrix d;
+    int64_t correct = 0;
+    (void)cnn::SoftmaxCrossEntropy(logits, labels, &d, &correct);
+    RETURN_IF_ERROR(model.Backward(d, rec));
+    batch_shapes = rec.shapes();
+  }
   std::vector<TrainBenchRow> rows;
   for (const Latency& d : {Latency{"uniform", 1, 50}, Latency{"normal", 20, 16}, Latency{"exponential", 16, 0}}) {
     EdgeServerOptions so;
@@ -48,9 +108,10 @@ absl::StatusOr<std::vector<TrainBenchRow>> RunTrainBench(const TrainBenchOptions
     ASSIGN_OR_RETURN(std::unique_ptr<EdgeServer> server, EdgeServer::Start(so));
     Pcg32 rng(MixSeed(o.seed, rows.size()), 0x747261);  // "tra"
     std::vector<WorkerLaunch> launch(o.workers);
+    std::vector<double> starts;  // t_i, seconds
     for (auto& w : launch) {
-      w.args = {"--threads=1", "--log_level=warn", absl::StrCat("--delay=const:", d.Draw(rng) * unit),
-                "--delay_scope=job"};
+      starts.push_back(d.Draw(rng) * unit);
+      w.args = {"--threads=1", "--log_level=warn", absl::StrCat("--delay=const:", starts.back()), "--delay_scope=job"};
     }
     LaunchOptions lo;
     lo.server_address = absl::StrCat("127.0.0.1:", server->port());
@@ -59,7 +120,8 @@ absl::StatusOr<std::vector<TrainBenchRow>> RunTrainBench(const TrainBenchOptions
     for (const std::string& name : o.strategies) {
       ASSIGN_OR_RETURN(CodeSpec spec, ParseCodeSpec(*StrategySpec(name, o.workers, kLtOptions)));
       ASSIGN_OR_RETURN(cnn::Model model, cnn::Model::Create("vgg-mini", o.seed));
-      ClusterEngine engine(&server->pool(), ClusterEngineOptions{spec, spec, spec});
+      const ClusterEngineOptions eo{spec, spec, spec};
+      ClusterEngine engine(&server->pool(), eo);
       cnn::TrainOptions t;
       t.batch = 50;
       t.max_batches = o.batches;
@@ -75,9 +137,13 @@ absl::StatusOr<std::vector<TrainBenchRow>> RunTrainBench(const TrainBenchOptions
       if (!report.ok()) return report.status();
       cnn::LocalEngine local;
       ASSIGN_OR_RETURN(double acc, cnn::Evaluate(model, test, local));
-      rows.push_back({d.dist, name, report->ms_per_batch, acc, report->batches});
-      Log().info("train bench: {} latencies, {}: {:.0f} ms/batch, test accuracy {:.1f}% after {} batches", d.dist,
-                 name, report->ms_per_batch, 100 * acc, report->batches);
+      Pcg32 shape_rng(o.seed, 0x626e64);  // "bnd"
+      ASSIGN_OR_RETURN(double bound_s, BatchBoundSeconds(batch_shapes, 1, starts, eo.min_remote_macs, shape_rng));
+      rows.push_back({d.dist, name, report->ms_per_batch, acc, report->batches, 1e3 * bound_s});
+      Log().info("train bench: {} latencies, {}: {:.0f} ms/batch ({:.2f}x the bound {:.0f} ms), test accuracy "
+                 "{:.1f}% after {} batches",
+                 d.dist, name, report->ms_per_batch, report->ms_per_batch / (1e3 * bound_s), 1e3 * bound_s, 100 * acc,
+                 report->batches);
     }
     cluster->Stop();
     server->Shutdown();
@@ -86,11 +152,16 @@ absl::StatusOr<std::vector<TrainBenchRow>> RunTrainBench(const TrainBenchOptions
 }
 
 void PrintTrainTable(const std::vector<TrainBenchRow>& rows, std::ostream& out) {
-  out << absl::StrFormat("%-12s %-15s %12s %14s %8s\n", "latency", "strategy", "ms/batch", "test accuracy", "batches");
+  out << absl::StrFormat("%-12s %-15s %12s %12s %9s %14s %8s\n", "latency", "strategy", "ms/batch", "bound ms",
+                         "x bound", "test accuracy", "batches");
   for (const TrainBenchRow& r : rows) {
-    out << absl::StrFormat("%-12s %-15s %12.1f %13.1f%% %8d\n", r.distribution, r.strategy, r.ms_per_batch,
+    out << absl::StrFormat("%-12s %-15s %12.1f %12.1f %9.2f %13.1f%% %8d\n", r.distribution, r.strategy,
+                           r.ms_per_batch, r.bound_ms_per_batch, r.ms_per_batch / r.bound_ms_per_batch,
                            100 * r.test_accuracy, r.batches);
   }
+  out << "bound: the fluid load balancer's T* per product over the workers' latencies, every worker at this\n"
+         "machine's single-thread rate for the product's shape, summed over a batch's products (the rest of a\n"
+         "training step is not in it)\n";
 }
 
 std::string TrainJson(const std::vector<TrainBenchRow>& rows) {
@@ -103,6 +174,7 @@ std::string TrainJson(const std::vector<TrainBenchRow>& rows) {
         .Key("ms_per_batch").Number(r.ms_per_batch)
         .Key("test_accuracy").Number(r.test_accuracy)
         .Key("batches").Int(r.batches)
+        .Key("bound_ms_per_batch").Number(r.bound_ms_per_batch)
         .EndObject();
   }
   w.EndArray().EndObject();

@@ -31,6 +31,13 @@ struct TrainBenchRow {
   std::string distribution, strategy;
   double ms_per_batch = 0, test_accuracy = 0;
   int64_t batches = 0;
+  // The ideal bound summed over one batch's products: for each product the
+  // fluid load balancer's completion time T* over the workers' latencies
+  // t_i, every worker at this machine's single-thread rate for that
+  // product's shape (matmul's IdealCompletionTime); products the engine
+  // keeps local count at their local time. The rest of a training step
+  // (im2col, activations, the update) is not in it.
+  double bound_ms_per_batch = 0;
 };
 
 absl::StatusOr<std::vector<TrainBenchRow>> RunTrainBench(const TrainBenchOptions& options);

@@ -129,6 +129,7 @@ TEST_CASE("edge-bench train runs a coded training step on launched workers", "[t
     CHECK(x.batches == 1);
     CHECK(x.ms_per_batch > 0);
     CHECK(x.test_accuracy >= 0);
+    CHECK(x.bound_ms_per_batch > 0);
   }
   // The figure: data and script always, the images where gnuplot exists.
   const std::string dir = "/tmp/codedge-train-plots-test";
