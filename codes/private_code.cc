@@ -87,8 +87,9 @@ std::vector<FieldMatrix> PrivateCode::Encode(const QuantMatrix& a_q, const std::
       z.data()[e] = v & kP;
     }
   }
-  // Task i = sum_j l_j(alpha_i) U_j, summed in 128 bits and reduced once
-  // (at most 4096 terms of < 2^122 each: no overflow).
+  // Task i = sum_j l_j(alpha_i) U_j, summed in 128 bits: each product is
+  // < 2^122, so the sums are folded back below 2^61 every 32 terms (64
+  // unreduced terms could overflow 128 bits).
   std::vector<FieldMatrix> out(params_.n, FieldMatrix(block_rows_, inner_));
   std::vector<unsigned __int128> acc(static_cast<size_t>(block_rows_ * inner_));
   for (int64_t i = 0; i < params_.n; ++i) {
@@ -97,6 +98,9 @@ std::vector<FieldMatrix> PrivateCode::Encode(const QuantMatrix& a_q, const std::
       const unsigned __int128 c = encode_coef_[i][j];
       const uint64_t* src = u[j].data();
       for (size_t e = 0; e < acc.size(); ++e) acc[e] += c * src[e];
+      if (j % 32 == 31) {
+        for (auto& x : acc) x = Reduce128(x);
+      }
     }
     uint64_t* dst = out[i].data();
     for (size_t e = 0; e < acc.size(); ++e) dst[e] = Reduce128(acc[e]);

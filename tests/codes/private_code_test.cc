@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <tuple>
+
 #include <algorithm>
 #include <numeric>
 
@@ -85,6 +87,32 @@ double ChiSquareTop6(const std::vector<uint64_t>& values) {
   double chi = 0;
   for (double c : count) chi += (c - expect) * (c - expect) / expect;
   return chi;
+}
+
+TEST_CASE("T-private encoding stays exact with many masks and on the many-block path", "[private]") {
+  Pcg32 rng(41, 3);
+  // t = 40 masks (the limb GEMMs' largest shifted sums), then k + t > 512
+  // (the 128-bit path).
+  for (auto [k, t, rows, inner] : {std::tuple<int64_t, int64_t, int64_t, int64_t>{5, 40, 23, 9}, {10, 503, 10, 2}}) {
+    INFO("k=" << k << " t=" << t);
+    const Matrix a = RandomUniformMatrix(rows, inner, rng), b = RandomUniformMatrix(inner, 3, rng);
+    auto q = Quantize(a, b, 16);
+    REQUIRE(q.ok());
+    PrivateParams p;
+    p.k = k;
+    p.t = t;
+    p.n = k + t + 2;
+    auto code = PrivateCode::Create(p, rows, inner);
+    REQUIRE(code.ok());
+    // Masks at the top of the field: the largest limbs.
+    auto blocks = code->Encode(q->a, [&] { return kFieldPrime - 1 - (rng.NextU32() & 1); });
+    std::vector<int64_t> ids;
+    std::vector<FieldMatrix> got;
+    for (int64_t i = 2; i < p.n; ++i) ids.push_back(i), got.push_back(FieldProduct(blocks[i], q->b));
+    auto d = code->Decode(ids, got);
+    REQUIRE(d.ok());
+    CHECK(*d == q->a.cast<double>() * q->b.cast<double>());
+  }
 }
 
 TEST_CASE("What T colluding workers see is uniform whatever A is; without masks it is not", "[private][security]") {
