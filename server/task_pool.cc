@@ -76,7 +76,7 @@ absl::StatusOr<std::shared_ptr<TaskPool::Job>> TaskPool::NewPrivateJob(const Mat
   const absl::Time start = clock_->Now();
   ASSIGN_OR_RETURN(Quantized q, Quantize(a, b, spec.priv.bits));
   auto job = std::make_shared<Job>();
-  job->priv = std::make_unique<PrivateJob>(PrivateJob{std::move(code), q.a_scale, q.b_scale, q.b, {}, {}, {}});
+  job->priv = std::make_unique<PrivateJob>(PrivateJob{std::move(code), q.a_scale, q.b_scale, q.b, {}, {}, {}, {}});
   // The masks come from OpenSSL's generator (codes/private_code.h).
   for (FieldMatrix& block : job->priv->code.Encode(q.a)) {
     job->priv->blocks.push_back(std::make_shared<const FieldMatrix>(std::move(block)));
@@ -126,6 +126,16 @@ void TaskPool::Close() {
 }
 
 std::optional<std::pair<int64_t, bool>> TaskPool::PickTask(Job& job, WorkerId worker) {
+  if (job.priv) {  // T-private: at most t shares of A per worker, ever
+    if (job.priv->handed[worker] >= job.priv->code.params().t) return std::nullopt;
+    while (job.queue_head < job.queue.size()) {
+      const int64_t t = job.queue[job.queue_head++];
+      if (job.returned.contains(t)) continue;
+      job.priv->handed[worker]++;
+      return std::make_pair(t, false);
+    }
+    return std::nullopt;
+  }
   while (job.queue_head < job.queue.size()) {
     const int64_t t = job.queue[job.queue_head++];
     if (!job.returned.contains(t)) return std::make_pair(t, false);
@@ -545,10 +555,17 @@ std::vector<CancelOrder> TaskPool::FailIf(const std::function<absl::Status(const
 std::vector<CancelOrder> TaskPool::Expire() {
   return FailIf([](const Job& job, absl::Time now) {
     if (now < job.deadline) return absl::OkStatus();
+    std::string hint;
+    if (job.priv) {
+      const PrivateParams& p = job.priv->code.params();
+      hint = absl::StrCat(" (a T-private job gives each worker at most t = ", p.t, " tasks: it needs at least ",
+                          (p.k + 2 * p.t - 1) / p.t, " workers; ", job.priv->handed.size(), " took part)");
+    }
     return absl::DeadlineExceededError(absl::StrCat("job ", job.id, " (", CodeName(job),
                                                     ") missed its deadline after ",
                                                     absl::FormatDuration(now - job.submitted), ": ",
-                                                    job.returned.size(), " task results accepted, not yet decodable"));
+                                                    job.returned.size(), " task results accepted, not yet decodable",
+                                                    hint));
   });
 }
 

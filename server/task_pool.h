@@ -128,7 +128,10 @@ class TaskPool {
   // field-element tasks are encoded (with fresh random masks) at submission,
   // workers get B as small integers and field tasks, return field results
   // (OnFieldResult), and any k + t of them decode; the product carries the
-  // quantization error only. The job fails with DeadlineExceeded at
+  // quantization error only. No worker is ever handed more than t tasks of
+  // a private job (t shares reveal nothing; t + 1 would), so such a job
+  // needs at least ceil((k + t) / t) workers; with fewer it waits and
+  // fails at its deadline, saying so. The job fails with DeadlineExceeded at
   // `deadline` (see Expire). InvalidArgument for bad shapes or parameters.
   absl::StatusOr<JobId> Submit(Matrix a, Matrix b, const CodeSpec& spec, JobCallback done,
                                absl::Time deadline = absl::InfiniteFuture());
@@ -190,6 +193,9 @@ class TaskPool {
     std::vector<std::shared_ptr<const FieldMatrix>> blocks;  // task i's rows
     std::vector<int64_t> ids;                                // accepted results, in arrival order
     std::vector<FieldMatrix> results;
+    // Tasks each worker was ever handed (privacy: at most T per worker, or
+    // one worker alone would hold more than T shares of A).
+    absl::flat_hash_map<WorkerId, int64_t> handed;
   };
   struct Job {
     JobId id;

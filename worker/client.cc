@@ -406,7 +406,13 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, absl::Notificatio
       session.cv.notify_all();
     }
   }
-  if (*drained && compute_done.HasBeenNotified()) why = absl::OkStatus();  // drained, not cut short
+  if (*drained && compute_done.HasBeenNotified()) {
+    why = absl::OkStatus();  // drained, not cut short
+  } else if (*drained) {
+    *drained = false;  // the stream ended before the queue was done: the server re-issues the rest
+    Log().warn("{}: the drain was cut short ({}); the server re-issues the unfinished tasks", options_.name,
+               why.ToString());
+  }
   {
     std::lock_guard<std::mutex> lock(session.mu);
     session.ended = true;

@@ -153,7 +153,8 @@ TEST_CASE("T-private tasks carry field elements that look uniform, never rows of
   REQUIRE(pool.Submit(a, b, *ParseCodeSpec("private:k=4,t=2,n=8"), [](auto) {}).ok());
   int64_t elements = 0, small = 0;
   for (int t = 0; t < 8; ++t) {
-    auto task = pool.NextTask(1);
+    const WorkerId w = 1 + t / 2;  // workers 1-4, two tasks each
+    auto task = pool.NextTask(w);
     REQUIRE(task.has_value());
     REQUIRE(task->field());
     CHECK(task->data == nullptr);
@@ -173,7 +174,36 @@ TEST_CASE("T-private tasks carry field elements that look uniform, never rows of
   }
   CHECK(elements == 8 * 10 * 16);
   CHECK(small == 0);
-  CHECK(!pool.NextTask(1).has_value());  // n tasks, no more
+  CHECK(!pool.NextTask(5).has_value());  // n tasks, no more
+}
+
+TEST_CASE("No worker gets more than t tasks of a T-private job; too few workers fail clearly", "[pool][private]") {
+  Pcg32 rng(15, 15);
+  const Matrix a = RandomUniformMatrix(40, 6, rng), b = RandomUniformMatrix(6, 2, rng);
+  FakeClock clock;
+  TaskPool pool(&clock);
+  Outcome out;
+  REQUIRE(pool.Submit(a, b, *ParseCodeSpec("private:k=4,t=2,n=8"), [&](auto r) { out.result = std::move(r); },
+                      clock.Now() + absl::Seconds(5))
+              .ok());
+  // Two shares of A reveal nothing, three would: worker 1 gets two, then
+  // nothing, though six tasks are still queued -- even after returning them.
+  auto t0 = pool.NextTask(1), t1 = pool.NextTask(1);
+  REQUIRE(t0.has_value());
+  REQUIRE(t1.has_value());
+  CHECK(!pool.NextTask(1).has_value());
+  CHECK(pool.OnTaskFailed(1, t0->job, t0->task).ok());  // back in the queue, still seen by worker 1
+  CHECK(!pool.NextTask(1).has_value());
+  // Two workers hold 4 shares; k + t = 6 are needed: the job waits, then
+  // fails at its deadline naming the reason.
+  REQUIRE(pool.NextTask(2).has_value());
+  REQUIRE(pool.NextTask(2).has_value());
+  CHECK(!pool.NextTask(2).has_value());
+  clock.Advance(absl::Seconds(6));
+  (void)pool.Expire();
+  REQUIRE(out.result.has_value());
+  CHECK(out.result->status().code() == absl::StatusCode::kDeadlineExceeded);
+  CHECK(out.result->status().message().find("needs at least 3 workers") != std::string_view::npos);
 }
 
 TEST_CASE("T-private jobs refuse float results, bad shapes and bad parameters", "[pool][private][bad-input]") {
@@ -197,9 +227,10 @@ TEST_CASE("T-private jobs refuse float results, bad shapes and bad parameters", 
   REQUIRE(t0.has_value());
   // A float result for a private job, then a wrong shape: refused, re-queued.
   CHECK(pool.OnResult(1, id, t0->task, Matrix::Zero(10, 2)).status().code() == absl::StatusCode::kInvalidArgument);
-  auto t1 = pool.NextTask(1);
+  CHECK(!pool.NextTask(1).has_value());  // t = 1: one share per worker
+  auto t1 = pool.NextTask(2);
   REQUIRE(t1.has_value());
-  CHECK(pool.OnFieldResult(1, id, t1->task, FieldMatrix::Zero(9, 2)).status().code() ==
+  CHECK(pool.OnFieldResult(2, id, t1->task, FieldMatrix::Zero(9, 2)).status().code() ==
         absl::StatusCode::kInvalidArgument);
   // And a field result for a float job.
   TaskPool other;
@@ -208,9 +239,9 @@ TEST_CASE("T-private jobs refuse float results, bad shapes and bad parameters", 
   REQUIRE(ft.has_value());
   CHECK(other.OnFieldResult(2, fid, ft->task, FieldMatrix::Zero(10, 2)).status().code() ==
         absl::StatusCode::kInvalidArgument);
-  // The private job still completes from the re-queued tasks.
-  auto workers = Workers(3);
-  workers[0].b_cache[id] = *t0->b;  // worker 1 already has B
+  // The private job still completes from the re-queued tasks, on workers
+  // that have not seen a share yet (3-5).
+  auto workers = Workers(5);
   Run(pool, workers, {&out});
   REQUIRE(out.result.has_value());
   REQUIRE(out.result->ok());
