@@ -41,30 +41,40 @@ FieldMatrix FieldProductNaive(ConstFieldMatrixRef rows, const QuantMatrix& b) {
   return out;
 }
 
+FieldOperand PrepareFieldOperand(QuantMatrix b) {
+  FieldOperand op;
+  op.small = b.size() == 0 || b.cwiseAbs().maxCoeff() < (1 << 15);
+  op.d = b.cast<double>();
+  op.q = std::move(b);
+  return op;
+}
+
 FieldMatrix FieldProduct(ConstFieldMatrixRef rows, const QuantMatrix& b) {
+  return FieldProduct(rows, PrepareFieldOperand(b));
+}
+
+FieldMatrix FieldProduct(ConstFieldMatrixRef rows, const FieldOperand& b) {
   // Each element x < 2^64 is cut into limbs of 21, 21 and 22 bits; a limb
   // times an entry of B (|b| < 2^15) summed over at most 2^16 terms stays
   // below 2^53, so three double GEMMs (BLAS) compute the limb products
   // exactly, and x . b = sum_l limb_l . b * 2^(21 l) is reassembled mod p.
   const int64_t inner = rows.cols();
-  if (inner > (int64_t{1} << 16) || b.size() == 0 || b.cwiseAbs().maxCoeff() >= (1 << 15)) {
-    return FieldProductNaive(rows, b);
-  }
-  const MatrixD bd = b.cast<double>();
-  std::vector<__int128> acc(static_cast<size_t>(rows.rows() * b.cols()), 0);
-  MatrixD limb(rows.rows(), inner), part(rows.rows(), b.cols());
+  if (inner > (int64_t{1} << 16) || b.q.size() == 0 || !b.small) return FieldProductNaive(rows, b.q);
+  const int64_t cols = b.q.cols();
+  std::vector<__int128> acc(static_cast<size_t>(rows.rows() * cols), 0);
+  MatrixD limb(rows.rows(), inner), part(rows.rows(), cols);
   for (int l = 0; l < 3; ++l) {
     const int shift = 21 * l;
     const uint64_t mask = l < 2 ? (uint64_t{1} << 21) - 1 : ~uint64_t{0};
     for (int64_t i = 0; i < rows.rows(); ++i) {
       for (int64_t c = 0; c < inner; ++c) limb(i, c) = static_cast<double>((rows(i, c) >> shift) & mask);
     }
-    part.noalias() = limb * bd;
+    part.noalias() = limb * b.d;
     for (int64_t e = 0; e < part.size(); ++e) {
       acc[static_cast<size_t>(e)] += static_cast<__int128>(static_cast<int64_t>(part.data()[e])) << shift;
     }
   }
-  FieldMatrix out(rows.rows(), b.cols());
+  FieldMatrix out(rows.rows(), cols);
   for (int64_t e = 0; e < out.size(); ++e) {
     __int128 v = acc[static_cast<size_t>(e)] % static_cast<__int128>(kP);
     if (v < 0) v += kP;

@@ -38,6 +38,16 @@ uint64_t FieldInv(uint64_t a);  // a != 0
 FieldMatrix FieldProduct(ConstFieldMatrixRef rows, const QuantMatrix& b);
 FieldMatrix FieldProductNaive(ConstFieldMatrixRef rows, const QuantMatrix& b);
 
+// B prepared once for many products (a worker's row chunks): its double
+// copy and whether its entries allow the limb GEMMs.
+struct FieldOperand {
+  QuantMatrix q;
+  MatrixD d;
+  bool small = false;  // |b| < 2^15
+};
+FieldOperand PrepareFieldOperand(QuantMatrix b);
+FieldMatrix FieldProduct(ConstFieldMatrixRef rows, const FieldOperand& b);
+
 // B of a T-private job as it travels (float32 holding integers) back to
 // integers; InvalidArgument for a non-integer or |entry| >= 2^15.
 absl::StatusOr<QuantMatrix> IntegersFromFloat(ConstMatrixRef b);

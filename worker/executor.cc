@@ -44,13 +44,14 @@ absl::StatusOr<ExecResult> TaskExecutor::RunField(Eigen::Map<const FieldMatrix> 
   }
   absl::StatusOr<QuantMatrix> b_int = IntegersFromFloat(b);
   if (!b_int.ok()) return b_int.status();
+  const FieldOperand op = PrepareFieldOperand(*std::move(b_int));  // once per task, not per chunk
   ExecResult out;
   out.field_product.resize(rows.rows(), b.cols());
   // A field multiply-add is three exact double ones on limbs (common/
   // field.h), about four float ones: chunks of about the same time.
   absl::Status s = Execute(
       rows.rows(), 4 * rows.cols() * b.cols(), delay, cancel,
-      [&](int64_t r, int64_t n) { out.field_product.middleRows(r, n) = FieldProduct(rows.middleRows(r, n), *b_int); },
+      [&](int64_t r, int64_t n) { out.field_product.middleRows(r, n) = FieldProduct(rows.middleRows(r, n), op); },
       &out);
   if (!s.ok()) return s;
   return out;
