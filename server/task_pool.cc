@@ -21,6 +21,7 @@ absl::StatusOr<JobId> TaskPool::Submit(Matrix a, Matrix b, const CodeSpec& spec,
         absl::StrCat("shapes do not chain: A is ", a.rows(), "x", a.cols(), ", B is ", b.rows(), "x", b.cols()));
   }
   const int64_t a_rows = a.rows(), a_cols = a.cols();
+  const absl::Time submitted = clock_->Now();  // before a private job's encoding, which counts
   std::shared_ptr<Job> job;
   if (spec.strategy == Strategy::kPrivate) {
     ASSIGN_OR_RETURN(job, NewPrivateJob(a, b, spec));
@@ -44,7 +45,7 @@ absl::StatusOr<JobId> TaskPool::Submit(Matrix a, Matrix b, const CodeSpec& spec,
     if (job->code->variable_task_sizes() && spec.strategy == Strategy::kLt) job->task_seconds = spec.lt.task_seconds;
   }
   job->done = std::move(done);
-  job->submitted = clock_->Now();
+  job->submitted = submitted;
   job->deadline = deadline;
   job->speculative = spec.strategy == Strategy::kSpeculative;
   if (auto n = NumTasks(*job)) {
