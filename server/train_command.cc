@@ -13,6 +13,14 @@
 
 namespace codedge {
 
+absl::StatusOr<CodeSpec> TrainingCodeSpec(const std::string& strategy) {
+  ASSIGN_OR_RETURN(CodeSpec spec, ParseCodeSpec(strategy));
+  if (spec.strategy == Strategy::kLt && strategy.find("symbol_rows") == std::string::npos) {
+    spec.lt.symbol_rows = kTrainingLtSymbolRows;
+  }
+  return spec;
+}
+
 absl::Status RunTrainCommand(const TrainCommand& c) {
   const bool cifar = c.data.rfind("cifar10:", 0) == 0;
   const std::string dir = c.data == "fashion-mnist" ? std::string(cnn::kFashionMnistDir)
@@ -46,7 +54,7 @@ absl::Status RunTrainCommand(const TrainCommand& c) {
     engine = std::make_unique<cnn::LocalEngine>();
     Log().info("training {} locally (no cluster)", c.model);
   } else {
-    ASSIGN_OR_RETURN(CodeSpec spec, ParseCodeSpec(c.strategy));
+    ASSIGN_OR_RETURN(CodeSpec spec, TrainingCodeSpec(c.strategy));
     ASSIGN_OR_RETURN(server, EdgeServer::Start(c.server));
     Log().info("waiting for {} worker(s) on port {}", c.min_workers, server->port());
     const absl::Time deadline = absl::Now() + c.wait_for_workers;

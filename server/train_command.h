@@ -6,6 +6,8 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "codes/factory.h"
 #include "absl/time/time.h"
 #include "cnn/trainer.h"
 #include "server/edge_server.h"
@@ -27,6 +29,14 @@ struct TrainCommand {
 
 // Runs the whole command; prints progress lines and a final summary.
 absl::Status RunTrainCommand(const TrainCommand& command);
+
+// The code of every product in training, from --strategy. LT without an
+// explicit symbol_rows gets kTrainingLtSymbolRows rows per symbol: at row
+// granularity the first convolution's product would have k = 39 200 source
+// symbols, whose real-valued decoding costs more than the product
+// (BENCHMARKS.md, issue 2); "lt:symbol_rows=1" still asks for it.
+inline constexpr int64_t kTrainingLtSymbolRows = 64;
+absl::StatusOr<CodeSpec> TrainingCodeSpec(const std::string& strategy);
 
 }  // namespace codedge
 

@@ -5,6 +5,7 @@
 
 #include "common/matrix_util.h"
 #include "server/convert.h"
+#include "server/train_command.h"
 
 namespace codedge {
 namespace {
@@ -234,6 +235,30 @@ TEST_CASE("Strategies from the network parse or fail clearly", "[convert][bad-in
   CHECK(spec->m == 15);
   s.set_spec("fountain");
   CHECK(CodeSpecFromProto(s).status().code() == absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace codedge
+
+namespace codedge {
+namespace {
+
+TEST_CASE("Training gives LT cache-sized symbols unless symbol_rows is asked for", "[convert][train]") {
+  auto lt = TrainingCodeSpec("lt");
+  REQUIRE(lt.ok());
+  CHECK(lt->strategy == Strategy::kLt);
+  CHECK(lt->lt.symbol_rows == kTrainingLtSymbolRows);
+  auto lt_c = TrainingCodeSpec("lt:c=0.05");
+  REQUIRE(lt_c.ok());
+  CHECK(lt_c->lt.symbol_rows == kTrainingLtSymbolRows);
+  CHECK(lt_c->lt.c == 0.05);
+  auto rows1 = TrainingCodeSpec("lt:symbol_rows=1");
+  REQUIRE(rows1.ok());
+  CHECK(rows1->lt.symbol_rows == 1);
+  auto mds = TrainingCodeSpec("mds:m=15,n=10");
+  REQUIRE(mds.ok());
+  CHECK(mds->m == 15);
+  CHECK(TrainingCodeSpec("fountain").status().code() == absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace
