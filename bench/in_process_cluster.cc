@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "absl/strings/str_cat.h"
+#include "proto/wire.h"
 
 namespace codedge::bench {
 
@@ -46,6 +47,14 @@ absl::StatusOr<std::unique_ptr<InProcessCluster>> StartInProcessCluster(int work
                                                     absl::FormatDuration(connect_timeout)));
   }
   return c;
+}
+
+v1::MultiplyRequest MultiplyRequestFor(const Matrix& a, const Matrix& b, const std::string& spec) {
+  v1::MultiplyRequest req;
+  MatrixToProto(a, req.mutable_a());
+  MatrixToProto(b, req.mutable_b());
+  req.mutable_strategy()->set_spec(spec);
+  return req;
 }
 
 absl::StatusOr<v1::MultiplyResponse> Call(v1::Compute::Stub& stub, const v1::MultiplyRequest& req) {

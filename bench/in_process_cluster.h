@@ -5,6 +5,7 @@
 #define CODEDGE_BENCH_IN_PROCESS_CLUSTER_H_
 
 #include <functional>
+#include <string>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -12,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "common/matrix.h"
 #include "proto/codedge.grpc.pb.h"
 #include "server/edge_server.h"
 #include "worker/client.h"
@@ -34,6 +36,9 @@ absl::StatusOr<std::unique_ptr<InProcessCluster>> StartInProcessCluster(
 
 // A Compute stub for 127.0.0.1:port (plaintext, 1 GiB messages).
 std::unique_ptr<v1::Compute::Stub> Stub(int port);
+
+// A Multiply request for A.B under `spec`.
+v1::MultiplyRequest MultiplyRequestFor(const Matrix& a, const Matrix& b, const std::string& spec);
 
 // One Multiply call with a 120 s deadline.
 absl::StatusOr<v1::MultiplyResponse> Call(v1::Compute::Stub& stub, const v1::MultiplyRequest& req);

@@ -138,10 +138,7 @@ absl::StatusOr<OverheadResult> RunOverheadBench(const OverheadOptions& o) {
     auto cluster = StartInProcessCluster(o.e2e_workers);
     if (!cluster.ok()) return cluster.status();
     auto stub = Stub((*cluster)->server->port());
-    v1::MultiplyRequest req;
-    MatrixToProto(a, req.mutable_a());
-    MatrixToProto(b, req.mutable_b());
-    req.mutable_strategy()->set_spec(absl::StrCat("uncoded:k=", o.e2e_tasks));
+    const v1::MultiplyRequest req = MultiplyRequestFor(a, b, absl::StrCat("uncoded:k=", o.e2e_tasks));
     // Verify first, then time.
     auto first = Call(*stub, req);
     if (!first.ok()) return first.status();
@@ -153,11 +150,7 @@ absl::StatusOr<OverheadResult> RunOverheadBench(const OverheadOptions& o) {
     for (int i = 0; i < o.repeats; ++i) {
       const auto start = SteadyClock::now();
       // Serialising the request is the client's cost: included.
-      v1::MultiplyRequest timed;
-      MatrixToProto(a, timed.mutable_a());
-      MatrixToProto(b, timed.mutable_b());
-      timed.mutable_strategy()->set_spec(req.strategy().spec());
-      auto resp = Call(*stub, timed);
+      auto resp = Call(*stub, MultiplyRequestFor(a, b, req.strategy().spec()));
       if (!resp.ok()) return resp.status();
       auto product = MatrixFromProto(resp->product(), "product");
       t.push_back(SecondsSince(start));
@@ -257,10 +250,7 @@ absl::StatusOr<OverheadResult> RunOverheadBench(const OverheadOptions& o) {
     if (!cluster.ok()) return cluster.status();
     auto stub = Stub((*cluster)->server->port());
     const Matrix ta = RandomUniformMatrix(o.dispatch_tasks, 1, rng), tb = RandomUniformMatrix(1, 1, rng);
-    v1::MultiplyRequest req;
-    MatrixToProto(ta, req.mutable_a());
-    MatrixToProto(tb, req.mutable_b());
-    req.mutable_strategy()->set_spec(absl::StrCat("uncoded:k=", o.dispatch_tasks));
+    const v1::MultiplyRequest req = MultiplyRequestFor(ta, tb, absl::StrCat("uncoded:k=", o.dispatch_tasks));
     const auto start = SteadyClock::now();
     auto resp = Call(*stub, req);
     if (!resp.ok()) return resp.status();

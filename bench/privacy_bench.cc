@@ -204,10 +204,7 @@ absl::StatusOr<std::vector<StageCost>> RunPrivateCostBench(const PrivateCostOpti
     const std::string specs[2] = {absl::StrCat("private:k=", o.k, ",t=", o.t, ",n=", o.n, ",bits=", o.bits),
                                   absl::StrCat("mds:m=", o.n, ",n=", o.k)};
     for (int s = 0; s < 2; ++s) {
-      v1::MultiplyRequest req;
-      MatrixToProto(a, req.mutable_a());
-      MatrixToProto(b, req.mutable_b());
-      req.mutable_strategy()->set_spec(specs[s]);
+      const v1::MultiplyRequest req = MultiplyRequestFor(a, b, specs[s]);
       absl::Status failed;
       Matrix got;
       out[s].cluster_s = MedianSeconds(o.repeats, [&] {

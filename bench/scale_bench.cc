@@ -30,14 +30,6 @@ double ResidentMiB() {
   return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1 << 20);
 }
 
-v1::MultiplyRequest Request(const Matrix& a, const Matrix& b, const std::string& spec) {
-  v1::MultiplyRequest req;
-  MatrixToProto(a, req.mutable_a());
-  MatrixToProto(b, req.mutable_b());
-  req.mutable_strategy()->set_spec(spec);
-  return req;
-}
-
 absl::Status CheckProduct(const v1::MultiplyResponse& resp, const MatrixD& exact, absl::string_view what) {
   auto p = MatrixFromProto(resp.product(), "product");
   if (!p.ok()) return p.status();
@@ -78,7 +70,7 @@ absl::StatusOr<ScalePoint> MeasurePoint(const ScaleOptions& o, int servers, int 
   Pcg32 rng(o.seed, static_cast<uint64_t>(workers));
   const Matrix ta = RandomUniformMatrix(int64_t{16} * per_server, 32, rng), tb = RandomUniformMatrix(32, 4, rng);
   const MatrixD texact = ta.cast<double>() * tb.cast<double>();
-  const v1::MultiplyRequest treq = Request(ta, tb, absl::StrCat("uncoded:k=", per_server));
+  const v1::MultiplyRequest treq = MultiplyRequestFor(ta, tb, absl::StrCat("uncoded:k=", per_server));
   std::atomic<int64_t> jobs{0};
   absl::Mutex mu;
   absl::Status failed;
@@ -112,7 +104,7 @@ absl::StatusOr<ScalePoint> MeasurePoint(const ScaleOptions& o, int servers, int 
   const int64_t rows = std::max<int64_t>(servers, o.bulk_mb * (1 << 20) / (cols * 4) / servers);
   const Matrix ba = RandomUniformMatrix(rows, cols, rng), bb = RandomUniformMatrix(cols, 1, rng);
   const MatrixD bexact = ba.cast<double>() * bb.cast<double>();
-  const v1::MultiplyRequest breq = Request(ba, bb, absl::StrCat("uncoded:k=", std::min<int64_t>(per_server, rows)));
+  const v1::MultiplyRequest breq = MultiplyRequestFor(ba, bb, absl::StrCat("uncoded:k=", std::min<int64_t>(per_server, rows)));
   std::vector<double> times;
   for (int rep = 0; rep < 3; ++rep) {
     std::vector<std::thread> parts;

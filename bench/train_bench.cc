@@ -52,15 +52,11 @@ class RecordingEngine final : public cnn::MatmulEngine {
 };
 
 // Sum over one batch's products of T* (see TrainBenchRow::bound_ms_per_batch).
-absl::StatusOr<double> BatchBoundSeconds(const std::vector<std::array<int64_t, 3>>& shapes, int64_t batches,
+// `shapes`: one step's products (M, K, N).
+absl::StatusOr<double> BatchBoundSeconds(const std::vector<std::array<int64_t, 3>>& shapes,
                                          const std::vector<double>& starts, int64_t min_remote_macs, Pcg32& rng) {
-  if (batches < 1 || shapes.size() % static_cast<size_t>(batches) != 0) {
-    return absl::InternalError(absl::StrCat(shapes.size(), " products over ", batches, " batches"));
-  }
-  const size_t per_batch = shapes.size() / static_cast<size_t>(batches);
   double total = 0;
-  for (size_t p = 0; p < per_batch; ++p) {
-    const auto [m, k, n] = shapes[p];
+  for (const auto& [m, k, n] : shapes) {
     const Matrix a = RandomUniformMatrix(m, k, rng), b = RandomUniformMatrix(k, n, rng);
     Matrix c(m, n);
     const double local_s = MedianSeconds(3, [&] { c.noalias() = a * b; });
@@ -138,7 +134,7 @@ absl::StatusOr<std::vector<TrainBenchRow>> RunTrainBench(const TrainBenchOptions
       cnn::LocalEngine local;
       ASSIGN_OR_RETURN(double acc, cnn::Evaluate(model, test, local));
       Pcg32 shape_rng(o.seed, 0x626e64);  // "bnd"
-      ASSIGN_OR_RETURN(double bound_s, BatchBoundSeconds(batch_shapes, 1, starts, eo.min_remote_macs, shape_rng));
+      ASSIGN_OR_RETURN(double bound_s, BatchBoundSeconds(batch_shapes, starts, eo.min_remote_macs, shape_rng));
       rows.push_back({d.dist, name, report->ms_per_batch, acc, report->batches, 1e3 * bound_s});
       Log().info("train bench: {} latencies, {}: {:.0f} ms/batch ({:.2f}x the bound {:.0f} ms), test accuracy "
                  "{:.1f}% after {} batches",

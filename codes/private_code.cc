@@ -10,7 +10,6 @@ namespace {
 
 constexpr uint64_t kP = kFieldPrime;
 
-uint64_t FromSigned(int64_t v) { return v >= 0 ? static_cast<uint64_t>(v) % kP : kP - (static_cast<uint64_t>(-v) % kP); }
 
 double ToSigned(uint64_t v) {
   return v > kP / 2 ? -static_cast<double>(kP - v) : static_cast<double>(v);
@@ -75,7 +74,7 @@ std::vector<FieldMatrix> PrivateCode::Encode(const QuantMatrix& a_q, const std::
     for (int64_t r = 0; r < block_rows_; ++r) {
       const int64_t row = j * block_rows_ + r;
       if (row >= rows_) break;
-      for (int64_t c = 0; c < inner_; ++c) u[j](r, c) = FromSigned(a_q(row, c));
+      for (int64_t c = 0; c < inner_; ++c) u[j](r, c) = FieldFromSigned(a_q(row, c));
     }
   }
   for (int64_t m = 0; m < t; ++m) {

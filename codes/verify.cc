@@ -49,14 +49,11 @@ absl::Status FieldFreivaldsCheck(ConstFieldMatrixRef rows, const QuantMatrix& b,
       x = rng.NextU64() & kFieldPrime;
     } while (x == kFieldPrime);
   }
-  auto from_signed = [](int32_t s) {
-    return s >= 0 ? static_cast<uint64_t>(s) : kFieldPrime - static_cast<uint64_t>(-static_cast<int64_t>(s));
-  };
   // bv = b . v (inner), then rows . bv and result . v, all mod p.
   std::vector<uint64_t> bv(static_cast<size_t>(b.rows()), 0);
   for (int64_t l = 0; l < b.rows(); ++l) {
     uint64_t acc = 0;
-    for (int64_t j = 0; j < b.cols(); ++j) acc = FieldAdd(acc, FieldMul(from_signed(b(l, j)), v[j]));
+    for (int64_t j = 0; j < b.cols(); ++j) acc = FieldAdd(acc, FieldMul(FieldFromSigned(b(l, j)), v[j]));
     bv[l] = acc;
   }
   for (int64_t i = 0; i < rows.rows(); ++i) {

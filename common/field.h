@@ -29,6 +29,11 @@ inline uint64_t FieldAdd(uint64_t a, uint64_t b) {
 }
 inline uint64_t FieldSub(uint64_t a, uint64_t b) { return a >= b ? a - b : a + kFieldPrime - b; }
 uint64_t FieldInv(uint64_t a);  // a != 0
+// A signed integer as a field element (-v maps to p - v).
+inline uint64_t FieldFromSigned(int64_t v) {
+  const uint64_t r = (v >= 0 ? static_cast<uint64_t>(v) : static_cast<uint64_t>(-(v + 1)) + 1) % kFieldPrime;
+  return v >= 0 || r == 0 ? r : kFieldPrime - r;
+}
 
 // What a worker computes: rows . b mod p (rows: any uint64, b small signed;
 // the sums fit 128 bits for inner dimensions below 2^30).

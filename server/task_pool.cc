@@ -77,13 +77,13 @@ absl::StatusOr<std::shared_ptr<TaskPool::Job>> TaskPool::NewPrivateJob(const Mat
   const absl::Time start = clock_->Now();
   ASSIGN_OR_RETURN(Quantized q, Quantize(a, b, spec.priv.bits));
   auto job = std::make_shared<Job>();
-  job->priv = std::make_unique<PrivateJob>(PrivateJob{std::move(code), q.a_scale, q.b_scale, q.b, {}, {}, {}, {}});
   // The masks come from OpenSSL's generator (codes/private_code.h).
-  for (FieldMatrix& block : job->priv->code.Encode(q.a)) {
-    job->priv->blocks.push_back(std::make_shared<const FieldMatrix>(std::move(block)));
-  }
+  std::vector<FieldMatrix> blocks = code.Encode(q.a);
+  q.a = QuantMatrix();
   // B as small integers: exact in float32 (|B_q| < 2^15).
   job->b = std::make_shared<const Matrix>(q.b.cast<float>());
+  job->priv = std::make_unique<PrivateJob>(PrivateJob{std::move(code), std::move(q), {}, {}, {}, {}});
+  for (FieldMatrix& block : blocks) job->priv->blocks.push_back(std::make_shared<const FieldMatrix>(std::move(block)));
   job->stats.encode_seconds = absl::ToDoubleSeconds(clock_->Now() - start);
   return job;
 }
@@ -379,7 +379,7 @@ absl::StatusOr<std::vector<CancelOrder>> TaskPool::AcceptResult(WorkerId worker,
     const absl::Time start = clock_->Now();
     absl::Status check;
     if (job->priv) {
-      check = FieldFreivaldsCheck(*job->priv->blocks[task], job->priv->b_q, *field_result, verify_rng);
+      check = FieldFreivaldsCheck(*job->priv->blocks[task], job->priv->q.b, *field_result, verify_rng);
     } else if (coded_block) {
       check = FreivaldsCheck(*coded_block, *job->b, *result, verify_rng);
     } else if (auto block = job->code->PlainBlock(*spec)) {
@@ -422,12 +422,7 @@ absl::StatusOr<std::vector<CancelOrder>> TaskPool::AcceptResult(WorkerId worker,
         if (static_cast<int64_t>(priv->ids.size()) >= priv->code.recovery_threshold()) {
           job->decoded = true;
           finished_now = true;
-          absl::StatusOr<MatrixD> exact = priv->code.Decode(priv->ids, priv->results);
-          if (exact.ok()) {
-            product = Matrix((*exact * (priv->a_scale * priv->b_scale)).cast<float>());
-          } else {
-            product = exact.status();
-          }
+          product = priv->code.DecodeProduct(priv->ids, priv->results, priv->q);
           priv->results.clear();
         }
       }

@@ -188,8 +188,9 @@ class TaskPool {
   // field results so far.
   struct PrivateJob {
     PrivateCode code;
-    double a_scale = 1, b_scale = 1;  // A ~= A_q * a_scale (codes/private_code.h)
-    QuantMatrix b_q;                  // B as the workers get it (verification)
+    // The quantization: scales and B_q (as the workers get it); A_q is
+    // dropped once encoded.
+    Quantized q;
     std::vector<std::shared_ptr<const FieldMatrix>> blocks;  // task i's rows
     std::vector<int64_t> ids;                                // accepted results, in arrival order
     std::vector<FieldMatrix> results;
