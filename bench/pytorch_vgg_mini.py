@@ -3,11 +3,13 @@
 1.13 (Debian's python3-torch), for the comparison in BENCHMARKS.md only:
 codedge never depends on it. Same architecture, batch 50, SGD lr 0.01,
 momentum 0.9, weight decay 5e-4 (weights and biases alike here), He-normal
-init, 2 threads, one epoch of Fashion-MNIST from dataset-fashion-mnist.
+init, 2 threads, one epoch of Fashion-MNIST from dataset-fashion-mnist; the
+learning rate decays to zero in a straight line over the run (edge-server's
+default --lr_schedule linear; --lr_schedule constant keeps it).
 
-  /usr/bin/python3 bench/pytorch_vgg_mini.py [--batches N]
+  /usr/bin/python3 bench/pytorch_vgg_mini.py [--batches N] [--lr_schedule linear|cosine|constant] [--seed S]
 """
-import argparse, gzip, struct, time
+import argparse, gzip, math, struct, time
 import numpy as np
 import torch
 import torch.nn as nn
@@ -26,9 +28,11 @@ def idx(path):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--batches", type=int, default=0)
+    ap.add_argument("--lr_schedule", choices=["constant", "linear", "cosine"], default="linear")
+    ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
     torch.set_num_threads(2)
-    torch.manual_seed(1)
+    torch.manual_seed(a.seed)
     xtr, ytr = torch.from_numpy(idx(f"{D}/train-images-idx3-ubyte.gz")), torch.from_numpy(idx(f"{D}/train-labels-idx1-ubyte.gz"))
     xte, yte = torch.from_numpy(idx(f"{D}/t10k-images-idx3-ubyte.gz")), torch.from_numpy(idx(f"{D}/t10k-labels-idx1-ubyte.gz"))
     c = lambda i, o: nn.Conv2d(i, o, 3, padding=1)
@@ -46,6 +50,10 @@ def main():
     t0 = time.time()
     for b in range(nb):
         i = order[b * 50:(b + 1) * 50]
+        f = b / nb
+        lr = {"constant": 0.01, "linear": 0.01 * (1 - f), "cosine": 0.005 * (1 + math.cos(math.pi * f))}[a.lr_schedule]
+        for g in opt.param_groups:
+            g["lr"] = lr
         opt.zero_grad()
         loss = loss_fn(m(xtr[i]), ytr[i])
         loss.backward()
@@ -53,7 +61,7 @@ def main():
     t = time.time() - t0
     with torch.no_grad():
         acc = (m(xte).argmax(1) == yte).float().mean().item()
-    print(f"pytorch {torch.__version__}: {nb} batches in {t:.1f} s ({1e3 * t / nb:.1f} ms/batch), test accuracy {100 * acc:.2f}%")
+    print(f"pytorch {torch.__version__} ({a.lr_schedule} lr, seed {a.seed}): {nb} batches in {t:.1f} s ({1e3 * t / nb:.1f} ms/batch), test accuracy {100 * acc:.2f}%")
 
 if __name__ == "__main__":
     main()

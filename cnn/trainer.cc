@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <numbers>
 #include <numeric>
 #include <thread>
 
@@ -23,16 +24,6 @@ constexpr char kSealedMagic[8] = {'C', 'O', 'D', 'E', 'D', 'G', 'E', 'X'};
 
 double Since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
-}
-
-// The example order of `epoch`: a Fisher-Yates shuffle from (seed, epoch),
-// so a resumed run sees exactly the batches it would have seen.
-std::vector<int64_t> Order(int64_t n, uint64_t seed, uint64_t epoch) {
-  std::vector<int64_t> idx(n);
-  std::iota(idx.begin(), idx.end(), 0);
-  Pcg32 rng(MixSeed(seed, epoch), 0x73687566);  // "shuf"
-  for (int64_t i = n - 1; i > 0; --i) std::swap(idx[i], idx[rng.UniformInt(static_cast<uint32_t>(i + 1))]);
-  return idx;
 }
 
 template <typename T>
@@ -212,6 +203,42 @@ absl::StatusOr<double> Evaluate(Model& model, const Dataset& data, MatmulEngine&
   return static_cast<double>(correct) / static_cast<double>(data.size());
 }
 
+std::vector<int64_t> TrainingOrder(int64_t n, uint64_t seed, uint64_t epoch) {
+  std::vector<int64_t> idx(n);
+  std::iota(idx.begin(), idx.end(), 0);
+  Pcg32 rng(MixSeed(seed, epoch), 0x73687566);  // "shuf"
+  for (int64_t i = n - 1; i > 0; --i) std::swap(idx[i], idx[rng.UniformInt(static_cast<uint32_t>(i + 1))]);
+  return idx;
+}
+
+absl::StatusOr<LrSchedule> ParseLrSchedule(const std::string& name) {
+  if (name == "constant") return LrSchedule::kConstant;
+  if (name == "linear") return LrSchedule::kLinear;
+  if (name == "cosine") return LrSchedule::kCosine;
+  return absl::InvalidArgumentError(absl::StrCat("unknown learning-rate schedule '", name,
+                                                 "' (constant, linear or cosine)"));
+}
+
+const char* LrScheduleName(LrSchedule s) {
+  switch (s) {
+    case LrSchedule::kConstant: return "constant";
+    case LrSchedule::kLinear: return "linear";
+    case LrSchedule::kCosine: return "cosine";
+  }
+  return "?";
+}
+
+double ScheduledLearningRate(double base, LrSchedule s, int64_t step, int64_t total) {
+  if (total <= 0) return base;
+  const double f = static_cast<double>(std::clamp<int64_t>(step, 0, total)) / static_cast<double>(total);
+  switch (s) {
+    case LrSchedule::kConstant: return base;
+    case LrSchedule::kLinear: return base * (1.0 - f);
+    case LrSchedule::kCosine: return base * 0.5 * (1.0 + std::cos(std::numbers::pi * f));
+  }
+  return base;
+}
+
 absl::StatusOr<TrainReport> Train(Model& model, const Dataset& train, const Dataset& test, MatmulEngine& engine,
                                   const TrainOptions& o) {
   if (o.batch < 1 || o.epochs < 1 || o.max_batches < 0 || o.checkpoint_every < 1 || o.threads < 1 || o.threads > 256) {
@@ -238,6 +265,8 @@ absl::StatusOr<TrainReport> Train(Model& model, const Dataset& train, const Data
   const int64_t total = o.max_batches > 0 ? std::min<int64_t>(o.max_batches, per_epoch * o.epochs)
                                           : per_epoch * o.epochs;
   int64_t done_before = static_cast<int64_t>(pos.epoch) * per_epoch + static_cast<int64_t>(pos.next_batch);
+  Log().info("SGD: learning rate {} ({} over {} batches), momentum {}, weight decay {}", o.sgd.learning_rate,
+             LrScheduleName(o.lr_schedule), total, o.sgd.momentum, o.sgd.weight_decay);
   TrainReport report;
   const auto start = std::chrono::steady_clock::now();
   auto last_print = start;
@@ -246,7 +275,7 @@ absl::StatusOr<TrainReport> Train(Model& model, const Dataset& train, const Data
   Matrix images(o.batch, train.images.cols());
   std::vector<int32_t> labels(o.batch);
   for (uint64_t epoch = pos.epoch; epoch < static_cast<uint64_t>(o.epochs) && done_before < total; ++epoch) {
-    const std::vector<int64_t> order = Order(train.size(), o.seed, epoch);
+    const std::vector<int64_t> order = TrainingOrder(train.size(), o.seed, epoch);
     for (int64_t b = epoch == pos.epoch ? static_cast<int64_t>(pos.next_batch) : 0;
          b < per_epoch && done_before < total; ++b) {
       for (int64_t i = 0; i < o.batch; ++i) {
@@ -256,7 +285,9 @@ absl::StatusOr<TrainReport> Train(Model& model, const Dataset& train, const Data
       int64_t correct = 0;
       ASSIGN_OR_RETURN(const double loss, BatchGradients(model, replicas, images, labels, engine, &correct));
       if (!std::isfinite(loss)) return absl::InternalError(absl::StrCat("loss is ", loss, " at batch ", b + 1));
-      model.Step(o.sgd);
+      SgdOptions sgd = o.sgd;
+      sgd.learning_rate = ScheduledLearningRate(o.sgd.learning_rate, o.lr_schedule, done_before, total);
+      model.Step(sgd);
       ++report.batches;
       ++done_before;
       window_loss += loss;

@@ -35,11 +35,26 @@
 
 namespace codedge::cnn {
 
+// The example order of `epoch`: a Fisher-Yates shuffle of [0, n) from
+// (seed, epoch), so a resumed run sees exactly the batches it would have seen.
+std::vector<int64_t> TrainingOrder(int64_t n, uint64_t seed, uint64_t epoch);
+
+// How the learning rate moves over a run of `total` batches: kept (constant),
+// or decayed to zero at the end, in a straight line (linear) or along half a
+// cosine. A decayed rate ends the run on a less noisy iterate (BENCHMARKS.md).
+enum class LrSchedule { kConstant, kLinear, kCosine };
+absl::StatusOr<LrSchedule> ParseLrSchedule(const std::string& name);
+const char* LrScheduleName(LrSchedule s);
+// The rate of batch `step` (0-based, counted over the whole run, across
+// epochs and resumes) of `total`.
+double ScheduledLearningRate(double base, LrSchedule s, int64_t step, int64_t total);
+
 struct TrainOptions {
   int64_t batch = 50;
   int epochs = 1;
   int64_t max_batches = 0;        // stop after this many batches in all (0: every epoch to the end)
   SgdOptions sgd;
+  LrSchedule lr_schedule = LrSchedule::kLinear;
   uint64_t seed = 1;              // shuffling
   std::string checkpoint_path;    // empty: no checkpoints
   int64_t checkpoint_every = 100; // batches

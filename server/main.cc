@@ -46,6 +46,8 @@ ABSL_FLAG(std::string, strategy, "mds", "train: coding strategy of every product
 ABSL_FLAG(bool, local, false, "train: compute every product on this machine (no workers)");
 ABSL_FLAG(int, workers, 1, "train: wait for this many workers before training");
 ABSL_FLAG(double, lr, 0.01, "train: SGD learning rate");
+ABSL_FLAG(std::string, lr_schedule, "linear",
+          "train: learning rate over the run: constant, linear (to zero at the last batch) or cosine");
 ABSL_FLAG(double, momentum, 0.9, "train: SGD momentum");
 ABSL_FLAG(double, weight_decay, 5e-4, "train: L2 weight decay (weights, not biases)");
 ABSL_FLAG(std::string, checkpoint, "", "train: checkpoint file (written every --checkpoint_every batches)");
@@ -150,6 +152,12 @@ int main(int argc, char** argv) {
     c.train.max_batches = absl::GetFlag(FLAGS_max_batches);
     c.train.sgd = {absl::GetFlag(FLAGS_lr), absl::GetFlag(FLAGS_momentum), absl::GetFlag(FLAGS_weight_decay)};
     c.train.seed = absl::GetFlag(FLAGS_seed);
+    if (auto schedule = codedge::cnn::ParseLrSchedule(absl::GetFlag(FLAGS_lr_schedule)); schedule.ok()) {
+      c.train.lr_schedule = *schedule;
+    } else {
+      std::cerr << "edge-server: --lr_schedule: " << schedule.status().message() << "\n";
+      return 2;
+    }
     c.train.checkpoint_path = absl::GetFlag(FLAGS_checkpoint);
     c.train.checkpoint_every = absl::GetFlag(FLAGS_checkpoint_every);
     c.train.resume = absl::GetFlag(FLAGS_resume);
