@@ -27,7 +27,7 @@ double RelError(const Matrix& got, const MatrixD& want) { return RelativeError(g
 // Symbols one at a time (symbols_per_task = 1) until decodable. The values are
 // real: A is one random column, B = [1], so every run also checks the decode.
 absl::StatusOr<LtOverheadRow> MeasureLtOverhead(int64_t k, bool elimination, double c, double delta,
-                                                double max_amp, int runs, uint64_t seed) {
+                                                double max_amp, int64_t max_inactive, int runs, uint64_t seed) {
   LtOverheadRow row;
   row.max_amplification = max_amp;
   row.k = k;
@@ -47,6 +47,7 @@ absl::StatusOr<LtOverheadRow> MeasureLtOverhead(int64_t k, bool elimination, dou
     p.symbols_per_task = 1;
     p.elimination = elimination;
     p.max_error_amplification = max_amp;
+    p.max_inactivations = max_inactive;
     p.seed = MixSeed(seed, static_cast<uint64_t>(run));
     ASSIGN_OR_RETURN(auto code, LtCode::Create(k, p));
     auto decoder = code->NewDecoder();
@@ -167,6 +168,7 @@ absl::StatusOr<LtTiming> MeasureLtTiming(const CodesBenchOptions& o, const Matri
   if (o.lt_c > 0) p.c = o.lt_c;
   if (o.lt_delta > 0) p.delta = o.lt_delta;
   if (o.lt_max_amplification >= 0) p.max_error_amplification = o.lt_max_amplification;
+  p.max_inactivations = o.lt_max_inactive;
   p.elimination = elimination;
   p.symbol_rows = symbol_rows;
   p.seed = o.seed;
@@ -302,6 +304,7 @@ absl::StatusOr<CodesBenchResult> RunCodesBench(const CodesBenchOptions& o) {
   if (o.runs < 1) return absl::InvalidArgumentError(absl::StrCat("--runs must be >= 1, got ", o.runs));
   if (o.sweep_runs < 1) return absl::InvalidArgumentError(absl::StrCat("--sweep_runs must be >= 1, got ", o.sweep_runs));
   if (o.timing_repeats < 1) return absl::InvalidArgumentError("--repeats must be >= 1");
+  if (o.lt_max_inactive < 0) return absl::InvalidArgumentError("--lt_max_inactive must be >= 0 (0: automatic)");
   if (o.mds_max_subsets < 1) return absl::InvalidArgumentError("--mds_subsets must be >= 1");
   if (o.timing_rows < 1 || o.timing_inner < 1 || o.timing_cols < 1) {
     return absl::InvalidArgumentError("timing shape must be positive");
@@ -316,7 +319,7 @@ absl::StatusOr<CodesBenchResult> RunCodesBench(const CodesBenchOptions& o) {
   CodesBenchResult res;
   for (int64_t k : o.lt_ks) {
     for (bool elim : {false, true}) {
-      ASSIGN_OR_RETURN(LtOverheadRow row, MeasureLtOverhead(k, elim, c, delta, max_amp, o.runs, o.seed));
+      ASSIGN_OR_RETURN(LtOverheadRow row, MeasureLtOverhead(k, elim, c, delta, max_amp, o.lt_max_inactive, o.runs, o.seed));
       res.lt.push_back(row);
     }
   }
@@ -325,7 +328,7 @@ absl::StatusOr<CodesBenchResult> RunCodesBench(const CodesBenchOptions& o) {
       for (double sc : {0.01, 0.03, 0.05, 0.1, 0.2}) {
         for (double sd : {0.05, 0.5}) {
           for (bool elim : {false, true}) {
-            ASSIGN_OR_RETURN(LtOverheadRow row, MeasureLtOverhead(k, elim, sc, sd, max_amp, o.sweep_runs, o.seed + 1));
+            ASSIGN_OR_RETURN(LtOverheadRow row, MeasureLtOverhead(k, elim, sc, sd, max_amp, o.lt_max_inactive, o.sweep_runs, o.seed + 1));
             res.lt_sweep.push_back(row);
           }
         }

@@ -20,6 +20,7 @@ struct CodesBenchOptions {
   double lt_c = -1;                   // < 0: the library default (LtParams)
   double lt_delta = -1;
   double lt_max_amplification = -1;   // < 0: the library default
+  int64_t lt_max_inactive = 0;        // LtParams::max_inactivations (0: the library's automatic cap)
   bool lt_sweep = false;              // also sweep (c, delta) for choosing defaults
   int sweep_runs = 100;
   int64_t mds_max_subsets = 3003;     // enumerate all when C(m,n) <= this, else sample

@@ -50,8 +50,10 @@ absl::StatusOr<Strategy> ParseStrategy(absl::string_view name) {
       absl::StrCat("unknown strategy '", name, "' (use uncoded, speculative, replication, mds, lt or private)"));
 }
 
-absl::StatusOr<CodeSpec> ParseCodeSpec(absl::string_view text) {
-  CodeSpec spec;
+absl::StatusOr<CodeSpec> ParseCodeSpec(absl::string_view text) { return ParseCodeSpec(text, CodeSpec{}); }
+
+absl::StatusOr<CodeSpec> ParseCodeSpec(absl::string_view text, const CodeSpec& defaults) {
+  CodeSpec spec = defaults;
   std::vector<absl::string_view> head = absl::StrSplit(text, absl::MaxSplits(':', 1));
   ASSIGN_OR_RETURN(spec.strategy, ParseStrategy(head[0]));
   if (head.size() < 2) return spec;

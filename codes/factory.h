@@ -45,6 +45,9 @@ struct CodeSpec {
 // "replication:k=10,copies=3", "lt:c=0.03,delta=0.05,symbol_rows=1",
 // "uncoded:k=8", "private:k=10,t=2,n=15,bits=16". Unknown keys or bad values are InvalidArgument.
 absl::StatusOr<CodeSpec> ParseCodeSpec(absl::string_view text);
+// The same, with every parameter the text does not name taken from
+// `defaults` (e.g. a user of LT that wants another symbol_rows unless told).
+absl::StatusOr<CodeSpec> ParseCodeSpec(absl::string_view text, const CodeSpec& defaults);
 std::string CodeSpecString(const CodeSpec& spec);
 
 // The code for a product whose A has `rows` rows. InvalidArgument for bad

@@ -14,11 +14,9 @@
 namespace codedge {
 
 absl::StatusOr<CodeSpec> TrainingCodeSpec(const std::string& strategy) {
-  ASSIGN_OR_RETURN(CodeSpec spec, ParseCodeSpec(strategy));
-  if (spec.strategy == Strategy::kLt && strategy.find("symbol_rows") == std::string::npos) {
-    spec.lt.symbol_rows = kTrainingLtSymbolRows;
-  }
-  return spec;
+  CodeSpec defaults;
+  defaults.lt.symbol_rows = kTrainingLtSymbolRows;
+  return ParseCodeSpec(strategy, defaults);
 }
 
 absl::Status RunTrainCommand(const TrainCommand& c) {

@@ -37,6 +37,28 @@ TEST_CASE("ParseCodeSpec reads every strategy and its parameters", "[factory]") 
   }
 }
 
+TEST_CASE("ParseCodeSpec with defaults: named parameters win, the rest come from the defaults", "[factory]") {
+  CodeSpec d;
+  d.lt.symbol_rows = 64;
+  d.lt.c = 0.2;
+  d.m = 20;
+  auto lt = ParseCodeSpec("lt:c=0.05", d);
+  REQUIRE(lt.ok());
+  CHECK(lt->strategy == Strategy::kLt);
+  CHECK(lt->lt.c == 0.05);
+  CHECK(lt->lt.symbol_rows == 64);
+  auto rows1 = ParseCodeSpec("lt:symbol_rows=1", d);
+  REQUIRE(rows1.ok());
+  CHECK(rows1->lt.symbol_rows == 1);
+  auto mds = ParseCodeSpec("mds:n=8", d);
+  REQUIRE(mds.ok());
+  CHECK(mds->strategy == Strategy::kMds);
+  CHECK(mds->m == 20);
+  CHECK(mds->n == 8);
+  CHECK(ParseCodeSpec("lt:symbol_rows=0x", d).status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(ParseCodeSpec("lt", CodeSpec{})->lt.symbol_rows == LtParams{}.symbol_rows);
+}
+
 TEST_CASE("ParseCodeSpec rejects unknown strategies, keys and bad values", "[factory][bad-input]") {
   const auto kInvalid = absl::StatusCode::kInvalidArgument;
   CHECK(ParseCodeSpec("raptor").status().code() == kInvalid);
