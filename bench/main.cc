@@ -59,7 +59,9 @@ ABSL_FLAG(absl::Duration, time_unit, absl::ZeroDuration(),
           "matmul: length of one latency unit (0: 30ms for the paper model, 1s for initial-delay)");
 ABSL_FLAG(int, workers, 10, "matmul: edge-worker processes");
 ABSL_FLAG(bool, quick, false, "matmul: fewer points and one repeat (make demo)");
-ABSL_FLAG(double, cpu_quota, 0, "matmul: CPU quota per worker, fraction of one core (0: none; needs root and cgroups)");
+ABSL_FLAG(double, cpu_quota, 0,
+          "matmul, train: CPU quota per worker, fraction of one core (0: none; needs root and cgroups; the bound then "
+          "counts each worker at that fraction of a core)");
 ABSL_FLAG(double, slowdown, 1, "matmul: every worker's compute takes this many times longer (edge-worker --slowdown)");
 ABSL_FLAG(std::string, delay_mode, "set", "matmul: set (t_i drawn once per worker) or per-task (a fresh draw per task)");
 ABSL_FLAG(double, mu, 1.0, "matmul initial-delay: mean start delay (units)");
@@ -192,6 +194,7 @@ int RunTrain() {
   o.batches = absl::GetFlag(FLAGS_batches);
   if (absl::GetFlag(FLAGS_time_unit) > absl::ZeroDuration()) o.time_unit = absl::GetFlag(FLAGS_time_unit);
   o.seed = absl::GetFlag(FLAGS_seed);
+  o.cpu_quota = absl::GetFlag(FLAGS_cpu_quota);
   auto r = codedge::bench::RunTrainBench(o);
   if (!r.ok()) {
     std::cerr << "edge-bench train: " << r.status() << "\n";

@@ -25,16 +25,24 @@ struct TrainBenchOptions {
   absl::Duration time_unit = absl::Milliseconds(1);  // latencies: uniform 1-50, normal (20, 16), exp (16) units
   std::string data = "/usr/share/datasets/fashion-mnist";
   uint64_t seed = 1;
+  // Per worker, a fraction of one core (cgroup quota; 0: none): slow devices
+  // on a host with fewer cores than workers. The bound counts each worker at
+  // that fraction of this machine's single-thread rate.
+  double cpu_quota = 0;
 };
 
 struct TrainBenchRow {
   std::string distribution, strategy;
   double ms_per_batch = 0, test_accuracy = 0;
+  // Of ms_per_batch, the time the trainer waited for its products (remote
+  // and local): what the bound below is a bound of.
+  double product_ms_per_batch = 0;
   int64_t batches = 0;
   // The ideal bound summed over one batch's products: for each product the
   // fluid load balancer's completion time T* over the workers' latencies
   // t_i, every worker at this machine's single-thread rate for that
-  // product's shape (matmul's IdealCompletionTime); products the engine
+  // product's shape (times cpu_quota when set; matmul's
+  // IdealCompletionTime); products the engine
   // keeps local count at their local time. The rest of a training step
   // (im2col, activations, the update) is not in it.
   double bound_ms_per_batch = 0;

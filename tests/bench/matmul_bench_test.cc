@@ -128,6 +128,8 @@ TEST_CASE("edge-bench train runs a coded training step on launched workers", "[t
   for (const TrainBenchRow& x : *r) {
     CHECK(x.batches == 1);
     CHECK(x.ms_per_batch > 0);
+    CHECK(x.product_ms_per_batch > 0);
+    CHECK(x.product_ms_per_batch <= x.ms_per_batch);  // a part of the batch
     CHECK(x.test_accuracy >= 0);
     CHECK(x.bound_ms_per_batch > 0);
   }
@@ -138,6 +140,9 @@ TEST_CASE("edge-bench train runs a coded training step on launched workers", "[t
   CHECK(std::filesystem::exists(dir + "/train.dat"));
   if (plots.ok()) CHECK(std::filesystem::file_size(dir + "/train.png") > 1000);
   o.strategies = {"nonsense"};
+  CHECK(RunTrainBench(o).status().code() == absl::StatusCode::kInvalidArgument);
+  o.strategies = {"uncoded"};
+  o.cpu_quota = 1.5;
   CHECK(RunTrainBench(o).status().code() == absl::StatusCode::kInvalidArgument);
 }
 
