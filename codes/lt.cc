@@ -16,6 +16,13 @@ namespace codedge {
 namespace {
 
 constexpr uint64_t kLtStream = 0x6c74;  // "lt"
+
+// dst -= src over n doubles (distinct rows). Through Eigen maps: vector
+// packets; the plain loop stayed scalar (the compiler cannot rule out
+// aliasing), which made applying a plan 3x slower.
+inline void SubtractRow(double* dst, const double* src, int64_t n) {
+  Eigen::Map<Eigen::ArrayXd>(dst, n) -= Eigen::Map<const Eigen::ArrayXd>(src, n);
+}
 constexpr int64_t kMaxTaskSymbolIndex = int64_t{1} << 62;
 
 // Incremental LT decoder.
@@ -311,7 +318,7 @@ class LtDecoder : public Decoder {
     std::vector<std::pair<int32_t, int32_t>> peel;  // (equation, source), best-first
     std::vector<uint8_t> peeled;                     // per source
     Inactivation core;
-    Eigen::ColPivHouseholderQR<MatrixD> qr;          // of M (constraints x inactives)
+    Eigen::HouseholderQR<MatrixD> qr;                // of M (constraints x inactives), full column rank
     std::vector<int32_t> redundant;                  // equations all of whose sources are known
   };
 
@@ -416,8 +423,10 @@ class LtDecoder : public Decoder {
         // square subset (the probe needed ~8% more symbols with ni + 25%).
         MatrixD m = MatrixD::Zero(nc, ni);
         for (int64_t r = 0; r < nc; ++r) row_into(in.constraints[r], -1, 1.0, m.data() + r * ni);
+        // Full column rank is settled (GF(2) above); how well conditioned M
+        // is, the probe measures. Unpivoted (blocked) Householder: 2-3x faster
+        // than column pivoting at this size.
         plan.qr.compute(m);
-        if (plan.qr.rank() < ni) return ni - plan.qr.rank();
       }
       stats_.inactivations = ni;
     }
@@ -436,7 +445,7 @@ class LtDecoder : public Decoder {
       for (int32_t n : Nbrs(e)) {
         if (n == s) continue;
         const double* src = x.data() + static_cast<int64_t>(n) * len;
-        for (int64_t j = 0; j < len; ++j) dst[j] -= src[j];
+        SubtractRow(dst, src, len);
       }
     }
     const Inactivation& in = p.core;
@@ -459,7 +468,7 @@ class LtDecoder : public Decoder {
         } else {
           continue;
         }
-        for (int64_t j = 0; j < len; ++j) out[j] -= src[j];
+        SubtractRow(out, src, len);
       }
     };
     for (int64_t r = 0; r < nr; ++r) reduced(in.resolver[r], in.order[r], v.data() + r * len);
@@ -481,7 +490,7 @@ class LtDecoder : public Decoder {
       for (int32_t n : Nbrs(in.resolver[r])) {
         if (n == s) continue;
         const double* src = x.data() + static_cast<int64_t>(n) * len;
-        for (int64_t j = 0; j < len; ++j) dst[j] -= src[j];
+        SubtractRow(dst, src, len);
       }
     }
     return x;
@@ -546,7 +555,7 @@ class LtDecoder : public Decoder {
     for (int32_t e : plan_.redundant) {
       std::copy_n(y.data() + e * len_, len_, res.data());
       for (int32_t n : Nbrs(e))
-        for (int64_t j = 0; j < len_; ++j) res[j] -= src_val_[n * len_ + j];
+        SubtractRow(res.data(), src_val_.data() + n * len_, len_);
       double r = 0, ref = 0;
       for (int64_t j = 0; j < len_; ++j) r = std::max(r, std::abs(res[j])), ref = std::max(ref, std::abs(y[e * len_ + j]));
       if (ref > 0) worst = std::max(worst, r / ref);
