@@ -26,6 +26,10 @@ namespace codedge::bench {
 struct WorkerLaunch {
   std::vector<std::string> args;  // extra edge-worker flags, e.g. "--delay=const:0.2"
   double cpu_quota = 0;           // fraction of one core (0: no quota)
+  // The cgroup's accounting period: the quota is spent in bursts of
+  // cpu_quota * period. Short products want a short period (a 100 ms one
+  // stalls a 5 ms product for up to 85 ms); at least 10 ms.
+  absl::Duration cpu_period = absl::Milliseconds(100);
 };
 
 struct LaunchOptions {

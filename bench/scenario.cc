@@ -14,6 +14,9 @@ absl::StatusOr<std::string> StrategySpec(const std::string& name, int workers, c
   if (name == "mds") return absl::StrCat("mds:m=", workers + workers / 2, ",n=", workers);
   if (name == "mds-systematic") return absl::StrCat("mds:m=", workers + workers / 2, ",n=", workers, ",generator=systematic");
   if (name == "lt") return lt_options.empty() ? std::string("lt") : absl::StrCat("lt:", lt_options);
+  if (name.rfind("lt:", 0) == 0) {  // "lt:KEY=VALUE,...": the bench's options first, so the name's win
+    return lt_options.empty() ? name : absl::StrCat("lt:", lt_options, ",", name.substr(3));
+  }
   if (name == "private") {
     // T = 2 colluders; as many tasks as MDS and the same straggler
     // tolerance: any `workers` of them decode (k = workers - 2 blocks).
@@ -21,7 +24,7 @@ absl::StatusOr<std::string> StrategySpec(const std::string& name, int workers, c
     return absl::StrCat("private:k=", workers - 2, ",t=2,n=", workers + workers / 2, ",bits=16");
   }
   return absl::InvalidArgumentError(absl::StrCat(
-      "unknown strategy '", name, "' (use uncoded, speculative, replication, mds, mds-systematic, lt, private)"));
+      "unknown strategy '", name, "' (use uncoded, speculative, replication, mds, mds-systematic, lt, lt:KEY=VALUE,..., private)"));
 }
 
 std::string Latency::Label() const {

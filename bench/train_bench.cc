@@ -120,6 +120,7 @@ absl::StatusOr<std::vector<TrainBenchRow>> RunTrainBench(const TrainBenchOptions
       starts.push_back(d.Draw(rng) * unit);
       w.args = {"--threads=1", "--log_level=warn", absl::StrCat("--delay=const:", starts.back()), "--delay_scope=job"};
       w.cpu_quota = o.cpu_quota;
+      w.cpu_period = absl::Milliseconds(10);  // a training product takes milliseconds
     }
     LaunchOptions lo;
     lo.server_address = absl::StrCat("127.0.0.1:", server->port());

@@ -6,6 +6,8 @@
 
 #include "bench/launcher.h"
 #include "bench/matmul_bench.h"
+#include "bench/scenario.h"
+#include "codes/factory.h"
 #include "common/random.h"
 
 namespace codedge::bench {
@@ -25,6 +27,21 @@ double BisectIdeal(const std::vector<double>& start, const std::vector<double>& 
     (work(mid) < rows ? lo : hi) = mid;
   }
   return hi;
+}
+
+TEST_CASE("Bench strategy names map to code specs and lt options in a name win over the bench defaults", "[matmul]") {
+  CHECK(*StrategySpec("mds", 10) == "mds:m=15,n=10");
+  CHECK(*StrategySpec("lt", 10, "symbol_rows=64") == "lt:symbol_rows=64");
+  const auto lt = StrategySpec("lt:task_seconds=0.005", 10, "symbol_rows=64");
+  REQUIRE(lt.ok());
+  auto spec = ParseCodeSpec(*lt);
+  REQUIRE(spec.ok());
+  CHECK(spec->lt.task_seconds == 0.005);
+  CHECK(spec->lt.symbol_rows == 64);
+  spec = ParseCodeSpec(*StrategySpec("lt:symbol_rows=8", 10, "symbol_rows=64"));
+  REQUIRE(spec.ok());
+  CHECK(spec->lt.symbol_rows == 8);
+  CHECK(StrategySpec("fountain", 10).status().code() == absl::StatusCode::kInvalidArgument);
 }
 
 TEST_CASE("IdealCompletionTime equals the bisection of the fluid bound", "[matmul]") {
