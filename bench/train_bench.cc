@@ -156,6 +156,13 @@ absl::StatusOr<std::vector<TrainBenchRow>> RunTrainBench(const TrainBenchOptions
       row.batches = report->batches;
       row.bound_ms_per_batch = 1e3 * bound_s;
       rows.push_back(row);
+      const JobStats& js = cluster_engine.remote_stats();
+      const double per = 1e3 / static_cast<double>(std::max<int64_t>(1, cluster_engine.remote_products()));
+      Log().info("train bench: {} latencies, {}: per remote product {:.1f} ms submit to done, of which {:.1f} ms "
+                 "queued, encode {:.1f} ms, decode {:.1f} ms; {:.1f} tasks sent, {:.1f} cancelled, {:.1f} wasted",
+                 d.dist, name, per * js.total_seconds, per * js.queue_seconds, per * js.encode_seconds,
+                 per * js.decode_seconds, per * 1e-3 * js.tasks_sent, per * 1e-3 * js.tasks_cancelled,
+                 per * 1e-3 * js.tasks_wasted);
       Log().info("train bench: {} latencies, {}: {:.0f} ms/batch, {:.0f} of them in products ({:.2f}x the bound "
                  "{:.0f} ms), test accuracy {:.1f}% after {} batches",
                  d.dist, name, row.ms_per_batch, row.product_ms_per_batch, row.product_ms_per_batch / row.bound_ms_per_batch,

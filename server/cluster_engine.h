@@ -28,12 +28,16 @@ class ClusterEngine final : public cnn::MatmulEngine {
 
   int64_t remote_products() const { return remote_; }
   int64_t local_products() const { return local_; }
+  // The remote products' job statistics, summed (encode, queue, decode,
+  // submit-to-done times; tasks): where a product's time went.
+  const JobStats& remote_stats() const { return stats_; }
 
  private:
   TaskPool* const pool_;
   const ClusterEngineOptions options_;
   cnn::LocalEngine local_engine_;
   int64_t remote_ = 0, local_ = 0;
+  JobStats stats_;
 };
 
 }  // namespace codedge
