@@ -27,12 +27,12 @@ absl::StatusOr<v1::ClusterStatusResponse> FetchClusterStatus(const std::string& 
 void PrintClusterStatus(const v1::ClusterStatusResponse& status, const std::string& server, absl::Time now,
                         std::ostream& out) {
   out << absl::StrFormat("%s: %d workers, %d jobs in flight\n", server, status.workers_size(), status.jobs_in_flight());
-  out << absl::StrFormat("%6s  %-20s %8s %10s %12s %14s  %s\n", "id", "name", "credits", "tasks done", "rows/s",
+  out << absl::StrFormat("%6s  %-20s %8s %10s %12s %14s  %s\n", "id", "name", "credits", "tasks done", "GMAC/s",
                          "last seen", "state");
   const int64_t now_us = absl::ToUnixMicros(now);
   for (const auto& w : status.workers()) {
-    out << absl::StrFormat("%6d  %-20s %8d %10d %12.0f %12.1f s  %s\n", w.worker_id(), w.worker_name(), w.credits(),
-                           w.tasks_done(), w.rows_per_second(),
+    out << absl::StrFormat("%6d  %-20s %8d %10d %12.3f %12.1f s  %s\n", w.worker_id(), w.worker_name(), w.credits(),
+                           w.tasks_done(), 1e-9 * w.macs_per_second(),
                            1e-6 * static_cast<double>(now_us - w.last_seen_unix_micros()),
                            w.faulty() ? "faulty (no tasks)" : w.draining() ? "draining (no tasks)" : "ok");
   }

@@ -615,7 +615,7 @@ grpc::ServerUnaryReactor* ComputeService::ClusterStatus(grpc::CallbackServerCont
     s->set_worker_name(w.name);
     s->set_credits(w.credits);
     s->set_tasks_done(w.results);
-    s->set_rows_per_second(pool_->RowsPerSecond(w.id));
+    s->set_macs_per_second(pool_->MacsPerSecond(w.id));
     s->set_faulty(pool_->IsFaulty(w.id));
     s->set_draining(w.draining);
     s->set_last_seen_unix_micros(absl::ToUnixMicros(w.last_seen));

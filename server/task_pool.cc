@@ -20,7 +20,7 @@ absl::StatusOr<JobId> TaskPool::Submit(Matrix a, Matrix b, const CodeSpec& spec,
     return absl::InvalidArgumentError(
         absl::StrCat("shapes do not chain: A is ", a.rows(), "x", a.cols(), ", B is ", b.rows(), "x", b.cols()));
   }
-  const int64_t a_rows = a.rows(), a_cols = a.cols();
+  const int64_t a_rows = a.rows(), a_cols = a.cols(), b_cols = b.cols();
   const absl::Time submitted = clock_->Now();  // before a private job's encoding, which counts
   std::shared_ptr<Job> job;
   if (spec.strategy == Strategy::kPrivate) {
@@ -44,6 +44,9 @@ absl::StatusOr<JobId> TaskPool::Submit(Matrix a, Matrix b, const CodeSpec& spec,
     job->decoder = job->code->NewDecoder();
     if (job->code->variable_task_sizes() && spec.strategy == Strategy::kLt) job->task_seconds = spec.lt.task_seconds;
   }
+  // A field multiply-add is three exact double ones on limbs: about four
+  // float ones (as the worker's executor counts it).
+  job->macs_per_row = static_cast<double>(std::max<int64_t>(1, a_cols * b_cols)) * (job->priv ? 4.0 : 1.0);
   job->done = std::move(done);
   job->submitted = submitted;
   job->deadline = deadline;
@@ -146,10 +149,10 @@ std::optional<std::pair<int64_t, bool>> TaskPool::PickTask(Job& job, WorkerId wo
     if (job.task_seconds > 0) {
       const SourceLayout& l = job.code->layout();
       int64_t n = job.code->symbols_per_task();
-      if (auto r = rows_per_second_.find(worker); r != rows_per_second_.end()) {
+      if (auto r = macs_per_second_.find(worker); r != macs_per_second_.end()) {
         // At most a quarter of k per task: a fast worker takes big tasks,
         // but never the whole job in one piece.
-        const double rows = r->second * job.task_seconds;
+        const double rows = r->second * job.task_seconds / job.macs_per_row;
         n = std::clamp<int64_t>(static_cast<int64_t>(rows / static_cast<double>(l.symbol_rows)), 1,
                                 std::max<int64_t>(n, l.num_symbols / 4));
       }
@@ -182,10 +185,10 @@ bool TaskPool::IsFaulty(WorkerId worker) const {
   return faulty_.contains(worker);
 }
 
-double TaskPool::RowsPerSecond(WorkerId worker) const {
+double TaskPool::MacsPerSecond(WorkerId worker) const {
   absl::MutexLock lock(&mu_);
-  auto it = rows_per_second_.find(worker);
-  return it == rows_per_second_.end() ? 0.0 : it->second;
+  auto it = macs_per_second_.find(worker);
+  return it == macs_per_second_.end() ? 0.0 : it->second;
 }
 
 std::optional<Assignment> TaskPool::NextTask(WorkerId worker) {
@@ -463,8 +466,8 @@ absl::StatusOr<std::vector<CancelOrder>> TaskPool::AcceptResult(WorkerId worker,
     job->stats.compute_seconds += compute_seconds;
     if (const double busy = std::max(compute_seconds, round_trip - delay_seconds); busy > 0) {
       // This worker's speed, for sizing its next rateless tasks.
-      const double rate = static_cast<double>(result_rows) / busy;
-      auto [it, fresh] = rows_per_second_.emplace(worker, rate);
+      const double rate = static_cast<double>(result_rows) * job->macs_per_row / busy;
+      auto [it, fresh] = macs_per_second_.emplace(worker, rate);
       if (!fresh) it->second = 0.5 * it->second + 0.5 * rate;
     }
     if (finished_now) {
@@ -494,7 +497,7 @@ absl::StatusOr<std::vector<CancelOrder>> TaskPool::AcceptResult(WorkerId worker,
 
 void TaskPool::OnWorkerLost(WorkerId worker) {
   absl::MutexLock lock(&mu_);
-  rows_per_second_.erase(worker);  // a reconnecting worker gets a new id
+  macs_per_second_.erase(worker);  // a reconnecting worker gets a new id
   for (auto& [id, job] : jobs_) {
     job->has_b.erase(worker);
     for (auto it = job->outstanding.begin(); it != job->outstanding.end();) {

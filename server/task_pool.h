@@ -115,8 +115,9 @@ class TaskPool {
   // result arrives.
   void SetVerifyResults(bool on, uint64_t seed = 1);
   bool IsFaulty(WorkerId worker) const;
-  // The worker's measured rows per second (0: no result yet).
-  double RowsPerSecond(WorkerId worker) const;
+  // The worker's measured speed in multiply-adds per second (0: no result
+  // yet); a field multiply-add counts as 4 float ones.
+  double MacsPerSecond(WorkerId worker) const;
 
   // Refuses new jobs from now on (Unavailable); used before FailAll at shutdown.
   void Close();
@@ -214,6 +215,7 @@ class TaskPool {
     size_t queue_head = 0;
     int64_t next_new_task = 0;            // rateless: next id to generate
     double task_seconds = 0;              // rateless: size tasks to take this long per worker (0: fixed)
+    double macs_per_row = 1;              // a result row's work: A's columns x B's (x 4 in the field)
     int64_t next_symbol = 0;              // sized rateless tasks: first symbol of the next one
     absl::flat_hash_map<int64_t, std::pair<int64_t, int64_t>> ranges;  // sized task -> (first symbol, count)
     std::multimap<int64_t, Outstanding> outstanding;  // task -> holders
@@ -263,11 +265,14 @@ class TaskPool {
   absl::flat_hash_set<WorkerId> faulty_ ABSL_GUARDED_BY(mu_);
   JobId next_job_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<JobId, std::shared_ptr<Job>> jobs_ ABSL_GUARDED_BY(mu_);  // ordered: oldest first
-  // Each worker's speed (rows of results per second of the task's round
-  // trip: encode, transfer, queueing and compute, the worker's straggler
-  // delay excluded; a moving average over its results, across jobs), for
-  // sizing rateless tasks: a task then takes about task_seconds end to end.
-  absl::flat_hash_map<WorkerId, double> rows_per_second_ ABSL_GUARDED_BY(mu_);
+  // Each worker's speed (multiply-adds of results per second of the task's
+  // round trip: encode, transfer, queueing and compute, the worker's
+  // straggler delay excluded; a moving average over its results, across
+  // jobs), for sizing rateless tasks: a task then takes about task_seconds
+  // end to end. Multiply-adds, not rows: the products of one training step
+  // differ 100-fold in work per row, and a rate in rows measured on one
+  // sized the next one's tasks 100-fold wrong.
+  absl::flat_hash_map<WorkerId, double> macs_per_second_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace codedge

@@ -299,7 +299,7 @@ TEST_CASE("ClusterStatus shows the tasks and speed estimate and liveness of ever
   for (const auto& w : status.workers()) {
     done += w.tasks_done();
     CHECK_FALSE(w.faulty());
-    CHECK(w.rows_per_second() >= 0);
+    CHECK(w.macs_per_second() >= 0);
     const double age = 1e-6 * static_cast<double>(absl::ToUnixMicros(absl::Now()) - w.last_seen_unix_micros());
     CHECK(age >= 0);
     CHECK(age < 5);
@@ -307,7 +307,7 @@ TEST_CASE("ClusterStatus shows the tasks and speed estimate and liveness of ever
   CHECK(done == 8);
   // Whoever computed tasks has a speed estimate.
   for (const auto& w : status.workers()) {
-    if (w.tasks_done() > 0) CHECK(w.rows_per_second() > 0);
+    if (w.tasks_done() > 0) CHECK(w.macs_per_second() > 0);
   }
 }
 

@@ -465,6 +465,24 @@ TEST_CASE("LT tasks are sized to each worker's measured speed and still decode A
       for (int64_t n : sizes[2]) CHECK(n == 20);
     }
   }
+  // The speed is in multiply-adds: 20 000 rows/s of 6 x 3 is 360 000 MAC/s,
+  // so a product with 10x the work per row (A 60 columns wide) gets tasks of
+  // 20 rows from the fast worker, not 200.
+  CHECK(pool.MacsPerSecond(1) == Approx(360000.0));
+  CHECK(pool.MacsPerSecond(2) == Approx(36000.0));
+  CHECK(pool.MacsPerSecond(3) == 0);  // never seen
+  {
+    const Matrix wide = RandomUniformMatrix(2000, 60, rng), bw = RandomUniformMatrix(60, 3, rng);
+    std::optional<absl::StatusOr<JobResult>> out;
+    REQUIRE(pool.Submit(wide, bw, *spec, [&](absl::StatusOr<JobResult> r) { out = std::move(r); }).ok());
+    auto t = pool.NextTask(1);
+    REQUIRE(t.has_value());
+    CHECK(t->rows == 20);
+    auto t2 = pool.NextTask(2);
+    REQUIRE(t2.has_value());
+    CHECK(t2->rows == 2);
+    pool.FailAll(absl::CancelledError("test over"));
+  }
   // task_seconds=0 keeps fixed-size tasks.
   auto fixed = ParseCodeSpec("lt:symbols_per_task=20,task_seconds=0");
   REQUIRE(fixed.ok());
