@@ -76,6 +76,9 @@ class LtDecoder : public Decoder {
   absl::StatusOr<bool> DoAdd(const TaskSpec& task, ConstMatrixRef result) override {
     const int64_t sr = lt_.layout().symbol_rows;
     len_ = sr * cols();
+    // Room for ~1.1 k symbols up front: growing by doubling copied the
+    // results over and over (a tenth of a decode at 64 rows per symbol).
+    if (vals_.empty()) vals_.reserve(static_cast<size_t>(static_cast<double>(k_) * 1.1 + 1) * static_cast<size_t>(len_));
     const size_t at = vals_.size();
     vals_.resize(at + result.rows() * result.cols());
     Eigen::Map<Matrix>(vals_.data() + at, result.rows(), result.cols()) = result;  // row-major: symbol after symbol
@@ -99,9 +102,8 @@ class LtDecoder : public Decoder {
 
   absl::StatusOr<Matrix> DoDecode() override {
     if (src_val_.empty()) {
-      std::vector<double> values(vals_.begin(), vals_.end());
-      src_val_ = ApplyPlan(values, len_);
-      MeasureRedundancy(values);
+      src_val_ = ApplyPlan(vals_.data(), len_);  // the float results, widened as they are read
+      MeasureRedundancy(vals_.data());
     }
     const SourceLayout& l = lt_.layout();
     Matrix out(l.rows, cols());
@@ -435,13 +437,15 @@ class LtDecoder : public Decoder {
   }
 
   // Source values (k_ * len) from equation values (NumEqs() * len).
-  std::vector<double> ApplyPlan(const std::vector<double>& y, int64_t len) const {
+  // `y`: float (results) or double (probe) equation values.
+  template <typename T>
+  std::vector<double> ApplyPlan(const T* y, int64_t len) const {
     const Plan& p = plan_;
     std::vector<double> x(static_cast<size_t>(k_ * len), 0.0);
     // Peeled sources, in plan order: x_s = y_e - sum of its other neighbours.
     for (const auto& [e, s] : p.peel) {
       double* dst = x.data() + static_cast<int64_t>(s) * len;
-      std::copy_n(y.data() + e * len, len, dst);
+      std::copy_n(y + e * len, len, dst);
       for (int32_t n : Nbrs(e)) {
         if (n == s) continue;
         const double* src = x.data() + static_cast<int64_t>(n) * len;
@@ -457,7 +461,7 @@ class LtDecoder : public Decoder {
     // neighbours (inactives excluded: they are the c_s . x part).
     MatrixD v(nr, len);
     auto reduced = [&](int32_t id, int32_t skip, double* out) {
-      std::copy_n(y.data() + id * len, len, out);
+      std::copy_n(y + id * len, len, out);
       for (int32_t n : Nbrs(id)) {
         if (n == skip) continue;
         const double* src = nullptr;
@@ -486,7 +490,7 @@ class LtDecoder : public Decoder {
     for (int64_t r = 0; r < nr; ++r) {
       const int32_t s = in.order[r];
       double* dst = x.data() + static_cast<int64_t>(s) * len;
-      std::copy_n(y.data() + in.resolver[r] * len, len, dst);
+      std::copy_n(y + in.resolver[r] * len, len, dst);
       for (int32_t n : Nbrs(in.resolver[r])) {
         if (n == s) continue;
         const double* src = x.data() + static_cast<int64_t>(n) * len;
@@ -527,7 +531,7 @@ class LtDecoder : public Decoder {
     }
     const std::vector<double>& y = probe_y_;
     const std::vector<double>& truth = probe_truth_;
-    const std::vector<double> got = ApplyPlan(y, kProbes);
+    const std::vector<double> got = ApplyPlan(y.data(), kProbes);
     // Relative to the *expected* size of the truth (unit variance: k per
     // column), not the sample's: for tiny k a small sample would make the
     // ratio heavy-tailed, and a cached probe would then fail forever.
@@ -549,15 +553,18 @@ class LtDecoder : public Decoder {
   }
 
   // Redundant equations (all sources known) measure the decode error for free.
-  void MeasureRedundancy(const std::vector<double>& y) {
+  void MeasureRedundancy(const float* y) {
     double worst = 0;
     std::vector<double> res(len_);
     for (int32_t e : plan_.redundant) {
-      std::copy_n(y.data() + e * len_, len_, res.data());
+      std::copy_n(y + e * len_, len_, res.data());
       for (int32_t n : Nbrs(e))
         SubtractRow(res.data(), src_val_.data() + n * len_, len_);
       double r = 0, ref = 0;
-      for (int64_t j = 0; j < len_; ++j) r = std::max(r, std::abs(res[j])), ref = std::max(ref, std::abs(y[e * len_ + j]));
+      for (int64_t j = 0; j < len_; ++j) {
+        r = std::max(r, std::abs(res[j]));
+        ref = std::max(ref, static_cast<double>(std::abs(y[e * len_ + j])));
+      }
       if (ref > 0) worst = std::max(worst, r / ref);
     }
     stats_.redundant_symbols = static_cast<int64_t>(plan_.redundant.size());
