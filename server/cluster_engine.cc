@@ -40,19 +40,7 @@ absl::StatusOr<Matrix> ClusterEngine::Multiply(ConstMatrixRef a, ConstMatrixRef 
                                                     b.cols(), " not done in ", absl::FormatDuration(options_.timeout)));
   }
   if (!shared->result.ok()) return shared->result.status();
-  const JobStats& js = shared->result->stats;
-  stats_.encode_seconds += js.encode_seconds;
-  stats_.queue_seconds += js.queue_seconds;
-  stats_.compute_seconds += js.compute_seconds;
-  stats_.decode_seconds += js.decode_seconds;
-  stats_.total_seconds += js.total_seconds;
-  stats_.verify_seconds += js.verify_seconds;
-  stats_.tasks_sent += js.tasks_sent;
-  stats_.tasks_returned += js.tasks_returned;
-  stats_.tasks_cancelled += js.tasks_cancelled;
-  stats_.tasks_wasted += js.tasks_wasted;
-  stats_.rows_wasted += js.rows_wasted;
-  stats_.tasks_rejected += js.tasks_rejected;
+  stats_ += shared->result->stats;
   return std::move(shared->result->product);
 }
 

@@ -185,6 +185,24 @@ bool TaskPool::IsFaulty(WorkerId worker) const {
   return faulty_.contains(worker);
 }
 
+JobStats& JobStats::operator+=(const JobStats& o) {
+  encode_seconds += o.encode_seconds;
+  queue_seconds += o.queue_seconds;
+  compute_seconds += o.compute_seconds;
+  decode_seconds += o.decode_seconds;
+  total_seconds += o.total_seconds;
+  verify_seconds += o.verify_seconds;
+  tasks_sent += o.tasks_sent;
+  tasks_returned += o.tasks_returned;
+  tasks_cancelled += o.tasks_cancelled;
+  tasks_wasted += o.tasks_wasted;
+  rows_wasted += o.rows_wasted;
+  tasks_rejected += o.tasks_rejected;
+  for (const auto& [w, n] : o.tasks_per_worker) tasks_per_worker[w] += n;
+  for (const auto& [w, n] : o.rows_per_worker) rows_per_worker[w] += n;
+  return *this;
+}
+
 double TaskPool::MacsPerSecond(WorkerId worker) const {
   absl::MutexLock lock(&mu_);
   auto it = macs_per_second_.find(worker);

@@ -48,6 +48,9 @@ struct JobStats {
   double verify_seconds = 0;   // Freivalds checks, summed
   std::map<WorkerId, int64_t> tasks_per_worker;  // results accepted, per worker
   std::map<WorkerId, int64_t> rows_per_worker;
+
+  // Sums another job's statistics into these (e.g. over a training step).
+  JobStats& operator+=(const JobStats& o);
 };
 
 struct JobResult {

@@ -496,3 +496,47 @@ TEST_CASE("LT tasks are sized to each worker's measured speed and still decode A
 
 }  // namespace
 }  // namespace codedge
+
+namespace codedge {
+namespace {
+
+TEST_CASE("JobStats add up field by field and per worker", "[task_pool]") {
+  JobStats a, b;
+  a.encode_seconds = 1;
+  a.decode_seconds = 2;
+  a.total_seconds = 3;
+  a.tasks_sent = 4;
+  a.tasks_cancelled = 1;
+  a.tasks_per_worker[1] = 2;
+  a.rows_per_worker[1] = 20;
+  b.encode_seconds = 0.5;
+  b.queue_seconds = 0.25;
+  b.compute_seconds = 7;
+  b.verify_seconds = 0.125;
+  b.tasks_sent = 6;
+  b.tasks_returned = 5;
+  b.tasks_wasted = 1;
+  b.rows_wasted = 9;
+  b.tasks_rejected = 2;
+  b.tasks_per_worker[1] = 1;
+  b.tasks_per_worker[2] = 3;
+  b.rows_per_worker[2] = 30;
+  a += b;
+  CHECK(a.encode_seconds == 1.5);
+  CHECK(a.queue_seconds == 0.25);
+  CHECK(a.compute_seconds == 7);
+  CHECK(a.decode_seconds == 2);
+  CHECK(a.total_seconds == 3);
+  CHECK(a.verify_seconds == 0.125);
+  CHECK(a.tasks_sent == 10);
+  CHECK(a.tasks_returned == 5);
+  CHECK(a.tasks_cancelled == 1);
+  CHECK(a.tasks_wasted == 1);
+  CHECK(a.rows_wasted == 9);
+  CHECK(a.tasks_rejected == 2);
+  CHECK(a.tasks_per_worker == std::map<WorkerId, int64_t>{{1, 3}, {2, 3}});
+  CHECK(a.rows_per_worker == std::map<WorkerId, int64_t>{{1, 20}, {2, 30}});
+}
+
+}  // namespace
+}  // namespace codedge
