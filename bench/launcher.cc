@@ -1,6 +1,7 @@
 #include "bench/launcher.h"
 
 #include <algorithm>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
@@ -198,8 +199,11 @@ absl::StatusOr<std::unique_ptr<LocalCluster>> LocalCluster::Start(const LaunchOp
     if (cg.ok() && workers[i].cpu_quota > 0) {
       const std::string dir = absl::StrCat(cg->dir, "/codedge-", getpid(), "-w", i);
       fs::create_directories(dir, ec);
-      const int64_t period = std::max<int64_t>(10000, absl::ToInt64Microseconds(workers[i].cpu_period));
-      const int64_t quota = std::max<int64_t>(1000, static_cast<int64_t>(workers[i].cpu_quota * static_cast<double>(period)));
+      // The kernel wants a quota of at least 1 ms: a small fraction gets a
+      // longer period rather than a larger share.
+      const int64_t period = std::max<int64_t>({10000, absl::ToInt64Microseconds(workers[i].cpu_period),
+                                                static_cast<int64_t>(std::ceil(1000.0 / workers[i].cpu_quota))});
+      const int64_t quota = std::max<int64_t>(1000, std::llround(workers[i].cpu_quota * static_cast<double>(period)));
       const bool ok = !ec && (cg->v2 ? WriteFile(dir + "/cpu.max", absl::StrCat(quota, " ", period))
                                      : WriteFile(dir + "/cpu.cfs_period_us", absl::StrCat(period)) &&
                                            WriteFile(dir + "/cpu.cfs_quota_us", absl::StrCat(quota))) &&

@@ -345,7 +345,7 @@ std::string MatmulCsv(const MatmulResult& r) {
       "scheme,distribution,param,rows,strategy,runs,t_median,t_min,t_max,t_star_median,ratio_median,ratio_min,"
       "ratio_max,work_median,client_median\n";
   for (const MatmulRow& x : r.rows) {
-    absl::StrAppend(&out, x.scheme, ",", x.distribution, ",\"", x.param, "\",", x.rows, ",", x.strategy, ",", x.runs,
+    absl::StrAppend(&out, x.scheme, ",", x.distribution, ",\"", x.param, "\",", x.rows, ",\"", x.strategy, "\",", x.runs,
                     ",", absl::StrFormat("%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g,%.6g\n", x.t_median, x.t_min, x.t_max,
                                          x.t_star_median, x.ratio_median, x.ratio_min, x.ratio_max, x.work_median,
                                          x.client_median));

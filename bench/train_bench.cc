@@ -94,7 +94,10 @@ absl::StatusOr<std::vector<TrainBenchRow>> RunTrainBench(const TrainBenchOptions
     return absl::InvalidArgumentError(absl::StrCat("--cpu_quota must be in [0, 1] (a fraction of one core), got ",
                                                    o.cpu_quota));
   }
-  for (const std::string& s : o.strategies) RETURN_IF_ERROR(StrategySpec(s, o.workers, kLtOptions).status());
+  for (const std::string& s : o.strategies) {  // every name checked before any worker starts
+    ASSIGN_OR_RETURN(const std::string text, StrategySpec(s, o.workers, kLtOptions));
+    RETURN_IF_ERROR(ParseCodeSpec(text).status());
+  }
   ASSIGN_OR_RETURN(cnn::Dataset train, cnn::LoadMnistDir(o.data, "train", o.batches * 50));
   ASSIGN_OR_RETURN(cnn::Dataset test, cnn::LoadMnistDir(o.data, "test", o.test_limit));
   const double unit = absl::ToDoubleSeconds(o.time_unit);
@@ -154,7 +157,9 @@ absl::StatusOr<std::vector<TrainBenchRow>> RunTrainBench(const TrainBenchOptions
       cnn::LocalEngine local;
       ASSIGN_OR_RETURN(double acc, cnn::Evaluate(model, test, local));
       Pcg32 shape_rng(o.seed, 0x626e64);  // "bnd"
-      const double fraction = o.cpu_quota > 0 && cluster->quotas_applied() ? o.cpu_quota : 1.0;
+      // Without cgroups the launcher emulates the quota with --slowdown: the
+      // workers run at that fraction either way.
+      const double fraction = o.cpu_quota > 0 ? o.cpu_quota : 1.0;
       ASSIGN_OR_RETURN(double bound_s,
                        BatchBoundSeconds(batch_shapes, starts, fraction, eo.min_remote_macs, shape_rng));
       TrainBenchRow row{d.dist, name, report->ms_per_batch, acc};
@@ -217,7 +222,8 @@ std::string TrainJson(const std::vector<TrainBenchRow>& rows) {
 std::string TrainCsv(const std::vector<TrainBenchRow>& rows) {
   std::string out = "distribution,strategy,ms_per_batch,test_accuracy,batches,product_ms_per_batch,bound_ms_per_batch\n";
   for (const TrainBenchRow& r : rows) {
-    absl::StrAppend(&out, r.distribution, ",", r.strategy, ",", absl::StrFormat("%.3f,%.4f,", r.ms_per_batch, r.test_accuracy),
+    const std::string strategy = r.strategy.find(',') == std::string::npos ? r.strategy : absl::StrCat("\"", r.strategy, "\"");
+    absl::StrAppend(&out, r.distribution, ",", strategy, ",", absl::StrFormat("%.3f,%.4f,", r.ms_per_batch, r.test_accuracy),
                     r.batches, absl::StrFormat(",%.3f,%.3f", r.product_ms_per_batch, r.bound_ms_per_batch), "\n");
   }
   return out;

@@ -46,7 +46,8 @@ constexpr int64_t kMaxTaskSymbolIndex = int64_t{1} << 62;
 //    each source is resolved by the ready equation with the smallest error
 //    bound, bound(e) = 1 + sum of the bounds of the sources subtracted from e
 //    (Knuth's generalisation of Dijkstra: each source gets its smallest
-//    achievable bound); the core is solved by a column-pivoted QR in double.
+//    achievable bound); the core, whose full column rank the GF(2) check
+//    settles, is solved by least squares (Householder QR) in double.
 // 4. Before answering "decodable", the plan is applied to a random probe
 //    (noise of relative size 2^-24, as float32 results carry); if the probe
 //    amplifies the noise more than params.max_error_amplification, wait for
@@ -542,7 +543,10 @@ class LtDecoder : public Decoder {
         const double d = got[s * kProbes + c] - truth[s * kProbes + c];
         num += d * d;
       }
-      amplification = std::max(amplification, std::sqrt(num / static_cast<double>(k_)) / 0x1p-24);
+      const double a = std::sqrt(num / static_cast<double>(k_)) / 0x1p-24;
+      // A NaN or infinite probe (a numerically singular core) is the worst
+      // case, not one std::max would skip.
+      amplification = std::isfinite(a) ? std::max(amplification, a) : std::numeric_limits<double>::infinity();
     }
     stats_.estimated_amplification = amplification;
     if (amplification <= limit) return true;

@@ -52,7 +52,9 @@ struct LtParams {
   // probe solve on the received structure (random data plus noise of relative
   // size 2^-24); otherwise wait for more symbols, which let the best-first
   // solve pick better-conditioned equations. 0 disables the check.
-  // Default chosen by `edge-bench codes` (BENCHMARKS.md).
+  // Default chosen by `edge-bench codes` (BENCHMARKS.md). With 0 nothing
+  // judges the core's conditioning: a numerically singular core decodes to
+  // garbage instead of waiting for more symbols.
   double max_error_amplification = 1000;
   uint64_t seed = 1;
 };

@@ -29,7 +29,8 @@ class ClusterEngine final : public cnn::MatmulEngine {
   int64_t remote_products() const { return remote_; }
   int64_t local_products() const { return local_; }
   // The remote products' job statistics, summed (encode, queue, decode,
-  // submit-to-done times; tasks): where a product's time went.
+  // submit-to-done times; tasks): where a product's time went. Like the
+  // counters above, kept unlocked: one training thread calls Multiply.
   const JobStats& remote_stats() const { return stats_; }
 
  private:

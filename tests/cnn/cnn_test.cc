@@ -460,6 +460,74 @@ TEST_CASE("A checkpointed and resumed run ends with the weights of an uninterrup
   CHECK(LoadModel(*loaded, "/tmp/does-not-exist.weights").status().code() == absl::StatusCode::kNotFound);
 }
 
+// LocalEngine (its chunking included) until `products` products have been
+// made, then an error: a server killed mid-run. Counts the products made.
+class DyingEngine final : public MatmulEngine {
+ public:
+  explicit DyingEngine(int64_t products) : left_(products) {}
+  absl::StatusOr<Matrix> Multiply(ConstMatrixRef a, ConstMatrixRef b, ProductKind kind) override {
+    if (left_-- <= 0) return absl::UnavailableError("killed");
+    ++made_;
+    return inner_.Multiply(a, b, kind);
+  }
+  absl::StatusOr<Matrix> MultiplyTransposedA(ConstMatrixRef a, ConstMatrixRef b, ProductKind kind) override {
+    if (left_-- <= 0) return absl::UnavailableError("killed");
+    ++made_;
+    return inner_.MultiplyTransposedA(a, b, kind);
+  }
+  int64_t preferred_rows() const override { return inner_.preferred_rows(); }
+  int64_t made() const { return made_; }
+
+ private:
+  LocalEngine inner_;
+  int64_t left_;
+  int64_t made_ = 0;
+};
+
+TEST_CASE("A run killed mid-way and resumed follows the same learning-rate schedule", "[cnn][trainer]") {
+  const Dataset train = SyntheticData(40, 1), test = SyntheticData(10, 2);
+  for (LrSchedule schedule : {LrSchedule::kLinear, LrSchedule::kCosine}) {
+    TrainOptions o;
+    o.lr_schedule = schedule;
+    o.batch = 5;
+    o.epochs = 2;  // 16 batches; the kill falls in the first epoch
+    o.progress_seconds = 1e9;
+    DyingEngine e(int64_t{1} << 40);  // never dies: counts the products of a step
+    auto straight = Model::Create("vgg-mini", 5);
+    REQUIRE(Train(*straight, train, test, e, o).ok());
+    TrainOptions one = o;
+    one.max_batches = 1;
+    DyingEngine counter(int64_t{1} << 40);
+    auto scratch = Model::Create("vgg-mini", 5);
+    REQUIRE(Train(*scratch, train, test, counter, one).ok());
+    DyingEngine eval_only(int64_t{1} << 40);
+    const int64_t eval_products = [&] {
+      auto m = Model::Create("vgg-mini", 5);
+      REQUIRE(Evaluate(*m, test, eval_only).ok());
+      return eval_only.made();
+    }();
+    const int64_t per_step = counter.made() - eval_products;
+    REQUIRE(per_step > 0);
+
+    const std::string ckpt = "/tmp/codedge-schedule-resume-test.ckpt";
+    std::remove(ckpt.c_str());
+    TrainOptions killed = o;
+    killed.checkpoint_path = ckpt;
+    killed.checkpoint_every = 1;
+    auto first = Model::Create("vgg-mini", 5);
+    DyingEngine dying(5 * per_step + 3);  // dies in batch 6
+    CHECK(Train(*first, train, test, dying, killed).status().code() == absl::StatusCode::kUnavailable);
+    auto again = Model::Create("vgg-mini", 5);
+    TrainOptions resumed = killed;
+    resumed.resume = true;
+    auto r = Train(*again, train, test, e, resumed);
+    REQUIRE(r.ok());
+    CHECK(r->batches == 11);  // 5 were checkpointed before the kill
+    auto a = straight->params(), b = again->params();
+    for (size_t k = 0; k < a.size(); ++k) CHECK(a[k]->value == b[k]->value);
+  }
+}
+
 std::string ReadAll(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
