@@ -218,6 +218,10 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
     absl::MutexLock lock(&mu_);
     return WorkerInfo{id_, name_, credits_, results_, last_seen_, draining_};
   }
+  bool admitted() {  // said a Hello the server accepted
+    absl::MutexLock lock(&mu_);
+    return hello_;
+  }
 
  private:
   void OnHello(const v1::Hello& h) {
@@ -475,7 +479,11 @@ void WorkerService::CloseAll() {
 
 std::vector<WorkerService::WorkerInfo> WorkerService::Workers() {
   std::vector<WorkerInfo> out;
-  for (auto& conn : Snapshot()) out.push_back(conn->Info());
+  for (auto& conn : Snapshot()) {
+    // A stream that has not said Hello yet is not a worker (no name; it may
+    // still be refused): waiting for N workers must not count it.
+    if (conn->admitted()) out.push_back(conn->Info());
+  }
   return out;
 }
 

@@ -77,6 +77,7 @@ class WorkerService final : public grpc::CallbackGenericService {
     absl::Time last_seen;
     bool draining;
   };
+  // The connected workers that have said Hello.
   std::vector<WorkerInfo> Workers();
 
  private:
