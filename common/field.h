@@ -43,6 +43,11 @@ inline uint64_t FieldFromSigned(int64_t v) {
 FieldMatrix FieldProduct(ConstFieldMatrixRef rows, const QuantMatrix& b);
 FieldMatrix FieldProductNaive(ConstFieldMatrixRef rows, const QuantMatrix& b);
 
+// A field multiply-add costs about this many float ones (three exact double
+// GEMMs on limbs, plus the reduction): what a worker's chunking and the
+// server's speed estimates count a field row as.
+inline constexpr int64_t kFieldMacCost = 4;
+
 // B prepared once for many products (a worker's row chunks): its double
 // copy and whether its entries allow the limb GEMMs.
 struct FieldOperand {

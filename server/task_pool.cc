@@ -44,9 +44,8 @@ absl::StatusOr<JobId> TaskPool::Submit(Matrix a, Matrix b, const CodeSpec& spec,
     job->decoder = job->code->NewDecoder();
     if (job->code->variable_task_sizes() && spec.strategy == Strategy::kLt) job->task_seconds = spec.lt.task_seconds;
   }
-  // A field multiply-add is three exact double ones on limbs: about four
-  // float ones (as the worker's executor counts it).
-  job->macs_per_row = static_cast<double>(std::max<int64_t>(1, a_cols * b_cols)) * (job->priv ? 4.0 : 1.0);
+  job->macs_per_row =
+      static_cast<double>(std::max<int64_t>(1, a_cols * b_cols) * (job->priv ? kFieldMacCost : 1));
   job->done = std::move(done);
   job->submitted = submitted;
   job->deadline = deadline;
@@ -130,20 +129,15 @@ void TaskPool::Close() {
 }
 
 std::optional<std::pair<int64_t, bool>> TaskPool::PickTask(Job& job, WorkerId worker) {
-  if (job.priv) {  // T-private: at most t shares of A per worker, ever
-    if (job.priv->handed[worker] >= job.priv->code.params().t) return std::nullopt;
-    while (job.queue_head < job.queue.size()) {
-      const int64_t t = job.queue[job.queue_head++];
-      if (job.returned.contains(t)) continue;
-      job.priv->handed[worker]++;
-      return std::make_pair(t, false);
-    }
-    return std::nullopt;
-  }
+  // T-private: at most t shares of A per worker, ever.
+  if (job.priv && job.priv->handed[worker] >= job.priv->code.params().t) return std::nullopt;
   while (job.queue_head < job.queue.size()) {
     const int64_t t = job.queue[job.queue_head++];
-    if (!job.returned.contains(t)) return std::make_pair(t, false);
+    if (job.returned.contains(t)) continue;
+    if (job.priv) job.priv->handed[worker]++;
+    return std::make_pair(t, false);
   }
+  if (job.priv) return std::nullopt;
   if (!NumTasks(job)) {  // rateless: a new task, sized to this worker if asked
     const int64_t id = job.next_new_task++;
     if (job.task_seconds > 0) {
@@ -574,9 +568,9 @@ std::vector<CancelOrder> TaskPool::Expire() {
     if (now < job.deadline) return absl::OkStatus();
     std::string hint;
     if (job.priv) {
-      const PrivateParams& p = job.priv->code.params();
-      hint = absl::StrCat(" (a T-private job gives each worker at most t = ", p.t, " tasks: it needs at least ",
-                          (p.k + 2 * p.t - 1) / p.t, " workers; ", job.priv->handed.size(), " took part)");
+      const int64_t t = job.priv->code.params().t, need = job.priv->code.recovery_threshold();
+      hint = absl::StrCat(" (a T-private job gives each worker at most t = ", t, " tasks: it needs at least ",
+                          (need + t - 1) / t, " workers; ", job.priv->handed.size(), " took part)");
     }
     return absl::DeadlineExceededError(absl::StrCat("job ", job.id, " (", CodeName(job),
                                                     ") missed its deadline after ",

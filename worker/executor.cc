@@ -47,10 +47,9 @@ absl::StatusOr<ExecResult> TaskExecutor::RunField(Eigen::Map<const FieldMatrix> 
   const FieldOperand op = PrepareFieldOperand(*std::move(b_int));  // once per task, not per chunk
   ExecResult out;
   out.field_product.resize(rows.rows(), b.cols());
-  // A field multiply-add is three exact double ones on limbs (common/
-  // field.h), about four float ones: chunks of about the same time.
+  // Chunks of about the same time as float ones (kFieldMacCost).
   absl::Status s = Execute(
-      rows.rows(), 4 * rows.cols() * b.cols(), delay, cancel,
+      rows.rows(), kFieldMacCost * rows.cols() * b.cols(), delay, cancel,
       [&](int64_t r, int64_t n) { out.field_product.middleRows(r, n) = FieldProduct(rows.middleRows(r, n), op); },
       &out);
   if (!s.ok()) return s;
