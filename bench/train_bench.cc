@@ -63,21 +63,32 @@ class RecordingEngine final : public cnn::MatmulEngine {
   std::vector<double> seconds_;
 };
 
-// Sum over one batch's products of T* (see TrainBenchRow::bound_ms_per_batch).
-// `shapes`: one step's products (M, K, N).
-absl::StatusOr<double> BatchBoundSeconds(const std::vector<std::array<int64_t, 3>>& shapes,
-                                         const std::vector<double>& starts, double core_fraction,
-                                         int64_t min_remote_macs, Pcg32& rng) {
-  double total = 0;
+// This machine's single-thread time for each of one step's products
+// (M, K, N), median of 3.
+std::vector<double> LocalSeconds(const std::vector<std::array<int64_t, 3>>& shapes, uint64_t seed) {
+  Pcg32 rng(seed, 0x626e64);  // "bnd"
+  std::vector<double> out;
   for (const auto& [m, k, n] : shapes) {
     const Matrix a = RandomUniformMatrix(m, k, rng), b = RandomUniformMatrix(k, n, rng);
     Matrix c(m, n);
-    const double local_s = MedianSeconds(3, [&] { c.noalias() = a * b; });
+    out.push_back(MedianSeconds(3, [&] { c.noalias() = a * b; }));
+  }
+  return out;
+}
+
+// Sum over one batch's products of T* (see TrainBenchRow::bound_ms_per_batch).
+absl::StatusOr<double> BatchBoundSeconds(const std::vector<std::array<int64_t, 3>>& shapes,
+                                         const std::vector<double>& local_seconds, const std::vector<double>& starts,
+                                         double core_fraction, int64_t min_remote_macs) {
+  double total = 0;
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    const auto& [m, k, n] = shapes[i];
     if (m * k * n < min_remote_macs) {
-      total += local_s;
+      total += local_seconds[i];
       continue;
     }
-    const std::vector<double> speeds(starts.size(), core_fraction * static_cast<double>(m) / std::max(local_s, 1e-9));
+    const std::vector<double> speeds(starts.size(),
+                                     core_fraction * static_cast<double>(m) / std::max(local_seconds[i], 1e-9));
     ASSIGN_OR_RETURN(double t_star, IdealCompletionTime(starts, speeds, static_cast<double>(m)));
     total += t_star;
   }
@@ -117,6 +128,11 @@ absl::StatusOr<std::vector<TrainBenchRow>> RunTrainBench(const TrainBenchOptions
     RETURN_IF_ERROR(model.Backward(d, rec));
     batch_shapes = rec.shapes();
   }
+  const std::vector<double> local_seconds = LocalSeconds(batch_shapes, o.seed);
+  // Without cgroups the launcher emulates the quota with --slowdown: the
+  // workers run at that fraction either way.
+  const double fraction = o.cpu_quota > 0 ? o.cpu_quota : 1.0;
+  const int64_t min_remote_macs = ClusterEngineOptions{}.min_remote_macs;
   std::vector<TrainBenchRow> rows;
   for (const Latency& d : {Latency{"uniform", 1, 50}, Latency{"normal", 20, 16}, Latency{"exponential", 16, 0}}) {
     EdgeServerOptions so;
@@ -135,10 +151,13 @@ absl::StatusOr<std::vector<TrainBenchRow>> RunTrainBench(const TrainBenchOptions
     lo.server_address = absl::StrCat("127.0.0.1:", server->port());
     lo.log_dir = absl::StrCat("/tmp/codedge-bench-", getpid());
     ASSIGN_OR_RETURN(std::unique_ptr<LocalCluster> cluster, LocalCluster::Start(lo, launch));
+    ASSIGN_OR_RETURN(const double bound_s,
+                     BatchBoundSeconds(batch_shapes, local_seconds, starts, fraction, min_remote_macs));
     for (const std::string& name : o.strategies) {
       ASSIGN_OR_RETURN(CodeSpec spec, ParseCodeSpec(*StrategySpec(name, o.workers, kLtOptions)));
       ASSIGN_OR_RETURN(cnn::Model model, cnn::Model::Create("vgg-mini", o.seed));
-      const ClusterEngineOptions eo{spec, spec, spec};
+      ClusterEngineOptions eo{spec, spec, spec};
+      eo.min_remote_macs = min_remote_macs;
       ClusterEngine cluster_engine(&server->pool(), eo);
       RecordingEngine engine(&cluster_engine);
       cnn::TrainOptions t;
@@ -156,12 +175,6 @@ absl::StatusOr<std::vector<TrainBenchRow>> RunTrainBench(const TrainBenchOptions
       if (!report.ok()) return report.status();
       cnn::LocalEngine local;
       ASSIGN_OR_RETURN(double acc, cnn::Evaluate(model, test, local));
-      Pcg32 shape_rng(o.seed, 0x626e64);  // "bnd"
-      // Without cgroups the launcher emulates the quota with --slowdown: the
-      // workers run at that fraction either way.
-      const double fraction = o.cpu_quota > 0 ? o.cpu_quota : 1.0;
-      ASSIGN_OR_RETURN(double bound_s,
-                       BatchBoundSeconds(batch_shapes, starts, fraction, eo.min_remote_macs, shape_rng));
       TrainBenchRow row{d.dist, name, report->ms_per_batch, acc};
       // Every step makes the same products (batch_shapes); Train's final
       // evaluation makes more, after them.
@@ -171,12 +184,13 @@ absl::StatusOr<std::vector<TrainBenchRow>> RunTrainBench(const TrainBenchOptions
       row.bound_ms_per_batch = 1e3 * bound_s;
       rows.push_back(row);
       const JobStats& js = cluster_engine.remote_stats();
-      const double per = 1e3 / static_cast<double>(std::max<int64_t>(1, cluster_engine.remote_products()));
+      const double products = static_cast<double>(std::max<int64_t>(1, cluster_engine.remote_products()));
+      const double ms = 1e3 / products;  // seconds summed -> ms per product
       Log().info("train bench: {} latencies, {}: per remote product {:.1f} ms submit to done, of which {:.1f} ms "
                  "queued, encode {:.1f} ms, decode {:.1f} ms; {:.1f} tasks sent, {:.1f} cancelled, {:.1f} wasted",
-                 d.dist, name, per * js.total_seconds, per * js.queue_seconds, per * js.encode_seconds,
-                 per * js.decode_seconds, per * 1e-3 * js.tasks_sent, per * 1e-3 * js.tasks_cancelled,
-                 per * 1e-3 * js.tasks_wasted);
+                 d.dist, name, ms * js.total_seconds, ms * js.queue_seconds, ms * js.encode_seconds,
+                 ms * js.decode_seconds, js.tasks_sent / products, js.tasks_cancelled / products,
+                 js.tasks_wasted / products);
       Log().info("train bench: {} latencies, {}: {:.0f} ms/batch, {:.0f} of them in products ({:.2f}x the bound "
                  "{:.0f} ms), test accuracy {:.1f}% after {} batches",
                  d.dist, name, row.ms_per_batch, row.product_ms_per_batch, row.product_ms_per_batch / row.bound_ms_per_batch,
