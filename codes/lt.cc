@@ -4,8 +4,10 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <memory>
 #include <queue>
 #include <span>
+#include <type_traits>
 
 #include <Eigen/QR>
 
@@ -90,7 +92,10 @@ class LtDecoder : public Decoder {
     const bool peeled_all = num_decoded_ == k_;
     if (NumEqs() < next_attempt_at_ && !(peeled_all && !waiting_for_accuracy_)) return false;
     if (!peeled_all) {
-      if (!lt_.params().elimination || active_ < k_ - num_decoded_) return false;
+      // A 0/1 system with no more equations than unknowns is rank deficient
+      // over GF(2) more often than not, and an attempt costs a full plan:
+      // large systems wait for a small surplus (0.1 % of k) first.
+      if (!lt_.params().elimination || active_ < k_ - num_decoded_ + k_ / 1000) return false;
       stats_.elimination_attempts++;
     }
     if (const int64_t deficiency = BuildPlan(); deficiency > 0) {
@@ -292,6 +297,12 @@ class LtDecoder : public Decoder {
     for (size_t r = 0; r < in.order.size(); ++r) row_into(in.resolver[r], in.order[r], coef.data() + r * words);
     std::vector<uint64_t> m(nc * words, 0);
     for (int64_t r = 0; r < nc; ++r) row_into(in.constraints[r], -1, m.data() + r * words);
+    return ni - Gf2Rank(std::move(m), nc, ni);
+  }
+
+  // Rank over GF(2) of an nc x ni bit matrix, rows of ceil(ni / 64) words.
+  static int64_t Gf2Rank(std::vector<uint64_t> m, int64_t nc, int64_t ni) {
+    const int64_t words = (ni + 63) / 64;
     int64_t rank = 0;
     for (int64_t col = 0; col < ni && rank < nc; ++col) {
       const uint64_t bit = uint64_t{1} << (col % 64);
@@ -312,7 +323,20 @@ class LtDecoder : public Decoder {
       }
       ++rank;
     }
-    return ni - rank;
+    return rank;
+  }
+
+  // Rank deficiency over GF(2) of an integer core matrix (its entries mod 2).
+  template <typename Derived>
+  static int64_t Gf2Deficiency(const Eigen::MatrixBase<Derived>& core) {
+    const int64_t nc = core.rows(), ni = core.cols();
+    if (nc < ni) return ni - nc;
+    const int64_t words = (ni + 63) / 64;
+    std::vector<uint64_t> m(nc * words, 0);
+    for (int64_t r = 0; r < nc; ++r)
+      for (int64_t c = 0; c < ni; ++c)
+        if (core(r, c) & 1) m[r * words + c / 64] |= uint64_t{1} << (c % 64);
+    return ni - Gf2Rank(std::move(m), nc, ni);
   }
 
   // ---- 3. the real-valued plan -------------------------------------------------
@@ -324,6 +348,89 @@ class LtDecoder : public Decoder {
     Eigen::HouseholderQR<MatrixD> qr;                // of M (constraints x inactives), full column rank
     std::vector<int32_t> redundant;                  // equations all of whose sources are known
   };
+
+  // M (constraints x inactives): each constraint's coefficients over the
+  // inactive sources once the resolved ones are substituted,
+  // x_s = v_s + c_s . x. The coefficients are integers (sums of +-1 along
+  // peeling chains), so T = int32_t adds them exactly -- with half the memory
+  // traffic of double and twice its vector lanes in the hot loop -- as long
+  // as no sum can overflow; every row checks that before it is summed (the
+  // sum of its neighbours' largest |coefficient|) and false means "overflow
+  // possible, use double" (long chains).
+  template <typename T>
+  using CoreOf = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  template <typename T>
+  bool CoreMatrix(const std::vector<uint8_t>& peeled, const Inactivation& in, CoreOf<T>* out) const {
+    const int64_t ni = static_cast<int64_t>(in.inactive.size());
+    const int64_t nr = static_cast<int64_t>(in.order.size());
+    const int64_t nc = static_cast<int64_t>(in.constraints.size());
+    // c_s per resolved row. Row r holds its width[r] coefficients (the later
+    // inactives' are zero), packed one after the other: about half of a
+    // dense nr x ni matrix, and each row is zeroed just before it is summed
+    // into (no up-front fill of the whole block, which at k = 10000 was
+    // ~17 MB written and read back from memory).
+    std::vector<int64_t> coef_at(nr + 1, 0);
+    for (int64_t r = 0; r < nr; ++r) coef_at[r + 1] = coef_at[r] + in.width[r];
+    std::unique_ptr<T[]> coef(new T[static_cast<size_t>(std::max<int64_t>(1, coef_at[nr]))]);
+    constexpr bool kChecked = std::is_integral_v<T>;
+    std::vector<int64_t> row_max(kChecked ? nr : 0);  // largest |coefficient| of each resolved row
+    // Can summing the equation's residual rows overflow T?
+    auto may_overflow = [&](int32_t id) {
+      int64_t sum = 0;
+      for (int32_t n : Nbrs(id)) {
+        if (peeled[n]) continue;
+        sum += in.state[n] == kInactive ? 1 : row_max[in.slot[n]];
+      }
+      return sum >= std::numeric_limits<T>::max();
+    };
+    // The hot loop of decoding (O(inactives x residual edges)): packed row
+    // additions through Eigen maps. acc += sign * (sum over the equation's
+    // other residual sources of their coefficient rows; an inactive source
+    // is a unit vector).
+    using Row = Eigen::Map<Eigen::Matrix<T, 1, Eigen::Dynamic>>;
+    using ConstRow = Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>;
+    auto row_into = [&](int32_t id, int32_t skip, T sign, T* acc) {
+      for (int32_t n : Nbrs(id)) {
+        if (peeled[n] || n == skip) continue;
+        if (in.state[n] == kInactive) {
+          acc[in.slot[n]] += sign;
+          continue;
+        }
+        const int64_t w = in.width[in.slot[n]];
+        Row a(acc, w);
+        if (sign > 0) {
+          a += ConstRow(coef.get() + coef_at[in.slot[n]], w);
+        } else {
+          a -= ConstRow(coef.get() + coef_at[in.slot[n]], w);
+        }
+      }
+    };
+    // Resolved s: x_s = y_e - sum of the others, so c_s = -sum of theirs (its
+    // neighbours were resolved before it: their widths are <= its own).
+    for (int64_t r = 0; r < nr; ++r) {
+      if constexpr (kChecked) {
+        if (may_overflow(in.resolver[r])) return false;
+      }
+      T* acc = coef.get() + coef_at[r];
+      std::fill_n(acc, in.width[r], T{0});
+      row_into(in.resolver[r], in.order[r], T{-1}, acc);
+      if constexpr (kChecked) {
+        row_max[r] = in.width[r] > 0 ? ConstRow(acc, in.width[r]).cwiseAbs().maxCoeff() : 0;
+      }
+    }
+    // Every unused equation is a constraint: the surplus over ni makes
+    // M x = rhs a least-squares fit, measurably better conditioned than a
+    // square subset (the probe needed ~8% more symbols with ni + 25%).
+    CoreOf<T>& m = *out;
+    m.setZero(nc, ni);
+    for (int64_t r = 0; r < nc; ++r) {
+      if constexpr (kChecked) {
+        if (may_overflow(in.constraints[r])) return false;
+      }
+      row_into(in.constraints[r], -1, T{1}, m.data() + r * ni);
+    }
+    return true;
+  }
 
   // Builds the plan over every received equation. Returns how many more
   // symbols to wait for (the rank deficiency; 0: plan ready). Never fails:
@@ -388,44 +495,24 @@ class LtDecoder : public Decoder {
       }
       plan.core = Inactivate(plan.peeled, std::move(cnt), active, eqs_of);
       if (plan.core.capped) return std::max<int64_t>(1, k_ / 100);  // core too large yet: wait ~1% of k
-      // Cheap rank check first (a 0/1 matrix of full rank mod 2 has an odd
-      // determinant, so full rank over the reals too); the real core below
-      // costs O(inactives x residual edges).
-      if (const int64_t d = Gf2Deficiency(plan.core, plan.peeled); d > 0) return d;
       Inactivation& in = plan.core;
       const int64_t ni = static_cast<int64_t>(in.inactive.size());
-      const int64_t nr = static_cast<int64_t>(in.order.size());
-      const int64_t nc = static_cast<int64_t>(in.constraints.size());
+      if (const int64_t nc = static_cast<int64_t>(in.constraints.size()); nc < ni) return ni - nc;
       if (ni > 0) {
-        MatrixD coef = MatrixD::Zero(nr, ni);  // c_s per resolved row, only to build M
-        // The hot loop of decoding (O(inactives x residual edges)): packed
-        // row additions through Eigen maps.
-        // acc += sign * (sum over the equation's other residual sources of
-        // their coefficient rows; an inactive source is a unit vector).
-        using Row = Eigen::Map<Eigen::RowVectorXd>;
-        auto row_into = [&](int32_t id, int32_t skip, double sign, double* acc) {
-          for (int32_t n : Nbrs(id)) {
-            if (plan.peeled[n] || n == skip) continue;
-            if (in.state[n] == kInactive) {
-              acc[in.slot[n]] += sign;
-              continue;
-            }
-            const int64_t w = in.width[in.slot[n]];
-            Row a(acc, w);
-            if (sign > 0) {
-              a += Row(coef.data() + static_cast<int64_t>(in.slot[n]) * ni, w);
-            } else {
-              a -= Row(coef.data() + static_cast<int64_t>(in.slot[n]) * ni, w);
-            }
-          }
-        };
-        // Resolved s: x_s = y_e - sum of the others, so c_s = -sum of theirs.
-        for (int64_t r = 0; r < nr; ++r) row_into(in.resolver[r], in.order[r], -1.0, coef.data() + r * ni);
-        // Every unused equation is a constraint: the surplus over ni makes
-        // M x = rhs a least-squares fit, measurably better conditioned than a
-        // square subset (the probe needed ~8% more symbols with ni + 25%).
-        MatrixD m = MatrixD::Zero(nc, ni);
-        for (int64_t r = 0; r < nc; ++r) row_into(in.constraints[r], -1, 1.0, m.data() + r * ni);
+        // Full rank is checked over GF(2) (a 0/1 matrix of full rank mod 2
+        // has an odd determinant, so full rank over the reals too): on the
+        // exact integer core when it fits int32 (its entries mod 2), else on
+        // bitsets before the double core is built.
+        MatrixD m;
+        if (CoreOf<int32_t> mi; lt_.params().integer_core && CoreMatrix<int32_t>(plan.peeled, in, &mi)) {
+          if (const int64_t d = Gf2Deficiency(mi); d > 0) return d;
+          m = mi.cast<double>();
+        } else {
+          if (const int64_t d = Gf2Deficiency(in, plan.peeled); d > 0) return d;
+          CoreOf<double> md;
+          CoreMatrix<double>(plan.peeled, in, &md);
+          m = std::move(md);
+        }
         // Full column rank is settled (GF(2) above); how well conditioned M
         // is, the probe measures. Unpivoted (blocked) Householder: 2-3x faster
         // than column pivoting at this size.

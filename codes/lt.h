@@ -43,6 +43,10 @@ struct LtParams {
   int64_t symbols_per_task = 0;  // 0: ceil(k / 100), i.e. about 100 tasks decode
   bool elimination = true;       // inactivation fallback when peeling stalls
   int64_t max_inactivations = 0; // 0: automatic cap (see lt.cc); larger systems wait for more symbols
+  // Build the inactivation core's integer coefficients in int32 when no sum
+  // can overflow (half the memory traffic of double; exact either way, so
+  // the decode is identical); false: always double (for comparison).
+  bool integer_core = true;
   // For a server: size each task so it takes about this long on the worker
   // it goes to (from the worker's measured rows per second); 0: every task
   // has symbols_per_task symbols. Not used by the code itself.
