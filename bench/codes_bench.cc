@@ -5,6 +5,8 @@
 #include <cmath>
 #include <iomanip>
 
+#include <Eigen/QR>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "bench/json.h"
@@ -89,6 +91,56 @@ absl::StatusOr<LtOverheadRow> MeasureLtOverhead(int64_t k, bool elimination, dou
              "{:.2g}, over {} runs in {:.1f} s",
              k, row.decoder, c, delta, max_amp, 100 * row.overhead_mean, 100 * row.overhead_p99, row.rel_error_max, runs,
              row.seconds);
+  return row;
+}
+
+// The decoder's error against the least-squares solution of the same
+// symbols: how much of the decoder's amplification is the received system's
+// own conditioning, and how much is the decoder's (peeling solves each
+// source from one equation; least squares uses every equation).
+absl::StatusOr<LtConditioningRow> MeasureLtConditioning(int64_t k, bool elimination, uint64_t seed) {
+  LtConditioningRow row;
+  row.k = k;
+  row.decoder = elimination ? "peeling+elimination" : "peeling";
+  row.seed = seed;
+  constexpr int64_t kCols = 8;
+  Pcg32 rng(seed, 0x6c73);  // "ls"
+  const Matrix a = RandomMatrix(k, kCols, rng);
+  LtParams p;
+  p.symbols_per_task = 1;
+  p.elimination = elimination;
+  p.seed = seed;
+  ASSIGN_OR_RETURN(auto code, LtCode::Create(k, p));
+  auto decoder = code->NewDecoder();
+  std::vector<CodedSymbol> symbols;
+  std::vector<Matrix> values;
+  for (int64_t i = 0;; ++i) {
+    if (i > 20 * k + 1000) return absl::InternalError(absl::StrCat("LT k=", k, " did not decode in ", i, " symbols"));
+    symbols.push_back(code->Symbol(i));
+    Eigen::RowVectorXd sum = Eigen::RowVectorXd::Zero(kCols);
+    for (int32_t src : symbols.back().sources) sum += a.row(src).cast<double>();
+    values.push_back(sum.cast<float>());  // one float rounding per symbol, as a worker's result carries
+    ASSIGN_OR_RETURN(DecodeState st, decoder->Add(i, values.back()));
+    if (st == DecodeState::kDecodable) break;
+  }
+  ASSIGN_OR_RETURN(Matrix got, decoder->Decode());
+  const MatrixD exact = a.cast<double>();
+  row.symbols = static_cast<int64_t>(symbols.size());
+  row.inactivations = decoder->stats().inactivations;
+  row.probe_amplification = decoder->stats().estimated_amplification;
+  row.decoder_amplification = RelError(got, exact) / 0x1p-24;
+  MatrixD g = MatrixD::Zero(row.symbols, k), y(row.symbols, kCols);
+  for (int64_t e = 0; e < row.symbols; ++e) {
+    for (int32_t src : symbols[e].sources) g(e, src) = 1.0;
+    y.row(e) = values[e].cast<double>();
+  }
+  const Eigen::ColPivHouseholderQR<MatrixD> qr(g);
+  if (qr.rank() < k) return absl::InternalError(absl::StrCat("LT k=", k, ": decodable but rank ", qr.rank()));
+  const MatrixD ls = qr.solve(y);
+  row.ls_amplification = (ls - exact).norm() / exact.norm() / 0x1p-24;
+  Log().info("lt k={} {} seed {}: {} symbols, amplification decoder {:.3g} (probe {:.3g}), least squares {:.3g}", k,
+             row.decoder, seed, row.symbols, row.decoder_amplification, row.probe_amplification,
+             row.ls_amplification);
   return row;
 }
 
@@ -306,6 +358,11 @@ absl::StatusOr<CodesBenchResult> RunCodesBench(const CodesBenchOptions& o) {
   if (o.timing_repeats < 1) return absl::InvalidArgumentError("--repeats must be >= 1");
   if (o.lt_max_inactive < 0) return absl::InvalidArgumentError("--lt_max_inactive must be >= 0 (0: automatic)");
   if (o.mds_max_subsets < 1) return absl::InvalidArgumentError("--mds_subsets must be >= 1");
+  if (o.lt_ls_k < 0 || o.lt_ls_k > 5000) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--lt_ls_k must be in [0, 5000] (a dense least-squares solve), got ", o.lt_ls_k));
+  }
+  if (o.lt_ls_runs < 1) return absl::InvalidArgumentError(absl::StrCat("--lt_ls_runs must be >= 1, got ", o.lt_ls_runs));
   if (o.timing_rows < 1 || o.timing_inner < 1 || o.timing_cols < 1) {
     return absl::InvalidArgumentError("timing shape must be positive");
   }
@@ -332,6 +389,15 @@ absl::StatusOr<CodesBenchResult> RunCodesBench(const CodesBenchOptions& o) {
             res.lt_sweep.push_back(row);
           }
         }
+      }
+    }
+  }
+  if (o.lt_ls_k > 0) {
+    for (bool elim : {false, true}) {
+      for (int run = 0; run < o.lt_ls_runs; ++run) {
+        ASSIGN_OR_RETURN(LtConditioningRow row,
+                         MeasureLtConditioning(o.lt_ls_k, elim, MixSeed(o.seed, static_cast<uint64_t>(run))));
+        res.lt_conditioning.push_back(row);
       }
     }
   }
@@ -392,6 +458,15 @@ void PrintCodesTable(const CodesBenchResult& r, std::ostream& out) {
     out << "\nLT parameter sweep\n";
     PrintLtRows(r.lt_sweep, out);
   }
+  if (!r.lt_conditioning.empty()) {
+    out << "\nLT decoder vs least squares on the same symbols (relative error / 2^-24, data rounded once to float)\n";
+    out << absl::StrFormat("%8s  %-20s %20s %8s %8s %10s %10s %10s\n", "k", "decoder", "seed", "symbols", "inactive",
+                           "decoder", "probe", "lstsq");
+    for (const auto& c : r.lt_conditioning) {
+      out << absl::StrFormat("%8d  %-20s %20d %8d %8d %10.3g %10.3g %10.3g\n", c.k, c.decoder, c.seed, c.symbols,
+                             c.inactivations, c.decoder_amplification, c.probe_amplification, c.ls_amplification);
+    }
+  }
   out << "\nMDS generators: float32 decode from n of m results\n";
   out << absl::StrFormat("%-24s %4s %4s %8s %12s %14s %14s %8s %8s\n", "generator", "m", "n", "subsets", "worst cond",
                          "worst rel err", "median rel err", "refused", "default");
@@ -429,6 +504,22 @@ std::string CodesJson(const CodesBenchResult& r) {
   if (!r.lt_sweep.empty()) {
     w.Key("lt_sweep");
     WriteLtRows(r.lt_sweep, w);
+  }
+  if (!r.lt_conditioning.empty()) {
+    w.Key("lt_conditioning").BeginArray();
+    for (const auto& c : r.lt_conditioning) {
+      w.BeginObject()
+          .Key("k").Int(c.k)
+          .Key("decoder").String(c.decoder)
+          .Key("seed").Int(static_cast<int64_t>(c.seed))
+          .Key("symbols").Int(c.symbols)
+          .Key("inactivations").Int(c.inactivations)
+          .Key("decoder_amplification").Number(c.decoder_amplification)
+          .Key("probe_amplification").Number(c.probe_amplification)
+          .Key("ls_amplification").Number(c.ls_amplification)
+          .EndObject();
+    }
+    w.EndArray();
   }
   w.Key("mds").BeginArray();
   for (const auto& m : r.mds) {

@@ -23,6 +23,11 @@ struct CodesBenchOptions {
   int64_t lt_max_inactive = 0;        // LtParams::max_inactivations (0: the library's automatic cap)
   bool lt_sweep = false;              // also sweep (c, delta) for choosing defaults
   int sweep_runs = 100;
+  // > 0: also compare, at this k, the LT decoder's error with the least-
+  // squares solution of the same received symbols (dense, O(k^3): keep
+  // k <= ~2000), lt_ls_runs seeds per decoder.
+  int64_t lt_ls_k = 0;
+  int lt_ls_runs = 5;
   int64_t mds_max_subsets = 3003;     // enumerate all when C(m,n) <= this, else sample
   int64_t timing_rows = 10000, timing_inner = 1000, timing_cols = 10;
   int timing_repeats = 5;
@@ -40,6 +45,21 @@ struct LtOverheadRow {
   double amplification_max = 0;   // decoder's probe estimate, worst run
   double rel_error_max = 0;       // measured decode error, worst run (data rounded once to float)
   double seconds = 0;             // wall time for all runs
+};
+
+// One seed: the LT decoder (peeling alone or with elimination) stops at
+// `symbols`; the same received system solved by least squares (every symbol,
+// Householder QR with column pivoting, in double). Errors are measured on
+// data rounded once to float32 per symbol, relative, in units of 2^-24.
+struct LtConditioningRow {
+  int64_t k = 0;
+  std::string decoder;
+  uint64_t seed = 0;
+  int64_t symbols = 0;
+  int64_t inactivations = 0;
+  double decoder_amplification = 0;  // measured
+  double probe_amplification = 0;    // the decoder's own estimate
+  double ls_amplification = 0;       // measured, same symbols and values
 };
 
 struct MdsRow {
@@ -74,6 +94,7 @@ struct TimingResult {
 struct CodesBenchResult {
   std::vector<LtOverheadRow> lt;
   std::vector<LtOverheadRow> lt_sweep;
+  std::vector<LtConditioningRow> lt_conditioning;
   std::vector<MdsRow> mds;
   TimingResult timing;
 };

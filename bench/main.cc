@@ -44,6 +44,9 @@ ABSL_FLAG(int64_t, lt_max_inactive, 0, "codes: LT decoder's cap on inactive sour
 ABSL_FLAG(double, lt_max_amp, -1, "codes: LT decoder's max error amplification (0 = no check; default: the library's)");
 ABSL_FLAG(bool, lt_sweep, false, "codes: also sweep (c, delta) at k = 100, 1000, 10000");
 ABSL_FLAG(int, sweep_runs, 100, "codes: seeds per point of --lt_sweep");
+ABSL_FLAG(int64_t, lt_ls_k, 0,
+          "codes: > 0 compares the LT decoders' error with least squares on the same symbols at this k (dense: <= 5000)");
+ABSL_FLAG(int, lt_ls_runs, 5, "codes: seeds per decoder of --lt_ls_k");
 ABSL_FLAG(int64_t, mds_subsets, 3003, "codes: enumerate every n-subset when there are at most this many, else sample this many");
 ABSL_FLAG(int, repeats, 0,
           "repetitions, the median is reported (0: the sub-command's default: codes/gemm/overhead 5, matmul 3 "
@@ -230,6 +233,8 @@ int RunCodes() {
   o.lt_max_inactive = absl::GetFlag(FLAGS_lt_max_inactive);
   o.lt_sweep = absl::GetFlag(FLAGS_lt_sweep);
   o.sweep_runs = absl::GetFlag(FLAGS_sweep_runs);
+  o.lt_ls_k = absl::GetFlag(FLAGS_lt_ls_k);
+  o.lt_ls_runs = absl::GetFlag(FLAGS_lt_ls_runs);
   o.mds_max_subsets = absl::GetFlag(FLAGS_mds_subsets);
   o.timing_repeats = Repeats(5);
   o.seed = absl::GetFlag(FLAGS_seed);

@@ -8,6 +8,7 @@
 #include "bench/gemm_bench.h"
 #include "bench/json.h"
 #include "bench/overhead_bench.h"
+#include "codes/lt.h"
 
 namespace codedge::bench {
 namespace {
@@ -46,6 +47,38 @@ TEST_CASE("edge-bench codes JSON keeps its documented shape", "[bench]") {
   std::ostringstream table;
   PrintCodesTable(*result, table);
   CHECK(table.str().find("LT reception overhead") != std::string::npos);
+}
+
+TEST_CASE("edge-bench codes compares the LT decoders with least squares on the same symbols", "[bench]") {
+  CodesBenchOptions o;
+  o.runs = 1;
+  o.lt_ks = {10};
+  o.mds_max_subsets = 1;
+  o.timing_rows = 100;
+  o.timing_inner = 10;
+  o.timing_cols = 2;
+  o.timing_repeats = 1;
+  o.lt_ls_k = 300;
+  o.lt_ls_runs = 2;
+  auto result = RunCodesBench(o);
+  REQUIRE(result.ok());
+  REQUIRE(result->lt_conditioning.size() == 4);  // 2 decoders x 2 seeds
+  for (const LtConditioningRow& c : result->lt_conditioning) {
+    INFO(c.decoder << " seed " << c.seed);
+    CHECK(c.symbols >= c.k);
+    // Least squares over every symbol is the best linear estimate: peeling,
+    // which solves each source from one equation, is far worse at its
+    // overhead; with elimination (least squares over the core) it is close.
+    CHECK(c.ls_amplification > 0);
+    if (c.decoder == "peeling") CHECK(c.ls_amplification * 5 < c.decoder_amplification);
+    CHECK(c.decoder_amplification <= 4 * LtParams{}.max_error_amplification);
+  }
+  CHECK(CodesJson(*result).find("\"lt_conditioning\":") != std::string::npos);
+  o.lt_ls_k = 6000;
+  CHECK(RunCodesBench(o).status().code() == absl::StatusCode::kInvalidArgument);
+  o.lt_ls_k = 100;
+  o.lt_ls_runs = 0;
+  CHECK(RunCodesBench(o).status().code() == absl::StatusCode::kInvalidArgument);
 }
 
 TEST_CASE("edge-bench rejects bad options with InvalidArgument", "[bench]") {
