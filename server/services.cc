@@ -493,33 +493,16 @@ std::vector<WorkerService::WorkerInfo> WorkerService::Workers() {
 class ComputeService::MultiplyCall final : public grpc::ServerUnaryReactor {
  public:
   // `done` runs once the call is over (the per-client job count).
-  MultiplyCall(TaskPool* pool, v1::MultiplyResponse* resp, std::function<void()> done)
-      : pool_(pool), resp_(resp), done_(std::move(done)) {}
+  MultiplyCall(ComputeService* svc, v1::MultiplyResponse* resp, std::function<void()> done)
+      : svc_(svc), pool_(svc->pool_), resp_(resp), done_(std::move(done)) {}
 
+  // In the reaction: hands the request to an admission thread. The call
+  // stays alive until Finish (only Admit and Answer call it), and `req`
+  // with it.
   void Start(grpc::CallbackServerContext* ctx, const v1::MultiplyRequest* req) {
-    absl::StatusOr<Matrix> a = MatrixFromProto(req->a(), "A");
-    absl::StatusOr<Matrix> b = a.ok() ? MatrixFromProto(req->b(), "B") : a.status();
-    absl::StatusOr<CodeSpec> spec = b.ok() ? CodeSpecFromProto(req->strategy()) : b.status();
-    if (!spec.ok()) {
-      Finish(ToGrpc(spec.status()));
-      return;
-    }
     absl::Time deadline = absl::InfiniteFuture();
     if (ctx->deadline() != std::chrono::system_clock::time_point::max()) deadline = absl::FromChrono(ctx->deadline());
-    absl::StatusOr<JobId> id = pool_->Submit(
-        *std::move(a), *std::move(b), *spec, [this](absl::StatusOr<JobResult> r) { Answer(std::move(r)); }, deadline);
-    if (!id.ok()) {
-      Finish(ToGrpc(id.status()));
-      return;
-    }
-    bool cancelled;
-    {
-      absl::MutexLock lock(&mu_);
-      job_ = *id;
-      cancelled = cancelled_;
-    }
-    if (cancelled) (void)pool_->Cancel(*id, "the client cancelled the call");
-    // Otherwise the pool's work hook wakes the workers; Answer finishes.
+    svc_->Admit([this, req, deadline] { Admit(*req, deadline); });
   }
 
   void OnCancel() override {
@@ -540,6 +523,39 @@ class ComputeService::MultiplyCall final : public grpc::ServerUnaryReactor {
   }
 
  private:
+  // On an admission thread: the request's matrices, then the job. A call
+  // cancelled before it gets here is not submitted at all.
+  void Admit(const v1::MultiplyRequest& req, absl::Time deadline) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (cancelled_) {
+        Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the client cancelled the call"));
+        return;
+      }
+    }
+    absl::StatusOr<Matrix> a = MatrixFromProto(req.a(), "A");
+    absl::StatusOr<Matrix> b = a.ok() ? MatrixFromProto(req.b(), "B") : a.status();
+    absl::StatusOr<CodeSpec> spec = b.ok() ? CodeSpecFromProto(req.strategy()) : b.status();
+    if (!spec.ok()) {
+      Finish(ToGrpc(spec.status()));
+      return;
+    }
+    absl::StatusOr<JobId> id = pool_->Submit(
+        *std::move(a), *std::move(b), *spec, [this](absl::StatusOr<JobResult> r) { Answer(std::move(r)); }, deadline);
+    if (!id.ok()) {
+      Finish(ToGrpc(id.status()));
+      return;
+    }
+    bool cancelled;
+    {
+      absl::MutexLock lock(&mu_);
+      job_ = *id;
+      cancelled = cancelled_;
+    }
+    if (cancelled) (void)pool_->Cancel(*id, "the client cancelled the call");
+    // Otherwise the pool's work hook wakes the workers; Answer finishes.
+  }
+
   // The job's callback: runs exactly once if Submit succeeded.
   void Answer(absl::StatusOr<JobResult> r) {
     if (!r.ok()) {
@@ -570,6 +586,7 @@ class ComputeService::MultiplyCall final : public grpc::ServerUnaryReactor {
     Finish(grpc::Status::OK);
   }
 
+  ComputeService* const svc_;
   TaskPool* const pool_;
   v1::MultiplyResponse* const resp_;
   const std::function<void()> done_;
@@ -577,6 +594,44 @@ class ComputeService::MultiplyCall final : public grpc::ServerUnaryReactor {
   std::optional<JobId> job_ ABSL_GUARDED_BY(mu_);
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
 };
+
+ComputeService::ComputeService(TaskPool* pool, WorkerService* workers, std::string token, int max_jobs_per_client,
+                               Clock* clock)
+    : pool_(pool), workers_(workers), token_(std::move(token)), max_jobs_per_client_(max_jobs_per_client),
+      clock_(clock) {
+  for (int i = 0; i < kAdmissionThreads; ++i) admission_threads_.emplace_back([this] { AdmissionLoop(); });
+}
+
+ComputeService::~ComputeService() {
+  {
+    absl::MutexLock lock(&admission_mu_);
+    admission_stop_ = true;
+  }
+  for (std::thread& t : admission_threads_) t.join();
+}
+
+void ComputeService::Admit(std::function<void()> work) {
+  absl::MutexLock lock(&admission_mu_);
+  admission_queue_.push_back(std::move(work));
+}
+
+void ComputeService::AdmissionLoop() {
+  for (;;) {
+    std::function<void()> work;
+    {
+      absl::MutexLock lock(&admission_mu_);
+      admission_mu_.Await(absl::Condition(
+          +[](ComputeService* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->admission_mu_) {
+            return s->admission_stop_ || !s->admission_queue_.empty();
+          },
+          this));
+      if (admission_queue_.empty()) return;  // stopping, and nothing left to answer
+      work = std::move(admission_queue_.front());
+      admission_queue_.pop_front();
+    }
+    work();
+  }
+}
 
 grpc::ServerUnaryReactor* ComputeService::Multiply(grpc::CallbackServerContext* ctx, const v1::MultiplyRequest* req,
                                                    v1::MultiplyResponse* resp) {
@@ -601,7 +656,7 @@ grpc::ServerUnaryReactor* ComputeService::Multiply(grpc::CallbackServerContext* 
     }
     ++n;
   }
-  auto* call = new MultiplyCall(pool_, resp, [this, client] {
+  auto* call = new MultiplyCall(this, resp, [this, client] {
     absl::MutexLock lock(&clients_mu_);
     if (--jobs_per_client_[client] <= 0) jobs_per_client_.erase(client);
   });

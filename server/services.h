@@ -17,9 +17,12 @@
 #ifndef CODEDGE_SERVER_SERVICES_H_
 #define CODEDGE_SERVER_SERVICES_H_
 
+#include <deque>
+#include <functional>
 #include <map>
-#include <string>
 #include <memory>
+#include <string>
+#include <thread>
 #include <vector>
 
 #include <grpcpp/generic/async_generic_service.h>
@@ -98,9 +101,10 @@ class ComputeService final : public v1::Compute::CallbackService {
   // have at most `max_jobs_per_client` Multiply calls in flight; more get
   // RESOURCE_EXHAUSTED.
   ComputeService(TaskPool* pool, WorkerService* workers, std::string token = "", int max_jobs_per_client = 64,
-                 Clock* clock = Clock::Real())
-      : pool_(pool), workers_(workers), token_(std::move(token)), max_jobs_per_client_(max_jobs_per_client),
-        clock_(clock) {}
+                 Clock* clock = Clock::Real());
+  // Admits what is still queued (a closed pool refuses it: every call is
+  // answered), then joins the admission threads.
+  ~ComputeService();
 
   grpc::ServerUnaryReactor* Multiply(grpc::CallbackServerContext* ctx, const v1::MultiplyRequest* req,
                                      v1::MultiplyResponse* resp) override;
@@ -109,6 +113,13 @@ class ComputeService final : public v1::Compute::CallbackService {
 
  private:
   class MultiplyCall;
+  // Admission (decoding the request's matrices and TaskPool::Submit, which
+  // encodes a T-private job on the spot: ~0.5 s for 10000x1000) runs on these
+  // threads, not in the gRPC reaction that received the call: a reaction must
+  // not block (heartbeats and results of every worker share those threads).
+  static constexpr int kAdmissionThreads = 2;
+  void Admit(std::function<void()> work);
+  void AdmissionLoop();
   TaskPool* const pool_;
   WorkerService* const workers_;
   const std::string token_;
@@ -116,6 +127,10 @@ class ComputeService final : public v1::Compute::CallbackService {
   Clock* const clock_;
   absl::Mutex clients_mu_;
   std::map<std::string, int> jobs_per_client_ ABSL_GUARDED_BY(clients_mu_);
+  absl::Mutex admission_mu_;
+  std::deque<std::function<void()>> admission_queue_ ABSL_GUARDED_BY(admission_mu_);
+  bool admission_stop_ ABSL_GUARDED_BY(admission_mu_) = false;
+  std::vector<std::thread> admission_threads_;
 };
 
 }  // namespace codedge

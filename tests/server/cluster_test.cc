@@ -705,3 +705,75 @@ TEST_CASE("A distributed training step equals the local step", "[cluster][cnn]")
 
 }  // namespace
 }  // namespace codedge
+
+namespace codedge {
+namespace {
+
+// Multiply calls are admitted (matrices decoded, job submitted and, for
+// T-private, encoded) on the compute service's admission threads, not in the
+// gRPC reaction. These check the admission path end to end.
+TEST_CASE("Concurrent Multiply calls are all admitted and answered correctly", "[cluster]") {
+  Cluster cluster(3);
+  REQUIRE(cluster.WaitForWorkers(3));
+  constexpr int kClients = 6, kJobsEach = 3;
+  std::vector<std::thread> clients;
+  std::atomic<int> ok{0}, correct{0};
+  for (int c = 0; c < kClients; ++c) {
+    clients.emplace_back([&, c] {
+      auto stub = cluster.Stub();
+      Pcg32 rng(100 + c, 3);
+      for (int j = 0; j < kJobsEach; ++j) {
+        const Matrix a = RandomUniformMatrix(60 + 10 * j, 12, rng), b = RandomUniformMatrix(12, 3, rng);
+        v1::MultiplyResponse resp;
+        const char* spec = j % 3 == 0 ? "uncoded:k=5" : j % 3 == 1 ? "mds:m=6,n=4" : "lt:symbols_per_task=8";
+        if (!Multiply(*stub, a, b, spec, &resp, absl::Seconds(30)).ok()) continue;
+        ok++;
+        auto got = MatrixFromProto(resp.product(), "product");
+        if (got.ok() && RelativeError(*got, a.cast<double>() * b.cast<double>()) < 1e-3) correct++;
+      }
+    });
+  }
+  for (auto& t : clients) t.join();
+  CHECK(ok == kClients * kJobsEach);
+  CHECK(correct == kClients * kJobsEach);
+  CHECK(cluster.server->pool().jobs_in_flight() == 0);
+}
+
+TEST_CASE("Shutdown answers every Multiply whether admitted or still queued for admission", "[cluster]") {
+  // No workers: nothing can finish. T-private jobs take a while to admit
+  // (quantize + encode), so with more calls than admission threads some are
+  // still queued when the server shuts down; every call must be answered.
+  Cluster cluster(0);
+  Pcg32 rng(21, 2);
+  const Matrix a = RandomUniformMatrix(20000, 400, rng), b = RandomUniformMatrix(400, 4, rng);  // ~0.2 s to admit
+  constexpr int kCalls = 6;
+  std::vector<std::thread> calls;
+  std::vector<grpc::StatusCode> codes(kCalls, grpc::StatusCode::OK);
+  std::atomic<int> answered{0};
+  for (int i = 0; i < kCalls; ++i) {
+    calls.emplace_back([&, i] {
+      auto stub = cluster.Stub();
+      v1::MultiplyResponse resp;
+      codes[i] = Multiply(*stub, a, b, "private:k=4,t=2,n=10", &resp, absl::Seconds(60)).error_code();
+      answered++;
+    });
+  }
+  absl::Notification never;
+  for (int i = 0; i < 1000 && cluster.server->pool().jobs_in_flight() == 0; ++i) {
+    never.WaitForNotificationWithTimeout(absl::Milliseconds(10));
+  }
+  REQUIRE(cluster.server->pool().jobs_in_flight() > 0);
+  const absl::Time start = absl::Now();
+  cluster.server->Shutdown(absl::Seconds(2));
+  for (auto& t : calls) t.join();
+  CHECK(absl::Now() - start < absl::Seconds(30));
+  CHECK(answered == kCalls);
+  for (int i = 0; i < kCalls; ++i) {
+    INFO("call " << i);
+    CHECK(codes[i] != grpc::StatusCode::OK);
+  }
+  CHECK(cluster.server->pool().jobs_in_flight() == 0);
+}
+
+}  // namespace
+}  // namespace codedge
