@@ -26,6 +26,7 @@
 #include "bench/matmul_bench.h"
 #include "bench/overhead_bench.h"
 #include "bench/scale_bench.h"
+#include "bench/scenario.h"
 #include "bench/status.h"
 #include "bench/privacy_bench.h"
 #include "bench/train_bench.h"
@@ -56,8 +57,9 @@ ABSL_FLAG(std::string, schemes, "A,B", "matmul: the paper's schemes to run (A, B
 ABSL_FLAG(std::string, strategies, "",
           "matmul, train: strategies side by side on the same latencies (default: matmul "
           "uncoded,speculative,replication,mds,mds-systematic,lt; train the same without speculative; also: "
-          "private, T-private with T = 2); privacy: "
-          "strategy specs separated by ';' (e.g. 'uncoded:k=10;mds:m=15,n=10')");
+          "private, T-private with T = 2; lt:KEY=VALUE,KEY=VALUE sets LT options, e.g. "
+          "'uncoded,lt:symbols_per_task=20,symbol_rows=8'); privacy: strategy specs "
+          "(e.g. 'uncoded:k=10;mds:m=15,n=10'). ';' separates strategies when present, else ','");
 ABSL_FLAG(absl::Duration, time_unit, absl::ZeroDuration(),
           "matmul: length of one latency unit (0: 30ms for the paper model, 1s for initial-delay)");
 ABSL_FLAG(int, workers, 10, "matmul: edge-worker processes");
@@ -143,11 +145,12 @@ std::vector<std::string> SplitList(const std::string& s) {
   return out;
 }
 
+
 int RunMatmul() {
   codedge::bench::MatmulOptions o;
   o.model = absl::GetFlag(FLAGS_model);
   o.schemes = SplitList(absl::GetFlag(FLAGS_schemes));
-  if (!absl::GetFlag(FLAGS_strategies).empty()) o.strategies = SplitList(absl::GetFlag(FLAGS_strategies));
+  if (!absl::GetFlag(FLAGS_strategies).empty()) o.strategies = codedge::bench::SplitStrategies(absl::GetFlag(FLAGS_strategies));
   o.time_unit = absl::GetFlag(FLAGS_time_unit);
   o.workers = absl::GetFlag(FLAGS_workers);
   o.quick = absl::GetFlag(FLAGS_quick);
@@ -190,7 +193,7 @@ int RunMatmul() {
 
 int RunTrain() {
   codedge::bench::TrainBenchOptions o;
-  if (!absl::GetFlag(FLAGS_strategies).empty()) o.strategies = SplitList(absl::GetFlag(FLAGS_strategies));
+  if (!absl::GetFlag(FLAGS_strategies).empty()) o.strategies = codedge::bench::SplitStrategies(absl::GetFlag(FLAGS_strategies));
   OutputFile json, csv;
   if (!json.Open(absl::GetFlag(FLAGS_json), "--json") || !csv.Open(absl::GetFlag(FLAGS_csv), "--csv")) return 2;
   o.workers = absl::GetFlag(FLAGS_workers);
@@ -253,17 +256,12 @@ int RunCodes() {
   return 0;
 }
 
-std::vector<std::string> SplitStrategies(const std::string& s) {
-  std::vector<std::string> out;
-  for (absl::string_view part : absl::StrSplit(s, ';', absl::SkipEmpty())) out.emplace_back(part);
-  return out;
-}
 
 int RunPrivacy() {
   codedge::bench::PrivacyOptions o;
   o.rows = absl::GetFlag(FLAGS_rows);
   o.workers = absl::GetFlag(FLAGS_workers);
-  if (!absl::GetFlag(FLAGS_strategies).empty()) o.strategies = SplitStrategies(absl::GetFlag(FLAGS_strategies));
+  if (!absl::GetFlag(FLAGS_strategies).empty()) o.strategies = codedge::bench::SplitStrategies(absl::GetFlag(FLAGS_strategies));
   OutputFile json;
   if (!json.Open(absl::GetFlag(FLAGS_json), "--json")) return 2;
   auto result = codedge::bench::RunPrivacyBench(o);

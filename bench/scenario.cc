@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 
 namespace codedge::bench {
 
@@ -25,6 +26,23 @@ absl::StatusOr<std::string> StrategySpec(const std::string& name, int workers, c
   }
   return absl::InvalidArgumentError(absl::StrCat(
       "unknown strategy '", name, "' (use uncoded, speculative, replication, mds, mds-systematic, lt, lt:KEY=VALUE,..., private)"));
+}
+
+std::vector<std::string> SplitStrategies(const std::string& s) {
+  std::vector<std::string> out;
+  if (s.find(';') != std::string::npos) {
+    for (absl::string_view part : absl::StrSplit(s, ';', absl::SkipEmpty())) out.emplace_back(part);
+    return out;
+  }
+  for (absl::string_view part : absl::StrSplit(s, ',', absl::SkipEmpty())) {
+    const bool option = part.find('=') != absl::string_view::npos && part.find(':') == absl::string_view::npos;
+    if (option && !out.empty()) {
+      absl::StrAppend(&out.back(), ",", part);
+    } else {
+      out.emplace_back(part);
+    }
+  }
+  return out;
 }
 
 std::string Latency::Label() const {

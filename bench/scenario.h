@@ -5,6 +5,7 @@
 #define CODEDGE_BENCH_SCENARIO_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "common/random.h"
@@ -16,6 +17,12 @@ namespace codedge::bench {
 // the codes/factory spec. `lt_options` (e.g. "symbol_rows=64") are appended
 // to lt. InvalidArgument for an unknown name.
 absl::StatusOr<std::string> StrategySpec(const std::string& name, int workers, const std::string& lt_options = "");
+
+// The --strategies flag: ';' separates strategies when present
+// ("uncoded:k=10;mds:m=15,n=10"); otherwise ',' does, and a piece with '='
+// but no ':' is one more KEY=VALUE of the strategy before it
+// ("uncoded,lt:symbols_per_task=20,symbol_rows=8" is two strategies).
+std::vector<std::string> SplitStrategies(const std::string& flag);
 
 // A latency distribution in time units: uniform (a, b), normal (mean a, sd b,
 // truncated at 0) or exponential (mean a).

@@ -1,6 +1,7 @@
 #include "server/services.h"
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <optional>
 #include <utility>
@@ -496,13 +497,17 @@ class ComputeService::MultiplyCall final : public grpc::ServerUnaryReactor {
   MultiplyCall(ComputeService* svc, v1::MultiplyResponse* resp, std::function<void()> done)
       : svc_(svc), pool_(svc->pool_), resp_(resp), done_(std::move(done)) {}
 
-  // In the reaction: hands the request to an admission thread. The call
-  // stays alive until Finish (only Admit and Answer call it), and `req`
-  // with it.
+  // In the reaction: hands the request to an admission thread. gRPC keeps
+  // `req` until Finish (only Admit and Answer call it); the call itself lives
+  // until both OnDone and the admission are over -- a tiny job can finish,
+  // and gRPC run OnDone, while Admit is still returning from Submit.
   void Start(grpc::CallbackServerContext* ctx, const v1::MultiplyRequest* req) {
     absl::Time deadline = absl::InfiniteFuture();
     if (ctx->deadline() != std::chrono::system_clock::time_point::max()) deadline = absl::FromChrono(ctx->deadline());
-    svc_->Admit([this, req, deadline] { Admit(*req, deadline); });
+    svc_->Admit([this, req, deadline] {
+      Admit(*req, deadline);
+      Release();
+    });
   }
 
   void OnCancel() override {
@@ -519,10 +524,14 @@ class ComputeService::MultiplyCall final : public grpc::ServerUnaryReactor {
 
   void OnDone() override {
     if (done_) done_();
-    delete this;
+    Release();
   }
 
  private:
+  void Release() {
+    if (refs_.fetch_sub(1, std::memory_order_acq_rel) == 1) delete this;
+  }
+
   // On an admission thread: the request's matrices, then the job. A call
   // cancelled before it gets here is not submitted at all.
   void Admit(const v1::MultiplyRequest& req, absl::Time deadline) {
@@ -590,6 +599,7 @@ class ComputeService::MultiplyCall final : public grpc::ServerUnaryReactor {
   TaskPool* const pool_;
   v1::MultiplyResponse* const resp_;
   const std::function<void()> done_;
+  std::atomic<int> refs_{2};  // OnDone and the admission
   absl::Mutex mu_;
   std::optional<JobId> job_ ABSL_GUARDED_BY(mu_);
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;

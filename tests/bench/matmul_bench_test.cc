@@ -29,6 +29,23 @@ double BisectIdeal(const std::vector<double>& start, const std::vector<double>& 
   return hi;
 }
 
+TEST_CASE("The strategies flag keeps the options of each strategy together", "[bench]") {
+  using V = std::vector<std::string>;
+  CHECK(SplitStrategies("uncoded,mds,lt") == V{"uncoded", "mds", "lt"});
+  CHECK(SplitStrategies("uncoded,lt:symbols_per_task=20,symbol_rows=8,mds") ==
+        V{"uncoded", "lt:symbols_per_task=20,symbol_rows=8", "mds"});
+  CHECK(SplitStrategies("uncoded:k=10;mds:m=15,n=10") == V{"uncoded:k=10", "mds:m=15,n=10"});
+  CHECK(SplitStrategies("uncoded:k=10,mds:m=15,n=10") == V{"uncoded:k=10", "mds:m=15,n=10"});
+  CHECK(SplitStrategies(",lt,,") == V{"lt"});
+  // A stray option with nothing before it stays a (bad) strategy of its own:
+  // StrategySpec refuses it by name.
+  CHECK(SplitStrategies("n=10,lt") == V{"n=10", "lt"});
+  CHECK(!StrategySpec("n=10", 10).ok());
+  auto lt = StrategySpec(SplitStrategies("lt:symbols_per_task=20,symbol_rows=8")[0], 10);
+  REQUIRE(lt.ok());
+  CHECK(*lt == "lt:symbols_per_task=20,symbol_rows=8");
+}
+
 TEST_CASE("Bench strategy names map to code specs and lt options in a name win over the bench defaults", "[matmul]") {
   CHECK(*StrategySpec("mds", 10) == "mds:m=15,n=10");
   CHECK(*StrategySpec("lt", 10, "symbol_rows=64") == "lt:symbol_rows=64");
