@@ -44,10 +44,17 @@ bool Get(const std::string& in, size_t& at, T* v) {
 absl::Status SaveModel(Model& model, const std::string& path, bool checkpoint, const Position& pos,
                        const AeadKey* key) {
   std::string out(kMagic, 8);
-  Put<uint32_t>(out, checkpoint ? 2 : 1);
+  const bool with_run = checkpoint && pos.run.has_value();
+  Put<uint32_t>(out, with_run ? 3 : checkpoint ? 2 : 1);
   Put<uint64_t>(out, pos.epoch);
   Put<uint64_t>(out, pos.next_batch);
   Put<uint64_t>(out, pos.seed);
+  if (with_run) {
+    Put<uint64_t>(out, static_cast<uint64_t>(pos.run->batch));
+    Put<uint64_t>(out, static_cast<uint64_t>(pos.run->total_batches));
+    Put<uint32_t>(out, static_cast<uint32_t>(pos.run->lr_schedule));
+    Put<double>(out, pos.run->learning_rate);
+  }
   const auto params = model.params();
   Put<uint32_t>(out, static_cast<uint32_t>(params.size()));
   for (Param* p : params) {
@@ -97,10 +104,22 @@ absl::StatusOr<Position> LoadModel(Model& model, const std::string& path, const 
   size_t at = 8;
   uint32_t kind = 0, count = 0;
   Position pos;
-  if (!Get(in, at, &kind) || (kind != 1 && kind != 2) || !Get(in, at, &pos.epoch) || !Get(in, at, &pos.next_batch) ||
-      !Get(in, at, &pos.seed) || !Get(in, at, &count)) {
+  if (!Get(in, at, &kind) || kind < 1 || kind > 3 || !Get(in, at, &pos.epoch) || !Get(in, at, &pos.next_batch) ||
+      !Get(in, at, &pos.seed)) {
     return bad("truncated header");
   }
+  if (kind == 3) {
+    uint64_t batch = 0, total = 0;
+    uint32_t schedule = 0;
+    double rate = 0;
+    if (!Get(in, at, &batch) || !Get(in, at, &total) || !Get(in, at, &schedule) || !Get(in, at, &rate)) {
+      return bad("truncated header");
+    }
+    if (schedule > static_cast<uint32_t>(LrSchedule::kCosine)) return bad("unknown learning-rate schedule");
+    pos.run = RunShape{static_cast<int64_t>(batch), static_cast<int64_t>(total), static_cast<LrSchedule>(schedule), rate};
+  }
+  if (!Get(in, at, &count)) return bad("truncated header");
+  const bool checkpoint = kind != 1;
   const auto params = model.params();
   if (count != params.size()) {
     return absl::InvalidArgumentError(absl::StrCat(path, ": ", count, " parameters, the model has ", params.size()));
@@ -118,10 +137,10 @@ absl::StatusOr<Position> LoadModel(Model& model, const std::string& path, const 
                                                      "x", p->value.cols()));
     }
     const size_t bytes = rows * cols * sizeof(float);
-    if (at + bytes * (kind == 2 ? 2 : 1) > in.size()) return bad("truncated values");
+    if (at + bytes * (checkpoint ? 2 : 1) > in.size()) return bad("truncated values");
     std::memcpy(p->value.data(), in.data() + at, bytes);
     at += bytes;
-    if (kind == 2) {
+    if (checkpoint) {
       std::memcpy(p->velocity.data(), in.data() + at, bytes);
       at += bytes;
     }
@@ -239,6 +258,43 @@ double ScheduledLearningRate(double base, LrSchedule s, int64_t step, int64_t to
   return base;
 }
 
+namespace {
+
+// A resume continues the run that wrote the checkpoint: the same batch size
+// (the saved position counts its batches) and, unless the rate is constant,
+// the same schedule, length and base rate (the rate of every remaining batch
+// depends on them). A constant-rate run may be lengthened or its rate
+// changed: that is training on, which the position allows.
+absl::Status CheckResume(const std::string& path, const std::optional<RunShape>& saved, const RunShape& now) {
+  if (!saved) {
+    Log().warn("{} records no run shape (written by an older version): resuming without checking that batch, "
+               "schedule and run length match", path);
+    return absl::OkStatus();
+  }
+  auto refuse = [&](const std::string& what) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, " was written by a run with ", what,
+        "; resume with the same --batch, --lr, --lr_schedule, --epochs and --max_batches, or start afresh "
+        "(without --resume, or with another --checkpoint)"));
+  };
+  if (saved->batch != now.batch) return refuse(absl::StrCat("batch ", saved->batch, ", not ", now.batch));
+  if (saved->lr_schedule != now.lr_schedule) {
+    return refuse(absl::StrCat("the ", LrScheduleName(saved->lr_schedule), " learning-rate schedule, not ",
+                               LrScheduleName(now.lr_schedule)));
+  }
+  if (now.lr_schedule == LrSchedule::kConstant) return absl::OkStatus();
+  if (saved->total_batches != now.total_batches) {
+    return refuse(absl::StrCat(saved->total_batches, " batches in all (its ", LrScheduleName(saved->lr_schedule),
+                               " schedule decays over them), not ", now.total_batches));
+  }
+  if (saved->learning_rate != now.learning_rate) {
+    return refuse(absl::StrCat("base learning rate ", saved->learning_rate, ", not ", now.learning_rate));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<TrainReport> Train(Model& model, const Dataset& train, const Dataset& test, MatmulEngine& engine,
                                   const TrainOptions& o) {
   if (o.batch < 1 || o.epochs < 1 || o.max_batches < 0 || o.checkpoint_every < 1 || o.threads < 1 || o.threads > 256) {
@@ -250,20 +306,22 @@ absl::StatusOr<TrainReport> Train(Model& model, const Dataset& train, const Data
                                                    "the model's ", model.input().size()));
   }
   if (train.size() < o.batch) return absl::InvalidArgumentError("fewer training examples than one batch");
-  Position pos{0, 0, o.seed};
+  const int64_t per_epoch = train.size() / o.batch;
+  const int64_t total = o.max_batches > 0 ? std::min<int64_t>(o.max_batches, per_epoch * o.epochs)
+                                          : per_epoch * o.epochs;
+  const RunShape run{o.batch, total, o.lr_schedule, o.sgd.learning_rate};
+  Position pos{0, 0, o.seed, run};
   if (o.resume && !o.checkpoint_path.empty() && std::filesystem::exists(o.checkpoint_path)) {
     ASSIGN_OR_RETURN(pos, LoadModel(model, o.checkpoint_path, o.key ? &*o.key : nullptr));
     if (pos.seed != o.seed) {
       return absl::InvalidArgumentError(absl::StrCat(o.checkpoint_path, " was trained with seed ", pos.seed,
                                                      ", not ", o.seed));
     }
+    RETURN_IF_ERROR(CheckResume(o.checkpoint_path, pos.run, run));
     Log().info("resumed from {} at epoch {} batch {}", o.checkpoint_path, pos.epoch + 1, pos.next_batch);
   }
   std::vector<Model> replicas;  // data parallel: o.threads - 1 more copies of the model
   for (int t = 1; t < o.threads; ++t) replicas.push_back(model.Clone());
-  const int64_t per_epoch = train.size() / o.batch;
-  const int64_t total = o.max_batches > 0 ? std::min<int64_t>(o.max_batches, per_epoch * o.epochs)
-                                          : per_epoch * o.epochs;
   int64_t done_before = static_cast<int64_t>(pos.epoch) * per_epoch + static_cast<int64_t>(pos.next_batch);
   Log().info("SGD: learning rate {} ({} over {} batches), momentum {}, weight decay {}", o.sgd.learning_rate,
              LrScheduleName(o.lr_schedule), total, o.sgd.momentum, o.sgd.weight_decay);
@@ -296,8 +354,8 @@ absl::StatusOr<TrainReport> Train(Model& model, const Dataset& train, const Data
       ++window_batches;
       const bool last = done_before == total;
       if (!o.checkpoint_path.empty() && (done_before % o.checkpoint_every == 0 || last)) {
-        RETURN_IF_ERROR(SaveModel(model, o.checkpoint_path, true, Position{epoch, static_cast<uint64_t>(b + 1), o.seed},
-                                  o.key ? &*o.key : nullptr));
+        RETURN_IF_ERROR(SaveModel(model, o.checkpoint_path, true,
+                                  Position{epoch, static_cast<uint64_t>(b + 1), o.seed, run}, o.key ? &*o.key : nullptr));
       }
       const double elapsed = Since(start);
       if (std::chrono::duration<double>(std::chrono::steady_clock::now() - last_print).count() >= o.progress_seconds ||
@@ -318,7 +376,8 @@ absl::StatusOr<TrainReport> Train(Model& model, const Dataset& train, const Data
   report.ms_per_batch = report.batches > 0 ? 1e3 * report.seconds / static_cast<double>(report.batches) : 0;
   ASSIGN_OR_RETURN(report.test_accuracy, Evaluate(model, test, engine));
   if (!o.weights_path.empty()) {
-    RETURN_IF_ERROR(SaveModel(model, o.weights_path, false, Position{0, 0, o.seed}, o.key ? &*o.key : nullptr));
+    RETURN_IF_ERROR(
+        SaveModel(model, o.weights_path, false, Position{0, 0, o.seed, std::nullopt}, o.key ? &*o.key : nullptr));
   }
   return report;
 }

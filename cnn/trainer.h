@@ -3,13 +3,17 @@
 //
 // Checkpoint / weights file format (little-endian), documented for users:
 //   "CODEDGE1"                     8 bytes magic
-//   u32 kind                       1 = weights only, 2 = checkpoint
+//   u32 kind                       1 = weights only, 2 = checkpoint,
+//                                  3 = checkpoint with its run's shape
 //   u64 epoch, u64 next_batch      position (checkpoint; 0 for weights)
 //   u64 seed                       the training seed (the shuffle order)
+//   [kind 3 only] u64 batch, u64 total_batches, u32 lr_schedule
+//                 (0 constant, 1 linear, 2 cosine), f64 learning_rate
 //   u32 params                     then per parameter:
 //     u32 name_len, name bytes, u64 rows, u64 cols,
 //     rows*cols float32 values (row-major),
 //     [checkpoint only] rows*cols float32 momentum velocities
+// Train writes kind 3 and reads 2 and 3 (kind 2: the run's shape unknown).
 // A checkpoint is written to PATH.tmp and renamed, so a crash never leaves
 // a half-written file.
 //
@@ -95,8 +99,17 @@ absl::StatusOr<double> BatchGradients(Model& model, std::vector<Model>& replicas
 // Accuracy of `model` on `data` (batches of 500, forward only).
 absl::StatusOr<double> Evaluate(Model& model, const Dataset& data, MatmulEngine& engine);
 
+// What a resume must match to continue the same run: the batch size (the
+// position counts batches of it) and, for a decaying schedule, the rates
+// (schedule, run length, base rate).
+struct RunShape {
+  int64_t batch = 0, total_batches = 0;
+  LrSchedule lr_schedule = LrSchedule::kConstant;
+  double learning_rate = 0;
+};
 struct Position {
   uint64_t epoch = 0, next_batch = 0, seed = 0;
+  std::optional<RunShape> run;  // checkpoints written by Train (kind 3)
 };
 // `key`: encrypt (see the format above); null: plain.
 absl::Status SaveModel(Model& model, const std::string& path, bool checkpoint, const Position& pos,

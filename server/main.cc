@@ -47,8 +47,8 @@ ABSL_FLAG(bool, local, false, "train: compute every product on this machine (no 
 ABSL_FLAG(int, workers, 1, "train: wait for this many workers before training");
 ABSL_FLAG(double, lr, 0.01, "train: SGD learning rate");
 ABSL_FLAG(std::string, lr_schedule, "linear",
-          "train: learning rate over the run of --epochs / --max_batches (resume with the same ones): constant, "
-          "linear or cosine (decayed towards zero at the end of the run)");
+          "train: learning rate over the run of --epochs / --max_batches: constant, linear or cosine (decayed "
+          "towards zero at the end of the run; --resume then needs the same run length, checked)");
 ABSL_FLAG(double, momentum, 0.9, "train: SGD momentum");
 ABSL_FLAG(double, weight_decay, 5e-4, "train: L2 weight decay (weights, not biases)");
 ABSL_FLAG(std::string, checkpoint, "", "train: checkpoint file (written every --checkpoint_every batches)");

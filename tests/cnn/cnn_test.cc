@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <functional>
 
@@ -527,6 +528,82 @@ TEST_CASE("A run killed mid-way and resumed follows the same learning-rate sched
   }
 }
 
+TEST_CASE("A resume that would bend the run is refused and an older checkpoint still resumes", "[cnn][trainer]") {
+  const Dataset train = SyntheticData(40, 1), test = SyntheticData(10, 2);
+  LocalEngine e;
+  TrainOptions o;
+  o.lr_schedule = LrSchedule::kLinear;
+  o.batch = 5;
+  o.max_batches = 6;
+  o.progress_seconds = 1e9;
+  auto straight = Model::Create("vgg-mini", 4);
+  REQUIRE(Train(*straight, train, test, e, o).ok());
+
+  const std::string ckpt = "/tmp/codedge-resume-shape-test.ckpt";
+  std::remove(ckpt.c_str());
+  TrainOptions first = o;
+  first.checkpoint_path = ckpt;
+  first.checkpoint_every = 3;
+  {
+    // 3 batches, then "killed": a 3-batch run of the same shape would record
+    // another length, so stop it by the engine instead.
+    auto m = Model::Create("vgg-mini", 4);
+    auto products_of = [&](int64_t batches) {
+      TrainOptions short_run = o;
+      short_run.max_batches = batches;
+      DyingEngine counter(int64_t{1} << 40);
+      auto c = Model::Create("vgg-mini", 4);
+      REQUIRE(Train(*c, train, test, counter, short_run).ok());
+      return counter.made();
+    };
+    const int64_t per_step = products_of(2) - products_of(1);
+    DyingEngine dies(3 * per_step + 1);
+    REQUIRE(Train(*m, train, test, dies, first).status().code() == absl::StatusCode::kUnavailable);
+  }
+  auto resume_with = [&](TrainOptions r) {
+    r.checkpoint_path = ckpt;
+    r.resume = true;
+    auto m = Model::Create("vgg-mini", 4);
+    return std::make_pair(Train(*m, train, test, e, r), std::move(m));
+  };
+  TrainOptions longer = o;
+  longer.max_batches = 8;
+  auto bent = resume_with(longer).first;
+  CHECK(bent.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(bent.status().message().find("6 batches in all") != absl::string_view::npos);
+  TrainOptions other_batch = o;
+  other_batch.batch = 4;
+  CHECK(resume_with(other_batch).first.status().code() == absl::StatusCode::kInvalidArgument);
+  TrainOptions other_schedule = o;
+  other_schedule.lr_schedule = LrSchedule::kCosine;
+  CHECK(resume_with(other_schedule).first.status().code() == absl::StatusCode::kInvalidArgument);
+  TrainOptions other_rate = o;
+  other_rate.sgd.learning_rate *= 2;
+  CHECK(resume_with(other_rate).first.status().code() == absl::StatusCode::kInvalidArgument);
+
+  // The same checkpoint as an older version wrote it (kind 2: no run shape,
+  // documented in trainer.h) still resumes, to the uninterrupted weights.
+  std::ifstream in(ckpt, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  in.close();
+  REQUIRE(bytes.size() > 64);
+  uint32_t kind = 0;
+  std::memcpy(&kind, bytes.data() + 8, 4);
+  REQUIRE(kind == 3);
+  kind = 2;
+  std::memcpy(bytes.data() + 8, &kind, 4);
+  bytes.erase(8 + 4 + 3 * 8, 8 + 8 + 4 + 8);  // batch, total_batches, lr_schedule, learning_rate
+  {
+    std::ofstream f(ckpt, std::ios::binary | std::ios::trunc);
+    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+  auto [r, again] = resume_with(o);
+  REQUIRE(r.ok());
+  CHECK(r->batches == 3);
+  auto a = straight->params(), b = again->params();
+  for (size_t k = 0; k < a.size(); ++k) CHECK(a[k]->value == b[k]->value);
+}
+
 std::string ReadAll(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   return std::string((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
@@ -539,6 +616,7 @@ TEST_CASE("Encrypted checkpoints reveal no weights, need the key, and refuse any
   o.batch = 5;
   o.progress_seconds = 1e9;
   o.max_batches = 2;
+  o.lr_schedule = LrSchedule::kConstant;  // the resume below trains on (a longer run): allowed at a constant rate
   o.checkpoint_every = 1;
   o.checkpoint_path = "/tmp/codedge-trainer-test-enc.ckpt";
   o.weights_path = "/tmp/codedge-trainer-test-enc.weights";
