@@ -485,6 +485,21 @@ class DyingEngine final : public MatmulEngine {
   int64_t made_ = 0;
 };
 
+// The products of one training step under `o`: a 2-batch run makes one
+// step's more than a 1-batch run (the final evaluation is the same in both).
+int64_t ProductsPerStep(const Dataset& train, const Dataset& test, const TrainOptions& o, uint64_t model_seed) {
+  auto made = [&](int64_t batches) -> int64_t {
+    TrainOptions short_run = o;
+    short_run.max_batches = batches;
+    short_run.checkpoint_path.clear();
+    DyingEngine counter(int64_t{1} << 40);
+    auto m = Model::Create("vgg-mini", model_seed);
+    if (!m.ok() || !Train(*m, train, test, counter, short_run).ok()) return -1;
+    return counter.made();
+  };
+  return made(2) - made(1);
+}
+
 TEST_CASE("A run killed mid-way and resumed follows the same learning-rate schedule", "[cnn][trainer]") {
   const Dataset train = SyntheticData(40, 1), test = SyntheticData(10, 2);
   for (LrSchedule schedule : {LrSchedule::kLinear, LrSchedule::kCosine}) {
@@ -496,17 +511,7 @@ TEST_CASE("A run killed mid-way and resumed follows the same learning-rate sched
     DyingEngine e(int64_t{1} << 40);  // never dies
     auto straight = Model::Create("vgg-mini", 5);
     REQUIRE(Train(*straight, train, test, e, o).ok());
-    // The products of one step: a 2-batch run makes one step's more than a
-    // 1-batch run (the final evaluation is the same in both).
-    auto products_of = [&](int64_t batches) {
-      TrainOptions short_run = o;
-      short_run.max_batches = batches;
-      DyingEngine counter(int64_t{1} << 40);
-      auto m = Model::Create("vgg-mini", 5);
-      REQUIRE(Train(*m, train, test, counter, short_run).ok());
-      return counter.made();
-    };
-    const int64_t per_step = products_of(2) - products_of(1);
+    const int64_t per_step = ProductsPerStep(train, test, o, 5);
     REQUIRE(per_step > 0);
 
     const std::string ckpt = "/tmp/codedge-schedule-resume-test.ckpt";
@@ -548,16 +553,7 @@ TEST_CASE("A resume that would bend the run is refused and an older checkpoint s
     // 3 batches, then "killed": a 3-batch run of the same shape would record
     // another length, so stop it by the engine instead.
     auto m = Model::Create("vgg-mini", 4);
-    auto products_of = [&](int64_t batches) {
-      TrainOptions short_run = o;
-      short_run.max_batches = batches;
-      DyingEngine counter(int64_t{1} << 40);
-      auto c = Model::Create("vgg-mini", 4);
-      REQUIRE(Train(*c, train, test, counter, short_run).ok());
-      return counter.made();
-    };
-    const int64_t per_step = products_of(2) - products_of(1);
-    DyingEngine dies(3 * per_step + 1);
+    DyingEngine dies(3 * ProductsPerStep(train, test, o, 4) + 1);
     REQUIRE(Train(*m, train, test, dies, first).status().code() == absl::StatusCode::kUnavailable);
   }
   auto resume_with = [&](TrainOptions r) {
