@@ -27,14 +27,17 @@
 #include "common/status.h"
 #include "server/cluster_engine.h"
 #include "server/edge_server.h"
+#include "server/train_command.h"
 
 namespace codedge::bench {
 namespace {
 
-// LT at row granularity would make k = 39 200 for the first convolution
-// (BENCHMARKS.md: the real-valued decoder is the bottleneck there); 64 rows
-// per symbol keeps k below ~600.
-constexpr char kLtOptions[] = "symbol_rows=64";
+// LT as training uses it: rows per symbol chosen per product
+// (server/cluster_engine.h) unless a strategy name sets symbol_rows.
+absl::StatusOr<CodeSpec> BenchSpec(const std::string& name, int workers) {
+  ASSIGN_OR_RETURN(const std::string text, StrategySpec(name, workers));
+  return TrainingCodeSpec(text);
+}
 
 // Passes every product to `inner`, noting its shape (M, K, N) and adding up
 // the wall time spent in products.
@@ -106,8 +109,7 @@ absl::StatusOr<std::vector<TrainBenchRow>> RunTrainBench(const TrainBenchOptions
                                                    o.cpu_quota));
   }
   for (const std::string& s : o.strategies) {  // every name checked before any worker starts
-    ASSIGN_OR_RETURN(const std::string text, StrategySpec(s, o.workers, kLtOptions));
-    RETURN_IF_ERROR(ParseCodeSpec(text).status());
+    RETURN_IF_ERROR(BenchSpec(s, o.workers).status());
   }
   ASSIGN_OR_RETURN(cnn::Dataset train, cnn::LoadMnistDir(o.data, "train", o.batches * 50));
   ASSIGN_OR_RETURN(cnn::Dataset test, cnn::LoadMnistDir(o.data, "test", o.test_limit));
@@ -134,11 +136,15 @@ absl::StatusOr<std::vector<TrainBenchRow>> RunTrainBench(const TrainBenchOptions
   const double fraction = o.cpu_quota > 0 ? o.cpu_quota : 1.0;
   const int64_t min_remote_macs = ClusterEngineOptions{}.min_remote_macs;
   std::vector<TrainBenchRow> rows;
-  for (const Latency& d : {Latency{"uniform", 1, 50}, Latency{"normal", 20, 16}, Latency{"exponential", 16, 0}}) {
+  const Latency latencies[] = {Latency{"uniform", 1, 50}, Latency{"normal", 20, 16}, Latency{"exponential", 16, 0}};
+  for (size_t set = 0; set < std::size(latencies); ++set) {
+    const Latency& d = latencies[set];
     EdgeServerOptions so;
     so.address = "127.0.0.1:0";
     ASSIGN_OR_RETURN(std::unique_ptr<EdgeServer> server, EdgeServer::Start(so));
-    Pcg32 rng(MixSeed(o.seed, rows.size()), 0x747261);  // "tra"
+    // One latency set per distribution, the same whichever strategies run
+    // (it was seeded by the rows so far, so adding a strategy changed them).
+    Pcg32 rng(MixSeed(o.seed, set), 0x747261);  // "tra"
     std::vector<WorkerLaunch> launch(o.workers);
     std::vector<double> starts;  // t_i, seconds
     for (auto& w : launch) {
@@ -154,7 +160,7 @@ absl::StatusOr<std::vector<TrainBenchRow>> RunTrainBench(const TrainBenchOptions
     ASSIGN_OR_RETURN(const double bound_s,
                      BatchBoundSeconds(batch_shapes, local_seconds, starts, fraction, min_remote_macs));
     for (const std::string& name : o.strategies) {
-      ASSIGN_OR_RETURN(CodeSpec spec, ParseCodeSpec(*StrategySpec(name, o.workers, kLtOptions)));
+      ASSIGN_OR_RETURN(CodeSpec spec, BenchSpec(name, o.workers));
       ASSIGN_OR_RETURN(cnn::Model model, cnn::Model::Create("vgg-mini", o.seed));
       ClusterEngineOptions eo{spec, spec, spec};
       eo.min_remote_macs = min_remote_macs;

@@ -1,10 +1,16 @@
 #include "server/cluster_engine.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 
 namespace codedge {
+
+int64_t AutoLtSymbolRows(int64_t rows) {
+  return std::clamp<int64_t>((rows + kAutoLtSymbols - 1) / kAutoLtSymbols, 1, kMaxAutoLtSymbolRows);
+}
 
 absl::StatusOr<Matrix> ClusterEngine::Multiply(ConstMatrixRef a, ConstMatrixRef b, cnn::ProductKind kind) {
   if (a.cols() != b.rows()) {
@@ -16,9 +22,12 @@ absl::StatusOr<Matrix> ClusterEngine::Multiply(ConstMatrixRef a, ConstMatrixRef 
     return local_engine_.Multiply(a, b, kind);
   }
   ++remote_;
-  const CodeSpec& spec = kind == cnn::ProductKind::kForward         ? options_.forward
-                         : kind == cnn::ProductKind::kBackwardData ? options_.backward_data
-                                                                   : options_.backward_weights;
+  CodeSpec spec = kind == cnn::ProductKind::kForward         ? options_.forward
+                  : kind == cnn::ProductKind::kBackwardData ? options_.backward_data
+                                                            : options_.backward_weights;
+  if (spec.strategy == Strategy::kLt && spec.lt.symbol_rows == kAutoLtSymbolRows) {
+    spec.lt.symbol_rows = AutoLtSymbolRows(a.rows());
+  }
   // The pool's callback may run on another thread; the result outlives it.
   struct Shared {
     absl::Notification done;

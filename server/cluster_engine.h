@@ -15,6 +15,20 @@
 
 namespace codedge {
 
+// LT rows per source symbol chosen per product (CodeSpec::lt.symbol_rows ==
+// kAutoLtSymbolRows, training's default): about kAutoLtSymbols symbols, at
+// most kMaxAutoLtSymbolRows rows each. One fixed size fits the products of a
+// training step badly: 64 rows per symbol keeps the convolutions' forward
+// products at k <= ~600 (at row granularity the first one would have
+// k = 39 200, whose real-valued decode costs more than the product), but
+// leaves a weight gradient A^T.dZ (A^T 9-288 rows, 9 800-39 200 deep) or a
+// fully connected product (50 rows) with k = 1-5 symbols: its work can then
+// be split over at most that many tasks' worth of symbols.
+inline constexpr int64_t kAutoLtSymbolRows = 0;
+inline constexpr int64_t kAutoLtSymbols = 100;
+inline constexpr int64_t kMaxAutoLtSymbolRows = 64;
+int64_t AutoLtSymbolRows(int64_t rows);
+
 struct ClusterEngineOptions {
   CodeSpec forward, backward_data, backward_weights;
   int64_t min_remote_macs = int64_t{1} << 20;

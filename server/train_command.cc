@@ -15,7 +15,7 @@ namespace codedge {
 
 absl::StatusOr<CodeSpec> TrainingCodeSpec(const std::string& strategy) {
   CodeSpec defaults;
-  defaults.lt.symbol_rows = kTrainingLtSymbolRows;
+  defaults.lt.symbol_rows = kAutoLtSymbolRows;
   return ParseCodeSpec(strategy, defaults);
 }
 

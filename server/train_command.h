@@ -7,9 +7,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "codes/factory.h"
 #include "absl/time/time.h"
 #include "cnn/trainer.h"
+#include "codes/factory.h"
+#include "server/cluster_engine.h"
 #include "server/edge_server.h"
 
 namespace codedge {
@@ -31,11 +32,10 @@ struct TrainCommand {
 absl::Status RunTrainCommand(const TrainCommand& command);
 
 // The code of every product in training, from --strategy. LT without an
-// explicit symbol_rows gets kTrainingLtSymbolRows rows per symbol: at row
-// granularity the first convolution's product would have k = 39 200 source
-// symbols, whose real-valued decoding costs more than the product
-// (BENCHMARKS.md, issue 2); "lt:symbol_rows=1" still asks for it.
-inline constexpr int64_t kTrainingLtSymbolRows = 64;
+// explicit symbol_rows gets kAutoLtSymbolRows: rows per symbol chosen per
+// product by the ClusterEngine (server/cluster_engine.h, 1-64 rows, ~100
+// symbols); "lt:symbol_rows=64" fixes them, "lt:symbol_rows=1" asks for row
+// granularity.
 absl::StatusOr<CodeSpec> TrainingCodeSpec(const std::string& strategy);
 
 }  // namespace codedge

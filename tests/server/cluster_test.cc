@@ -635,6 +635,7 @@ TEST_CASE("A new job spreads its tasks over idle workers one each before anyone 
 #include "cnn/kernels.h"
 #include "cnn/model.h"
 #include "server/cluster_engine.h"
+#include "server/train_command.h"
 
 namespace codedge {
 namespace {
@@ -676,9 +677,11 @@ TEST_CASE("A distributed training step equals the local step", "[cluster][cnn]")
   REQUIRE(cluster.WaitForWorkers(3));
   cnn::LocalEngine local;
   const auto [w0, want] = OneStep(local);
-  for (const char* strategy : {"uncoded:k=6", "mds:m=8,n=5", "lt"}) {
+  // "lt" at row granularity, and LT as training runs it (rows per symbol
+  // chosen per product: server/cluster_engine.h).
+  for (const std::string strategy : {"uncoded:k=6", "mds:m=8,n=5", "lt", "training lt"}) {
     INFO(strategy);
-    const CodeSpec spec = *ParseCodeSpec(strategy);
+    const CodeSpec spec = strategy == "training lt" ? *TrainingCodeSpec("lt") : *ParseCodeSpec(strategy);
     const bool exact = spec.strategy == Strategy::kUncoded;
     ClusterEngineOptions o{spec, spec, spec};
     o.min_remote_macs = 0;  // every product on the workers

@@ -243,14 +243,22 @@ TEST_CASE("Strategies from the network parse or fail clearly", "[convert][bad-in
 namespace codedge {
 namespace {
 
-TEST_CASE("Training gives LT cache-sized symbols unless symbol_rows is asked for", "[convert][train]") {
+TEST_CASE("Training sizes LT symbols per product unless symbol_rows is asked for", "[convert][train]") {
   auto lt = TrainingCodeSpec("lt");
   REQUIRE(lt.ok());
   CHECK(lt->strategy == Strategy::kLt);
-  CHECK(lt->lt.symbol_rows == kTrainingLtSymbolRows);
+  CHECK(lt->lt.symbol_rows == kAutoLtSymbolRows);
   auto lt_c = TrainingCodeSpec("lt:c=0.05");
   REQUIRE(lt_c.ok());
-  CHECK(lt_c->lt.symbol_rows == kTrainingLtSymbolRows);
+  CHECK(lt_c->lt.symbol_rows == kAutoLtSymbolRows);
+  // ~100 symbols of 1-64 rows: vgg-mini's products at batch 50.
+  CHECK(AutoLtSymbolRows(39200) == 64);  // convolution forward: k = 613
+  CHECK(AutoLtSymbolRows(9800) == 64);
+  CHECK(AutoLtSymbolRows(1568) == 16);   // fully connected weight gradient: k = 98
+  CHECK(AutoLtSymbolRows(288) == 3);     // convolution weight gradients: k = 96
+  CHECK(AutoLtSymbolRows(144) == 2);
+  CHECK(AutoLtSymbolRows(50) == 1);      // fully connected forward: k = 50
+  CHECK(AutoLtSymbolRows(1) == 1);
   CHECK(lt_c->lt.c == 0.05);
   auto rows1 = TrainingCodeSpec("lt:symbol_rows=1");
   REQUIRE(rows1.ok());
