@@ -267,8 +267,8 @@ namespace {
 // changed: that is training on, which the position allows.
 absl::Status CheckResume(const std::string& path, const std::optional<RunShape>& saved, const RunShape& now) {
   if (!saved) {
-    Log().warn("{} records no run shape (written by an older version): resuming without checking that batch, "
-               "schedule and run length match", path);
+    Log().warn("{} records no run shape (a weights file, or a checkpoint of an older version): resuming without "
+               "checking that batch, schedule and run length match", path);
     return absl::OkStatus();
   }
   auto refuse = [&](const std::string& what) {

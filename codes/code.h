@@ -85,6 +85,7 @@ struct DecoderStats {
   int64_t symbols_at_decodable = 0;  // symbols accepted when it became decodable
   int64_t elimination_attempts = 0;  // LT only: Gaussian-elimination tries
   int64_t inactivations = 0;         // LT only: in the successful elimination
+  bool integer_core = false;         // LT only: that elimination's core was built in int32
   // LT only, after Decode(): received symbols whose sources were all known
   // anyway, and the largest |residual| / |value| among them -- a free
   // a-posteriori estimate of the decode error.

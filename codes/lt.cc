@@ -94,7 +94,7 @@ class LtDecoder : public Decoder {
     if (!peeled_all) {
       // A 0/1 system with no more equations than unknowns is rank deficient
       // over GF(2) more often than not, and an attempt costs a full plan:
-      // large systems wait for a small surplus (0.1 % of k) first.
+      // large systems attempt only with a small surplus (0.1 % of k).
       if (!lt_.params().elimination || active_ < k_ - num_decoded_ + k_ / 1000) return false;
       stats_.elimination_attempts++;
     }
@@ -437,6 +437,7 @@ class LtDecoder : public Decoder {
   // DoAdd must not change state and then return an error.
   int64_t BuildPlan() {
     stats_.inactivations = 0;
+    stats_.integer_core = false;
     const int64_t ne = NumEqs();
     // CSR adjacency: equations of each source.
     std::vector<int64_t> adj_begin(k_ + 1, 0);
@@ -507,6 +508,7 @@ class LtDecoder : public Decoder {
         if (CoreOf<int32_t> mi; lt_.params().integer_core && CoreMatrix<int32_t>(plan.peeled, in, &mi)) {
           if (const int64_t d = Gf2Deficiency(mi); d > 0) return d;
           m = mi.cast<double>();
+          stats_.integer_core = true;
         } else {
           if (const int64_t d = Gf2Deficiency(in, plan.peeled); d > 0) return d;
           CoreOf<double> md;

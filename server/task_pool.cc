@@ -58,7 +58,7 @@ absl::StatusOr<JobId> TaskPool::Submit(Matrix a, Matrix b, const CodeSpec& spec,
   JobId id;
   {
     absl::MutexLock lock(&mu_);
-    if (closed_) return absl::UnavailableError("the edge server is shutting down");
+    if (closed_) return absl::UnavailableError("the edge server is shutting down: no new jobs");
     id = job->id = next_job_++;
     jobs_[job->id] = job;
     hook = work_hook_;

@@ -3,14 +3,36 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <functional>
+#include <string>
+
+#include <unistd.h>
 
 #include "cnn/dataset.h"
 #include "cnn/kernels.h"
 #include "cnn/model.h"
 #include "cnn/trainer.h"
 #include "common/matrix_util.h"
+
+// A file or directory name under /tmp of this test process only: two test
+// runs on one machine (two CI clones) must not share files. Everything under
+// the process's prefix (derived names too: .tmp, .cut, ...) is removed when
+// the process exits.
+static std::string TmpPath(const std::string& name) {
+  static const std::string prefix = "codedge-" + std::to_string(static_cast<long>(getpid())) + "-";
+  struct Cleanup {
+    ~Cleanup() {
+      std::error_code ec;
+      for (const auto& entry : std::filesystem::directory_iterator("/tmp", ec)) {
+        if (entry.path().filename().string().rfind(prefix, 0) == 0) std::filesystem::remove_all(entry.path(), ec);
+      }
+    }
+  };
+  static Cleanup cleanup;
+  return "/tmp/" + prefix + name;
+}
 
 namespace codedge::cnn {
 namespace {
@@ -298,7 +320,7 @@ TEST_CASE("A batch split over replicas on threads gives the whole batch's gradie
 }
 
 TEST_CASE("MNIST idx files: good, truncated, corrupt and mismatched", "[cnn][dataset]") {
-  const std::string dir = "/tmp/codedge-idx-test";
+  const std::string dir = TmpPath("idx-test");
   std::system(("mkdir -p " + dir).c_str());
   auto write = [&](const std::string& name, const std::string& bytes) {
     std::ofstream f(dir + "/" + name, std::ios::binary);
@@ -432,7 +454,7 @@ TEST_CASE("A checkpointed and resumed run ends with the weights of an uninterrup
   auto straight = Model::Create("vgg-mini", 3);
   REQUIRE(Train(*straight, train, test, e, o).ok());
 
-  const std::string ckpt = "/tmp/codedge-trainer-test.ckpt";
+  const std::string ckpt = TmpPath("trainer-test.ckpt");
   std::remove(ckpt.c_str());
   TrainOptions first = o;
   first.max_batches = 3;  // "killed" after 3 batches, with a checkpoint every batch
@@ -451,7 +473,7 @@ TEST_CASE("A checkpointed and resumed run ends with the weights of an uninterrup
   for (size_t k = 0; k < a.size(); ++k) CHECK(a[k]->value == b[k]->value);
 
   // Weights files round-trip; a mismatched or truncated file is refused.
-  const std::string w = "/tmp/codedge-trainer-test.weights";
+  const std::string w = TmpPath("trainer-test.weights");
   REQUIRE(SaveModel(*straight, w, false, Position{}).ok());
   auto loaded = Model::Create("vgg-mini", 99);
   REQUIRE(LoadModel(*loaded, w).ok());
@@ -514,7 +536,7 @@ TEST_CASE("A run killed mid-way and resumed follows the same learning-rate sched
     const int64_t per_step = ProductsPerStep(train, test, o, 5);
     REQUIRE(per_step > 0);
 
-    const std::string ckpt = "/tmp/codedge-schedule-resume-test.ckpt";
+    const std::string ckpt = TmpPath("schedule-resume-test.ckpt");
     std::remove(ckpt.c_str());
     TrainOptions killed = o;
     killed.checkpoint_path = ckpt;
@@ -544,7 +566,7 @@ TEST_CASE("A resume that would bend the run is refused and an older checkpoint s
   auto straight = Model::Create("vgg-mini", 4);
   REQUIRE(Train(*straight, train, test, e, o).ok());
 
-  const std::string ckpt = "/tmp/codedge-resume-shape-test.ckpt";
+  const std::string ckpt = TmpPath("resume-shape-test.ckpt");
   std::remove(ckpt.c_str());
   TrainOptions first = o;
   first.checkpoint_path = ckpt;
@@ -614,8 +636,8 @@ TEST_CASE("Encrypted checkpoints reveal no weights, need the key, and refuse any
   o.max_batches = 2;
   o.lr_schedule = LrSchedule::kConstant;  // the resume below trains on (a longer run): allowed at a constant rate
   o.checkpoint_every = 1;
-  o.checkpoint_path = "/tmp/codedge-trainer-test-enc.ckpt";
-  o.weights_path = "/tmp/codedge-trainer-test-enc.weights";
+  o.checkpoint_path = TmpPath("trainer-test-enc.ckpt");
+  o.weights_path = TmpPath("trainer-test-enc.weights");
   AeadKey key, other;
   for (size_t i = 0; i < key.bytes.size(); ++i) key.bytes[i] = static_cast<uint8_t>(i * 7 + 1), other.bytes[i] = 9;
   o.key = key;
@@ -660,7 +682,7 @@ namespace codedge::cnn {
 namespace {
 
 TEST_CASE("CIFAR-10 binary records load as NHWC images; bad files are refused", "[cnn][dataset]") {
-  const std::string dir = "/tmp/codedge-cifar-test";
+  const std::string dir = TmpPath("cifar-test");
   std::system(("mkdir -p " + dir).c_str());
   std::string rec(3073, '\0');
   rec[0] = 7;

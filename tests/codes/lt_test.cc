@@ -251,6 +251,8 @@ TEST_CASE("LT integer core and double core decode identically", "[lt]") {
         stats[integer] = run->stats;
       }
       CHECK(stats[1].inactivations > 0);
+      CHECK(stats[1].integer_core);  // the int32 path did run
+      CHECK_FALSE(stats[0].integer_core);
       CHECK(stats[0].inactivations == stats[1].inactivations);
       CHECK(stats[0].symbols_at_decodable == stats[1].symbols_at_decodable);
       CHECK(stats[0].elimination_attempts == stats[1].elimination_attempts);

@@ -748,16 +748,16 @@ TEST_CASE("Shutdown answers every Multiply whether admitted or still queued for 
   // still queued when the server shuts down; every call must be answered.
   Cluster cluster(0);
   Pcg32 rng(21, 2);
-  const Matrix a = RandomUniformMatrix(20000, 400, rng), b = RandomUniformMatrix(400, 4, rng);  // ~0.2 s to admit
+  const Matrix a = RandomUniformMatrix(10000, 400, rng), b = RandomUniformMatrix(400, 4, rng);  // ~0.1 s to admit
   constexpr int kCalls = 6;
   std::vector<std::thread> calls;
-  std::vector<grpc::StatusCode> codes(kCalls, grpc::StatusCode::OK);
+  std::vector<grpc::Status> statuses(kCalls);
   std::atomic<int> answered{0};
   for (int i = 0; i < kCalls; ++i) {
     calls.emplace_back([&, i] {
       auto stub = cluster.Stub();
       v1::MultiplyResponse resp;
-      codes[i] = Multiply(*stub, a, b, "private:k=4,t=2,n=10", &resp, absl::Seconds(60)).error_code();
+      statuses[i] = Multiply(*stub, a, b, "private:k=4,t=2,n=10", &resp, absl::Seconds(60));
       answered++;
     });
   }
@@ -771,10 +771,17 @@ TEST_CASE("Shutdown answers every Multiply whether admitted or still queued for 
   for (auto& t : calls) t.join();
   CHECK(absl::Now() - start < absl::Seconds(30));
   CHECK(answered == kCalls);
+  int refused_at_admission = 0;
   for (int i = 0; i < kCalls; ++i) {
-    INFO("call " << i);
-    CHECK(codes[i] != grpc::StatusCode::OK);
+    INFO("call " << i << ": " << statuses[i].error_message());
+    CHECK(statuses[i].error_code() != grpc::StatusCode::OK);
+    refused_at_admission += statuses[i].error_message().find("no new jobs") != std::string::npos;
   }
+  // Two admission threads, ~0.1 s a call, shutdown after the first job is
+  // in: some calls are still queued then and are refused when admitted.
+  // Only a very slow machine (calls arriving after the shutdown) would
+  // leave none; then this run did not exercise the queue.
+  if (refused_at_admission == 0) WARN("no call was still queued for admission at shutdown");
   CHECK(cluster.server->pool().jobs_in_flight() == 0);
 }
 
