@@ -10,10 +10,13 @@
 //
 // Decoding is incremental: as symbols arrive the decoder peels their structure
 // (a symbol with one unknown source determines it, which may release others).
-// When peeling stalls with at least as many unused symbols as unknown sources,
-// the decoder (with `elimination`) plans the residual by inactivation
-// decoding: it keeps peeling after declaring a few sources "inactive"
-// unknowns, then solves a small dense least-squares system over them. Values
+// When peeling stalls with at least as many unused symbols as unknown
+// sources (plus 0.1 % of k for k >= 1000: a square 0/1 system is rank
+// deficient more often than not), the decoder (with `elimination`) plans the
+// residual by inactivation decoding: it keeps peeling after declaring a few
+// sources "inactive" unknowns, then solves a small dense least-squares
+// system over them (its integer coefficients built in int32 when they fit:
+// `integer_core`). Values
 // are computed in double along a best-first plan that keeps float rounding
 // from compounding along peeling chains, and the decoder checks its own
 // accuracy on a random probe before it says "decodable" (lt.cc explains).
