@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <iomanip>
+#include <limits>
 
 #include <Eigen/QR>
 
@@ -141,6 +142,41 @@ absl::StatusOr<LtConditioningRow> MeasureLtConditioning(int64_t k, bool eliminat
   Log().info("lt k={} {} seed {}: {} symbols, amplification decoder {:.3g} (probe {:.3g}), least squares {:.3g}", k,
              row.decoder, seed, row.symbols, row.decoder_amplification, row.probe_amplification,
              row.ls_amplification);
+  return row;
+}
+
+// Least squares alone on the first k (1 + overhead) symbols: how well
+// conditioned the received system is at that overhead, whatever decodes it.
+absl::StatusOr<LtConditioningRow> MeasureLsAtOverhead(int64_t k, double overhead, uint64_t seed) {
+  LtConditioningRow row;
+  row.k = k;
+  row.decoder = "least squares only";
+  row.seed = seed;
+  row.decoder_amplification = row.probe_amplification = std::numeric_limits<double>::quiet_NaN();
+  constexpr int64_t kCols = 8;
+  Pcg32 rng(seed, 0x6c73);  // "ls": the same data as MeasureLtConditioning
+  const Matrix a = RandomMatrix(k, kCols, rng);
+  LtParams p;
+  p.symbols_per_task = 1;
+  p.seed = seed;
+  ASSIGN_OR_RETURN(auto code, LtCode::Create(k, p));
+  row.symbols = static_cast<int64_t>(std::ceil(static_cast<double>(k) * (1.0 + overhead)));
+  MatrixD g = MatrixD::Zero(row.symbols, k), y(row.symbols, kCols);
+  for (int64_t e = 0; e < row.symbols; ++e) {
+    Eigen::RowVectorXd sum = Eigen::RowVectorXd::Zero(kCols);
+    for (int32_t src : code->Symbol(e).sources) {
+      g(e, src) = 1.0;
+      sum += a.row(src).cast<double>();
+    }
+    y.row(e) = sum.cast<float>().cast<double>();  // one float rounding per symbol
+  }
+  const Eigen::ColPivHouseholderQR<MatrixD> qr(g);
+  if (qr.rank() < k) {
+    row.ls_amplification = std::numeric_limits<double>::infinity();  // not determined yet
+  } else {
+    const MatrixD exact = a.cast<double>();
+    row.ls_amplification = (qr.solve(y) - exact).norm() / exact.norm() / 0x1p-24;
+  }
   return row;
 }
 
@@ -400,6 +436,13 @@ absl::StatusOr<CodesBenchResult> RunCodesBench(const CodesBenchOptions& o) {
         res.lt_conditioning.push_back(row);
       }
     }
+    for (double overhead : {0.01, 0.02, 0.04, 0.08}) {
+      for (int run = 0; run < o.lt_ls_runs; ++run) {
+        ASSIGN_OR_RETURN(LtConditioningRow row,
+                         MeasureLsAtOverhead(o.lt_ls_k, overhead, MixSeed(o.seed, static_cast<uint64_t>(run))));
+        res.lt_conditioning.push_back(row);
+      }
+    }
   }
   for (MdsGenerator g : kAllMdsGenerators) {
     for (auto [m, n] : {std::pair<int64_t, int64_t>{15, 10}, {20, 10}, {30, 20}}) {
@@ -463,8 +506,10 @@ void PrintCodesTable(const CodesBenchResult& r, std::ostream& out) {
     out << absl::StrFormat("%8s  %-20s %20s %8s %8s %10s %10s %10s\n", "k", "decoder", "seed", "symbols", "inactive",
                            "decoder", "probe", "lstsq");
     for (const auto& c : r.lt_conditioning) {
-      out << absl::StrFormat("%8d  %-20s %20d %8d %8d %10.3g %10.3g %10.3g\n", c.k, c.decoder, c.seed, c.symbols,
-                             c.inactivations, c.decoder_amplification, c.probe_amplification, c.ls_amplification);
+      const auto num = [](double v) { return std::isnan(v) ? std::string("-") : absl::StrFormat("%.3g", v); };
+      out << absl::StrFormat("%8d  %-20s %20d %8d %8d %10s %10s %10s\n", c.k, c.decoder, c.seed, c.symbols,
+                             c.inactivations, num(c.decoder_amplification), num(c.probe_amplification),
+                             num(c.ls_amplification));
     }
   }
   out << "\nMDS generators: float32 decode from n of m results\n";

@@ -51,6 +51,9 @@ struct LtOverheadRow {
 // `symbols`; the same received system solved by least squares (every symbol,
 // Householder QR with column pivoting, in double). Errors are measured on
 // data rounded once to float32 per symbol, relative, in units of 2^-24.
+// Rows of decoder "least squares only" solve the first k (1 + overhead)
+// symbols for overheads of 1, 2, 4 and 8 % (no LT decoder: NaN there;
+// infinite if those symbols do not determine the sources yet).
 struct LtConditioningRow {
   int64_t k = 0;
   std::string decoder;
