@@ -95,6 +95,37 @@ absl::StatusOr<LtOverheadRow> MeasureLtOverhead(int64_t k, bool elimination, dou
   return row;
 }
 
+// The data both conditioning measurements use: a random k x 8 matrix per
+// seed, and each symbol's value rounded once to float32, as a worker's
+// result carries.
+constexpr int64_t kConditioningCols = 8;
+Matrix ConditioningData(int64_t k, uint64_t seed) {
+  Pcg32 rng(seed, 0x6c73);  // "ls"
+  return RandomMatrix(k, kConditioningCols, rng);
+}
+Matrix SymbolValue(const CodedSymbol& s, const Matrix& a) {
+  Eigen::RowVectorXd sum = Eigen::RowVectorXd::Zero(a.cols());
+  for (int32_t src : s.sources) sum += a.row(src).cast<double>();
+  return sum.cast<float>();
+}
+
+// Least squares over every symbol (Householder QR with column pivoting, in
+// double): relative error / 2^-24, or infinity when the symbols do not
+// determine the sources.
+double LeastSquaresAmplification(const std::vector<CodedSymbol>& symbols, const std::vector<Matrix>& values,
+                                 const Matrix& a) {
+  const int64_t n = static_cast<int64_t>(symbols.size());
+  MatrixD g = MatrixD::Zero(n, a.rows()), y(n, a.cols());
+  for (int64_t e = 0; e < n; ++e) {
+    for (int32_t src : symbols[e].sources) g(e, src) = 1.0;
+    y.row(e) = values[e].cast<double>();
+  }
+  const Eigen::ColPivHouseholderQR<MatrixD> qr(g);
+  if (qr.rank() < a.rows()) return std::numeric_limits<double>::infinity();
+  const MatrixD exact = a.cast<double>();
+  return (qr.solve(y) - exact).norm() / exact.norm() / 0x1p-24;
+}
+
 // The decoder's error against the least-squares solution of the same
 // symbols: how much of the decoder's amplification is the received system's
 // own conditioning, and how much is the decoder's (peeling solves each
@@ -104,9 +135,7 @@ absl::StatusOr<LtConditioningRow> MeasureLtConditioning(int64_t k, bool eliminat
   row.k = k;
   row.decoder = elimination ? "peeling+elimination" : "peeling";
   row.seed = seed;
-  constexpr int64_t kCols = 8;
-  Pcg32 rng(seed, 0x6c73);  // "ls"
-  const Matrix a = RandomMatrix(k, kCols, rng);
+  const Matrix a = ConditioningData(k, seed);
   LtParams p;
   p.symbols_per_task = 1;
   p.elimination = elimination;
@@ -118,27 +147,19 @@ absl::StatusOr<LtConditioningRow> MeasureLtConditioning(int64_t k, bool eliminat
   for (int64_t i = 0;; ++i) {
     if (i > 20 * k + 1000) return absl::InternalError(absl::StrCat("LT k=", k, " did not decode in ", i, " symbols"));
     symbols.push_back(code->Symbol(i));
-    Eigen::RowVectorXd sum = Eigen::RowVectorXd::Zero(kCols);
-    for (int32_t src : symbols.back().sources) sum += a.row(src).cast<double>();
-    values.push_back(sum.cast<float>());  // one float rounding per symbol, as a worker's result carries
+    values.push_back(SymbolValue(symbols.back(), a));
     ASSIGN_OR_RETURN(DecodeState st, decoder->Add(i, values.back()));
     if (st == DecodeState::kDecodable) break;
   }
   ASSIGN_OR_RETURN(Matrix got, decoder->Decode());
-  const MatrixD exact = a.cast<double>();
   row.symbols = static_cast<int64_t>(symbols.size());
   row.inactivations = decoder->stats().inactivations;
   row.probe_amplification = decoder->stats().estimated_amplification;
-  row.decoder_amplification = RelError(got, exact) / 0x1p-24;
-  MatrixD g = MatrixD::Zero(row.symbols, k), y(row.symbols, kCols);
-  for (int64_t e = 0; e < row.symbols; ++e) {
-    for (int32_t src : symbols[e].sources) g(e, src) = 1.0;
-    y.row(e) = values[e].cast<double>();
+  row.decoder_amplification = RelError(got, a.cast<double>()) / 0x1p-24;
+  row.ls_amplification = LeastSquaresAmplification(symbols, values, a);
+  if (std::isinf(row.ls_amplification)) {
+    return absl::InternalError(absl::StrCat("LT k=", k, ": decodable, but its symbols do not determine the sources"));
   }
-  const Eigen::ColPivHouseholderQR<MatrixD> qr(g);
-  if (qr.rank() < k) return absl::InternalError(absl::StrCat("LT k=", k, ": decodable but rank ", qr.rank()));
-  const MatrixD ls = qr.solve(y);
-  row.ls_amplification = (ls - exact).norm() / exact.norm() / 0x1p-24;
   Log().info("lt k={} {} seed {}: {} symbols, amplification decoder {:.3g} (probe {:.3g}), least squares {:.3g}", k,
              row.decoder, seed, row.symbols, row.decoder_amplification, row.probe_amplification,
              row.ls_amplification);
@@ -153,30 +174,19 @@ absl::StatusOr<LtConditioningRow> MeasureLsAtOverhead(int64_t k, double overhead
   row.decoder = "least squares only";
   row.seed = seed;
   row.decoder_amplification = row.probe_amplification = std::numeric_limits<double>::quiet_NaN();
-  constexpr int64_t kCols = 8;
-  Pcg32 rng(seed, 0x6c73);  // "ls": the same data as MeasureLtConditioning
-  const Matrix a = RandomMatrix(k, kCols, rng);
+  const Matrix a = ConditioningData(k, seed);
   LtParams p;
   p.symbols_per_task = 1;
   p.seed = seed;
   ASSIGN_OR_RETURN(auto code, LtCode::Create(k, p));
   row.symbols = static_cast<int64_t>(std::ceil(static_cast<double>(k) * (1.0 + overhead)));
-  MatrixD g = MatrixD::Zero(row.symbols, k), y(row.symbols, kCols);
+  std::vector<CodedSymbol> symbols;
+  std::vector<Matrix> values;
   for (int64_t e = 0; e < row.symbols; ++e) {
-    Eigen::RowVectorXd sum = Eigen::RowVectorXd::Zero(kCols);
-    for (int32_t src : code->Symbol(e).sources) {
-      g(e, src) = 1.0;
-      sum += a.row(src).cast<double>();
-    }
-    y.row(e) = sum.cast<float>().cast<double>();  // one float rounding per symbol
+    symbols.push_back(code->Symbol(e));
+    values.push_back(SymbolValue(symbols.back(), a));
   }
-  const Eigen::ColPivHouseholderQR<MatrixD> qr(g);
-  if (qr.rank() < k) {
-    row.ls_amplification = std::numeric_limits<double>::infinity();  // not determined yet
-  } else {
-    const MatrixD exact = a.cast<double>();
-    row.ls_amplification = (qr.solve(y) - exact).norm() / exact.norm() / 0x1p-24;
-  }
+  row.ls_amplification = LeastSquaresAmplification(symbols, values, a);
   return row;
 }
 

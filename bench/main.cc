@@ -145,7 +145,6 @@ std::vector<std::string> SplitList(const std::string& s) {
   return out;
 }
 
-
 int RunMatmul() {
   codedge::bench::MatmulOptions o;
   o.model = absl::GetFlag(FLAGS_model);
@@ -255,7 +254,6 @@ int RunCodes() {
   if (json.enabled()) std::cout << "\nJSON written to " << json.path() << "\n";
   return 0;
 }
-
 
 int RunPrivacy() {
   codedge::bench::PrivacyOptions o;

@@ -13,7 +13,8 @@
 //     u32 name_len, name bytes, u64 rows, u64 cols,
 //     rows*cols float32 values (row-major),
 //     [checkpoint only] rows*cols float32 momentum velocities
-// Train writes kind 3 and reads 2 and 3 (kind 2: the run's shape unknown).
+// Train writes kind 3; LoadModel reads all three (kinds 1 and 2: the run's
+// shape unknown, so a resume from them is not checked against it).
 // A checkpoint is written to PATH.tmp and renamed, so a crash never leaves
 // a half-written file.
 //

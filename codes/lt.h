@@ -51,7 +51,7 @@ struct LtParams {
   // the decode is identical); false: always double (for comparison).
   bool integer_core = true;
   // For a server: size each task so it takes about this long on the worker
-  // it goes to (from the worker's measured rows per second); 0: every task
+  // it goes to (from the worker's measured multiply-adds per second); 0: every task
   // has symbols_per_task symbols. Not used by the code itself.
   double task_seconds = 0.02;
   // Declare "decodable" only when decoding amplifies the relative rounding

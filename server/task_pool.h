@@ -119,7 +119,7 @@ class TaskPool {
   void SetVerifyResults(bool on, uint64_t seed = 1);
   bool IsFaulty(WorkerId worker) const;
   // The worker's measured speed in multiply-adds per second (0: no result
-  // yet); a field multiply-add counts as 4 float ones.
+  // yet); a field multiply-add counts as kFieldMacCost float ones.
   double MacsPerSecond(WorkerId worker) const;
 
   // Refuses new jobs from now on (Unavailable); used before FailAll at shutdown.

@@ -748,7 +748,7 @@ TEST_CASE("Shutdown answers every Multiply whether admitted or still queued for 
   // still queued when the server shuts down; every call must be answered.
   Cluster cluster(0);
   Pcg32 rng(21, 2);
-  const Matrix a = RandomUniformMatrix(10000, 400, rng), b = RandomUniformMatrix(400, 4, rng);  // ~0.1 s to admit
+  const Matrix a = RandomUniformMatrix(10000, 400, rng), b = RandomUniformMatrix(400, 4, rng);  // ~0.2 s to admit
   constexpr int kCalls = 6;
   std::vector<std::thread> calls;
   std::vector<grpc::Status> statuses(kCalls);
@@ -777,7 +777,7 @@ TEST_CASE("Shutdown answers every Multiply whether admitted or still queued for 
     CHECK(statuses[i].error_code() != grpc::StatusCode::OK);
     refused_at_admission += statuses[i].error_message().find("no new jobs") != std::string::npos;
   }
-  // Two admission threads, ~0.1 s a call, shutdown after the first job is
+  // Two admission threads, ~0.2 s a call, shutdown after the first job is
   // in: some calls are still queued then and are refused when admitted.
   // Only a very slow machine (calls arriving after the shutdown) would
   // leave none; then this run did not exercise the queue.
