@@ -30,7 +30,7 @@ double RelError(const Matrix& got, const MatrixD& want) { return RelativeError(g
 // Symbols one at a time (symbols_per_task = 1) until decodable. The values are
 // real: A is one random column, B = [1], so every run also checks the decode.
 absl::StatusOr<LtOverheadRow> MeasureLtOverhead(int64_t k, bool elimination, double c, double delta,
-                                                double max_amp, int64_t max_inactive, int runs, uint64_t seed) {
+                                                double max_amp, int64_t max_inactive, double surplus, int runs, uint64_t seed) {
   LtOverheadRow row;
   row.max_amplification = max_amp;
   row.k = k;
@@ -51,6 +51,7 @@ absl::StatusOr<LtOverheadRow> MeasureLtOverhead(int64_t k, bool elimination, dou
     p.elimination = elimination;
     p.max_error_amplification = max_amp;
     p.max_inactivations = max_inactive;
+    if (surplus >= 0) p.elimination_surplus = surplus;
     p.seed = MixSeed(seed, static_cast<uint64_t>(run));
     ASSIGN_OR_RETURN(auto code, LtCode::Create(k, p));
     auto decoder = code->NewDecoder();
@@ -267,6 +268,7 @@ absl::StatusOr<LtTiming> MeasureLtTiming(const CodesBenchOptions& o, const Matri
   if (o.lt_delta > 0) p.delta = o.lt_delta;
   if (o.lt_max_amplification >= 0) p.max_error_amplification = o.lt_max_amplification;
   p.max_inactivations = o.lt_max_inactive;
+  if (o.lt_surplus >= 0) p.elimination_surplus = o.lt_surplus;
   p.elimination = elimination;
   p.symbol_rows = symbol_rows;
   p.seed = o.seed;
@@ -403,6 +405,9 @@ absl::StatusOr<CodesBenchResult> RunCodesBench(const CodesBenchOptions& o) {
   if (o.sweep_runs < 1) return absl::InvalidArgumentError(absl::StrCat("--sweep_runs must be >= 1, got ", o.sweep_runs));
   if (o.timing_repeats < 1) return absl::InvalidArgumentError("--repeats must be >= 1");
   if (o.lt_max_inactive < 0) return absl::InvalidArgumentError("--lt_max_inactive must be >= 0 (0: automatic)");
+  if (!(o.lt_surplus < 0 || o.lt_surplus <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("--lt_surplus must be in [0, 1] (a fraction of k), got ", o.lt_surplus));
+  }
   if (o.mds_max_subsets < 1) return absl::InvalidArgumentError("--mds_subsets must be >= 1");
   if (o.lt_ls_k < 0 || o.lt_ls_k > 5000) {
     return absl::InvalidArgumentError(
@@ -422,7 +427,7 @@ absl::StatusOr<CodesBenchResult> RunCodesBench(const CodesBenchOptions& o) {
   CodesBenchResult res;
   for (int64_t k : o.lt_ks) {
     for (bool elim : {false, true}) {
-      ASSIGN_OR_RETURN(LtOverheadRow row, MeasureLtOverhead(k, elim, c, delta, max_amp, o.lt_max_inactive, o.runs, o.seed));
+      ASSIGN_OR_RETURN(LtOverheadRow row, MeasureLtOverhead(k, elim, c, delta, max_amp, o.lt_max_inactive, o.lt_surplus, o.runs, o.seed));
       res.lt.push_back(row);
     }
   }
@@ -431,7 +436,7 @@ absl::StatusOr<CodesBenchResult> RunCodesBench(const CodesBenchOptions& o) {
       for (double sc : {0.01, 0.03, 0.05, 0.1, 0.2}) {
         for (double sd : {0.05, 0.5}) {
           for (bool elim : {false, true}) {
-            ASSIGN_OR_RETURN(LtOverheadRow row, MeasureLtOverhead(k, elim, sc, sd, max_amp, o.lt_max_inactive, o.sweep_runs, o.seed + 1));
+            ASSIGN_OR_RETURN(LtOverheadRow row, MeasureLtOverhead(k, elim, sc, sd, max_amp, o.lt_max_inactive, o.lt_surplus, o.sweep_runs, o.seed + 1));
             res.lt_sweep.push_back(row);
           }
         }

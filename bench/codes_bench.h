@@ -21,6 +21,7 @@ struct CodesBenchOptions {
   double lt_delta = -1;
   double lt_max_amplification = -1;   // < 0: the library default
   int64_t lt_max_inactive = 0;        // LtParams::max_inactivations (0: the library's automatic cap)
+  double lt_surplus = -1;             // LtParams::elimination_surplus (< 0: the library default)
   bool lt_sweep = false;              // also sweep (c, delta) for choosing defaults
   int sweep_runs = 100;
   // > 0: also compare, at this k, the LT decoder's error with the least-

@@ -42,6 +42,8 @@ ABSL_FLAG(std::string, lt_k, "10,100,1000,10000", "codes: comma-separated LT sou
 ABSL_FLAG(double, lt_c, -1, "codes: robust soliton c (default: the library's)");
 ABSL_FLAG(double, lt_delta, -1, "codes: robust soliton delta (default: the library's)");
 ABSL_FLAG(int64_t, lt_max_inactive, 0, "codes: LT decoder's cap on inactive sources (0: the library's automatic cap)");
+ABSL_FLAG(double, lt_surplus, -1,
+          "codes: LT decoder's surplus (fraction of k) before its first elimination attempt (default: the library's)");
 ABSL_FLAG(double, lt_max_amp, -1, "codes: LT decoder's max error amplification (0 = no check; default: the library's)");
 ABSL_FLAG(bool, lt_sweep, false, "codes: also sweep (c, delta) at k = 100, 1000, 10000");
 ABSL_FLAG(int, sweep_runs, 100, "codes: seeds per point of --lt_sweep");
@@ -232,6 +234,7 @@ int RunCodes() {
   o.lt_c = absl::GetFlag(FLAGS_lt_c);
   o.lt_delta = absl::GetFlag(FLAGS_lt_delta);
   o.lt_max_amplification = absl::GetFlag(FLAGS_lt_max_amp);
+  o.lt_surplus = absl::GetFlag(FLAGS_lt_surplus);
   o.lt_max_inactive = absl::GetFlag(FLAGS_lt_max_inactive);
   o.lt_sweep = absl::GetFlag(FLAGS_lt_sweep);
   o.sweep_runs = absl::GetFlag(FLAGS_sweep_runs);

@@ -71,6 +71,7 @@ class LtDecoder : public Decoder {
     // The automatic cap is 8 sqrt(k), and at most what keeps the dense
     // coefficients (about k x cap doubles) near 256 MiB.
     const double kd = static_cast<double>(k_);
+    min_surplus_ = static_cast<int64_t>(code.params().elimination_surplus * kd);
     max_inactive_ = cap > 0 ? cap
                             : std::max<int64_t>(64, static_cast<int64_t>(std::min(8.0 * std::sqrt(kd), 3.2e7 / kd)));
   }
@@ -95,7 +96,7 @@ class LtDecoder : public Decoder {
       // A 0/1 system with no more equations than unknowns is rank deficient
       // over GF(2) more often than not, and an attempt costs a full plan:
       // large systems attempt only with a small surplus (0.1 % of k).
-      if (!lt_.params().elimination || active_ < k_ - num_decoded_ + k_ / 1000) return false;
+      if (!lt_.params().elimination || active_ < k_ - num_decoded_ + min_surplus_) return false;
       stats_.elimination_attempts++;
     }
     if (const int64_t deficiency = BuildPlan(); deficiency > 0) {
@@ -106,19 +107,36 @@ class LtDecoder : public Decoder {
     return AccurateEnough();
   }
 
+  // The plan is applied to a band of each symbol's rows at a time: a band's
+  // doubles stay in cache (a whole training product's are megabytes: 613
+  // symbols of 64 x 16 values are 5 MB, and touching them fresh cost a sixth
+  // of the decode in page faults), and each band goes straight into the
+  // output.
+  static constexpr int64_t kBandDoubles = 1 << 16;  // ~512 KiB of x per band
+
   absl::StatusOr<Matrix> DoDecode() override {
-    if (src_val_.empty()) {
-      src_val_ = ApplyPlan(vals_.data(), len_);  // the float results, widened as they are read
-      MeasureRedundancy(vals_.data());
-    }
     const SourceLayout& l = lt_.layout();
     Matrix out(l.rows, cols());
-    for (int64_t s = 0; s < k_; ++s) {
-      const int64_t begin = l.SymbolBegin(s), rows = l.SymbolEnd(s) - begin;
-      if (rows <= 0) continue;
-      out.middleRows(begin, rows) =
-          Eigen::Map<const MatrixD>(src_val_.data() + s * len_, l.symbol_rows, cols()).topRows(rows).cast<float>();
+    // Bands of whole symbol rows (a symbol's values are its rows, row-major).
+    const int64_t band_rows = std::max<int64_t>(1, kBandDoubles / (k_ * cols()));
+    std::vector<double> res_max(plan_.redundant.size(), 0.0), ref_max(plan_.redundant.size(), 0.0);
+    std::vector<double> x;
+    for (int64_t r0 = 0; r0 < l.symbol_rows; r0 += band_rows) {
+      const int64_t nr = std::min(band_rows, l.symbol_rows - r0), c0 = r0 * cols(), w = nr * cols();
+      ApplyPlan(vals_.data() + c0, len_, w, x);  // the float results, widened as they are read
+      RedundancyResidual(vals_.data() + c0, len_, x.data(), w, &res_max, &ref_max);
+      for (int64_t s = 0; s < k_; ++s) {
+        const int64_t begin = l.SymbolBegin(s), rows = std::min(l.SymbolEnd(s) - begin - r0, nr);
+        if (rows <= 0) continue;  // the ragged last symbol's padding
+        out.middleRows(begin + r0, rows) = Eigen::Map<const MatrixD>(x.data() + s * w, nr, cols()).topRows(rows).cast<float>();
+      }
     }
+    double worst = 0;
+    for (size_t i = 0; i < res_max.size(); ++i) {
+      if (ref_max[i] > 0) worst = std::max(worst, res_max[i] / ref_max[i]);
+    }
+    stats_.redundant_symbols = static_cast<int64_t>(plan_.redundant.size());
+    stats_.worst_redundant_residual = worst;
     return out;
   }
 
@@ -526,16 +544,17 @@ class LtDecoder : public Decoder {
     return 0;
   }
 
-  // Source values (k_ * len) from equation values (NumEqs() * len).
-  // `y`: float (results) or double (probe) equation values.
+  // Source values (k_ x len, row-major) from equation values: equation e's
+  // are y[e * ld + 0 .. len). `y`: float (results) or double (probe) values.
+  // `x` is reused (no fresh pages per band).
   template <typename T>
-  std::vector<double> ApplyPlan(const T* y, int64_t len) const {
+  void ApplyPlan(const T* y, int64_t ld, int64_t len, std::vector<double>& x) const {
     const Plan& p = plan_;
-    std::vector<double> x(static_cast<size_t>(k_ * len), 0.0);
+    x.assign(static_cast<size_t>(k_ * len), 0.0);
     // Peeled sources, in plan order: x_s = y_e - sum of its other neighbours.
     for (const auto& [e, s] : p.peel) {
       double* dst = x.data() + static_cast<int64_t>(s) * len;
-      std::copy_n(y + e * len, len, dst);
+      std::copy_n(y + e * ld, len, dst);
       for (int32_t n : Nbrs(e)) {
         if (n == s) continue;
         const double* src = x.data() + static_cast<int64_t>(n) * len;
@@ -544,14 +563,14 @@ class LtDecoder : public Decoder {
     }
     const Inactivation& in = p.core;
     const int64_t nr = static_cast<int64_t>(in.order.size());
-    if (nr == 0 && in.inactive.empty()) return x;
+    if (nr == 0 && in.inactive.empty()) return;
     const int64_t ni = static_cast<int64_t>(in.inactive.size());
     const int64_t nc = static_cast<int64_t>(in.constraints.size());
     // v_s for resolved sources: equation minus peeled and earlier resolved
     // neighbours (inactives excluded: they are the c_s . x part).
     MatrixD v(nr, len);
     auto reduced = [&](int32_t id, int32_t skip, double* out) {
-      std::copy_n(y + id * len, len, out);
+      std::copy_n(y + id * ld, len, out);
       for (int32_t n : Nbrs(id)) {
         if (n == skip) continue;
         const double* src = nullptr;
@@ -580,14 +599,13 @@ class LtDecoder : public Decoder {
     for (int64_t r = 0; r < nr; ++r) {
       const int32_t s = in.order[r];
       double* dst = x.data() + static_cast<int64_t>(s) * len;
-      std::copy_n(y + in.resolver[r] * len, len, dst);
+      std::copy_n(y + in.resolver[r] * ld, len, dst);
       for (int32_t n : Nbrs(in.resolver[r])) {
         if (n == s) continue;
         const double* src = x.data() + static_cast<int64_t>(n) * len;
         SubtractRow(dst, src, len);
       }
     }
-    return x;
   }
 
   // ---- 4. accuracy -----------------------------------------------------------
@@ -621,7 +639,8 @@ class LtDecoder : public Decoder {
     }
     const std::vector<double>& y = probe_y_;
     const std::vector<double>& truth = probe_truth_;
-    const std::vector<double> got = ApplyPlan(y.data(), kProbes);
+    std::vector<double> got;
+    ApplyPlan(y.data(), kProbes, kProbes, got);
     // Relative to the *expected* size of the truth (unit variance: k per
     // column), not the sample's: for tiny k a small sample would make the
     // ratio heavy-tailed, and a cached probe would then fail forever.
@@ -645,29 +664,29 @@ class LtDecoder : public Decoder {
     return false;
   }
 
-  // Redundant equations (all sources known) measure the decode error for free.
-  void MeasureRedundancy(const float* y) {
-    double worst = 0;
-    std::vector<double> res(len_);
-    for (int32_t e : plan_.redundant) {
-      std::copy_n(y + e * len_, len_, res.data());
-      for (int32_t n : Nbrs(e))
-        SubtractRow(res.data(), src_val_.data() + n * len_, len_);
-      double r = 0, ref = 0;
-      for (int64_t j = 0; j < len_; ++j) {
-        r = std::max(r, std::abs(res[j]));
-        ref = std::max(ref, static_cast<double>(std::abs(y[e * len_ + j])));
+  // Redundant equations (all sources known) measure the decode error for
+  // free: per redundant equation, the largest |residual| and |value| over
+  // the band's columns (y, x as in ApplyPlan) are folded into `res_max` and
+  // `ref_max`.
+  void RedundancyResidual(const float* y, int64_t ld, const double* x, int64_t w, std::vector<double>* res_max,
+                          std::vector<double>* ref_max) const {
+    std::vector<double> res(w);
+    for (size_t i = 0; i < plan_.redundant.size(); ++i) {
+      const int32_t e = plan_.redundant[i];
+      std::copy_n(y + e * ld, w, res.data());
+      for (int32_t n : Nbrs(e)) SubtractRow(res.data(), x + n * w, w);
+      for (int64_t j = 0; j < w; ++j) {
+        (*res_max)[i] = std::max((*res_max)[i], std::abs(res[j]));
+        (*ref_max)[i] = std::max((*ref_max)[i], static_cast<double>(std::abs(y[e * ld + j])));
       }
-      if (ref > 0) worst = std::max(worst, r / ref);
     }
-    stats_.redundant_symbols = static_cast<int64_t>(plan_.redundant.size());
-    stats_.worst_redundant_residual = worst;
   }
 
   const LtCode& lt_;
   const int64_t k_;
   int64_t len_ = 0;
   int64_t max_inactive_ = 0;
+  int64_t min_surplus_ = 0;     // params.elimination_surplus x k
   // Received equations: neighbours (CSR) and float values (len_ per equation).
   std::vector<int64_t> eq_begin_;
   std::vector<int32_t> nbrs_;
@@ -686,9 +705,8 @@ class LtDecoder : public Decoder {
   // Accuracy probe: random source values and the matching equation values.
   std::vector<double> probe_truth_, probe_y_;
   Pcg32 probe_rng_;
-  // The plan of the last successful attempt, and the decoded values (k_ * len_).
+  // The plan of the last successful attempt.
   Plan plan_;
-  std::vector<double> src_val_;
 };
 
 }  // namespace
@@ -741,6 +759,10 @@ absl::StatusOr<std::unique_ptr<LtCode>> LtCode::Create(int64_t rows, const LtPar
   if (params.max_inactivations < 0) {
     return absl::InvalidArgumentError(absl::StrCat("LT max inactivations must be >= 0 (0 = auto), got ",
                                                    params.max_inactivations));
+  }
+  if (!(params.elimination_surplus >= 0 && params.elimination_surplus <= 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("LT elimination surplus must be in [0, 1] (a fraction of k), got ",
+                                                   params.elimination_surplus));
   }
   ASSIGN_OR_RETURN(std::vector<double> degrees, RobustSoliton(layout.num_symbols, params.c, params.delta));
   LtParams p = params;

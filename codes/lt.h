@@ -46,6 +46,9 @@ struct LtParams {
   int64_t symbols_per_task = 0;  // 0: ceil(k / 100), i.e. about 100 tasks decode
   bool elimination = true;       // inactivation fallback when peeling stalls
   int64_t max_inactivations = 0; // 0: automatic cap (see lt.cc); larger systems wait for more symbols
+  // Elimination is first attempted once the unused equations outnumber the
+  // unknown sources by this fraction of k (rounded down).
+  double elimination_surplus = 0.001;
   // Build the inactivation core's integer coefficients in int32 when no sum
   // can overflow (half the memory traffic of double; exact either way, so
   // the decode is identical); false: always double (for comparison).

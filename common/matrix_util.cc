@@ -6,25 +6,37 @@
 
 namespace codedge {
 
-int64_t FirstNonFinite(ConstMatrixRef m) {
-  for (int64_t r = 0; r < m.rows(); ++r) {
-    const float* row = m.row(r).data();
-    const int64_t n = m.cols();
-    // An exponent of all ones is NaN or infinity. Blocks of 256 keep the
-    // loop vectorisable and let a bad row stop the scan early.
-    for (int64_t j = 0; j < n; j += 256) {
-      const int64_t end = std::min(n, j + 256);
-      uint32_t bad = 0;
-      for (int64_t i = j; i < end; ++i) {
-        uint32_t bits;
-        std::memcpy(&bits, row + i, 4);
-        bad |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
-      }
-      if (bad) {
-        for (int64_t i = j; i < end; ++i)
-          if (!std::isfinite(row[i])) return r * n + i;
-      }
+namespace {
+
+// The first non-finite of n contiguous floats, or -1. An exponent of all
+// ones is NaN or infinity; blocks of 256 keep the loop vectorisable and let
+// a bad block stop the scan early.
+int64_t FirstNonFiniteIn(const float* v, int64_t n) {
+  for (int64_t j = 0; j < n; j += 256) {
+    const int64_t end = std::min(n, j + 256);
+    uint32_t bad = 0;
+    for (int64_t i = j; i < end; ++i) {
+      uint32_t bits;
+      std::memcpy(&bits, v + i, 4);
+      bad |= static_cast<uint32_t>((bits & 0x7f800000u) == 0x7f800000u);
     }
+    if (bad) {
+      for (int64_t i = j; i < end; ++i)
+        if (!std::isfinite(v[i])) return i;
+    }
+  }
+  return -1;
+}
+
+}  // namespace
+
+int64_t FirstNonFinite(ConstMatrixRef m) {
+  const int64_t n = m.cols();
+  // Contiguous rows are scanned as one array: row by row, a narrow matrix
+  // (a training product's 16 columns) never filled a vector block.
+  if (m.outerStride() == n || m.rows() <= 1) return FirstNonFiniteIn(m.data(), m.rows() * n);
+  for (int64_t r = 0; r < m.rows(); ++r) {
+    if (const int64_t i = FirstNonFiniteIn(m.row(r).data(), n); i >= 0) return r * n + i;
   }
   return -1;
 }

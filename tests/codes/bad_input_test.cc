@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <cmath>
+
 #include <limits>
 
 #include "codes/lt.h"
@@ -39,6 +41,11 @@ TEST_CASE("Bad code parameters give InvalidArgument", "[bad-input]") {
   CHECK(LtCode::Create(10, p).status().code() == kInvalid);
   p.max_error_amplification = -1;
   CHECK(LtCode::Create(10, p).status().code() == kInvalid);
+  for (double surplus : {-0.01, 1.5, std::nan("")}) {
+    p = LtParams{};
+    p.elimination_surplus = surplus;
+    CHECK(LtCode::Create(10, p).status().code() == kInvalid);
+  }
   // Sizes beyond the int32 symbol ids or float32 range.
   CHECK(CreateUncodedCode(10, int64_t{1} << 32).status().code() == kInvalid);
   CHECK(ReplicationCode::Create(10, 1 << 20, 1 << 12).status().code() == kInvalid);
