@@ -110,7 +110,7 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
         svc_->Kick();  // round robin over every worker with credits (this one included)
         break;
       }
-      case v1::WorkerMessage::kResult: OnResult(in_.result()); break;
+      case v1::WorkerMessage::kResult: OnResult(std::move(*in_.mutable_result())); break;
       case v1::WorkerMessage::kHeartbeat: break;
       case v1::WorkerMessage::kDrain: OnDrain(); break;
       default: Close(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "empty worker message")); return;
@@ -151,37 +151,47 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
       absl::MutexLock lock(&svc_->mu_);
       svc_->conns_.erase(id_);
     }
-    svc_->pool_->OnWorkerLost(id_);
-    Log().info("worker {} ({}) disconnected after {} results", id_, name, results);
-    svc_->Kick();  // its re-queued tasks go to the others
-    self_.reset();  // may delete this: last statement
+    // After the results this worker sent before it went (they are decoded
+    // in order on the work threads): what it still holds goes to the others.
+    Serially([this, name, results] {
+      svc_->pool_->OnWorkerLost(id_);
+      Log().info("worker {} ({}) disconnected after {} results", id_, name, results);
+      svc_->Kick();
+    });
+    self_.reset();  // the work queue may hold the last reference
   }
 
   // Pulls up to `max` tasks while there are credits and queues them for
-  // writing. Returns how many it pulled.
+  // writing. Returns how many it pulled. On the work threads only: NextTask
+  // may encode (a rateless task: milliseconds), which runs outside mu_ so
+  // that this stream's reactions never wait for it.
   int Pump(int max = kMaxCredits) {
+    // One pump per stream at a time: a job's B must go out before its tasks.
+    absl::MutexLock pump(&pump_mu_);
     int pulled = 0;
-    {
-      absl::MutexLock lock(&mu_);
-      while (hello_ && !draining_ && !finishing_ && !done_ && credits_ > 0 && pulled < max) {
-        std::optional<Assignment> a = svc_->pool_->NextTask(id_);
-        if (!a) break;
-        credits_--;
-        pulled++;
-        if (a->b) {
-          v1::ServerMessage m;
-          m.mutable_job_data()->set_job_id(a->job);
-          MatrixToProto(*a->b, m.mutable_job_data()->mutable_b());
-          outbox_.push_back(Out{Serialize(m)});
+    while (pulled < max) {
+      {
+        absl::MutexLock lock(&mu_);
+        if (!hello_ || draining_ || finishing_ || done_ || credits_ <= 0) break;
+      }
+      std::optional<Assignment> a = svc_->pool_->NextTask(id_);
+      if (!a) break;
+      bool gone;
+      {
+        absl::MutexLock lock(&mu_);
+        gone = draining_ || finishing_ || done_;
+        if (!gone) {
+          credits_--;
+          pulled++;
+          Queue(*a);
         }
-        // Large blocks go in pieces (the worker unpacks one while the next
-        // is on the wire), queued together so nothing comes between them.
-        const int64_t row_bytes = a->cols * static_cast<int64_t>(a->field() ? sizeof(uint64_t) : sizeof(float));
-        const int64_t piece_rows = std::max<int64_t>(1, svc_->options_.task_piece_bytes / row_bytes);
-        for (int64_t first = 0; first < a->rows; first += piece_rows) {
-          const int64_t rows = std::min(piece_rows, a->rows - first);
-          outbox_.push_back(Out{BlockBytes(*a, first, rows), a->job, a->task, first > 0});
-        }
+      }
+      if (gone) {
+        // The stream ended (or the worker began draining) while the task was
+        // picked: hand it back, or it would wait for a worker that will
+        // never compute it.
+        (void)svc_->pool_->OnTaskFailed(id_, a->job, a->task);
+        break;
       }
     }
     Flush();
@@ -243,7 +253,7 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
     m.mutable_welcome()->set_heartbeat_interval_ms(
         static_cast<int32_t>(absl::ToInt64Milliseconds(svc_->options_.heartbeat_interval)));
     Send(m);
-    Pump();  // credits may have arrived before the Hello
+    svc_->Kick();  // credits may have arrived before the Hello
   }
 
   // The worker leaves gracefully: no more tasks; the ack tells it that
@@ -271,7 +281,10 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
     Send(m);
   }
 
-  void OnResult(const v1::TaskResult& r) {
+  // In the reaction: the credit; the result itself is decoded on the work
+  // threads (a decode can take tens of milliseconds, and this stream's and
+  // every other worker's reactions share the reaction threads).
+  void OnResult(v1::TaskResult result) {
     bool refused = false;
     {
       absl::MutexLock lock(&mu_);
@@ -279,12 +292,25 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
         FinishLocked(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "first message must be Hello"));
         refused = true;
       } else {
-        credits_ = std::min(credits_ + 1, kMaxCredits);  // a result returns its task's credit
         results_++;
       }
     }
-    Flush();
-    if (refused) return;
+    if (refused) {
+      Flush();
+      return;
+    }
+    auto r = std::make_shared<v1::TaskResult>(std::move(result));
+    Serially([this, r] { Accept(*r); });
+  }
+
+  // On a work thread, in this stream's order. The result returns its task's
+  // credit only now: credits returned on arrival let the pump hand out
+  // rateless tasks faster than their results were taken in.
+  void Accept(const v1::TaskResult& r) {
+    {
+      absl::MutexLock lock(&mu_);
+      credits_ = std::min(credits_ + 1, kMaxCredits);
+    }
     const std::string what = absl::StrCat("result of job ", r.job_id(), " task ", r.task_id());
     const bool field = r.product().element() == v1::ELEMENT_FIELD_P61;  // a T-private job's
     absl::StatusOr<Matrix> product = absl::UnknownError("unset");
@@ -325,6 +351,53 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
       Log().warn("worker {}: {}", id_, cancels.status().ToString());
     }
     svc_->Kick();
+  }
+
+  // Queues an assignment's messages (mu_ held): B the first time this worker
+  // gets a task of the job, then the block, in pieces when large (the worker
+  // unpacks one while the next is on the wire), together so that nothing
+  // comes between them.
+  void Queue(const Assignment& a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (a.b) {
+      v1::ServerMessage m;
+      m.mutable_job_data()->set_job_id(a.job);
+      MatrixToProto(*a.b, m.mutable_job_data()->mutable_b());
+      outbox_.push_back(Out{Serialize(m)});
+    }
+    const int64_t row_bytes = a.cols * static_cast<int64_t>(a.field() ? sizeof(uint64_t) : sizeof(float));
+    const int64_t piece_rows = std::max<int64_t>(1, svc_->options_.task_piece_bytes / row_bytes);
+    for (int64_t first = 0; first < a.rows; first += piece_rows) {
+      const int64_t rows = std::min(piece_rows, a.rows - first);
+      outbox_.push_back(Out{BlockBytes(a, first, rows), a.job, a.task, first > 0});
+    }
+  }
+
+  // Runs `fn` on the service's work threads after everything this stream
+  // queued before it (its results, then its end).
+  void Serially(std::function<void()> fn) {
+    bool start;
+    {
+      absl::MutexLock lock(&serial_mu_);
+      serial_.push_back(std::move(fn));
+      start = !serial_running_;
+      serial_running_ = true;
+    }
+    if (start) svc_->work_.Post([self = self_] { self->RunSerially(); });
+  }
+  void RunSerially() {
+    for (;;) {
+      std::function<void()> fn;
+      {
+        absl::MutexLock lock(&serial_mu_);
+        if (serial_.empty()) {
+          serial_running_ = false;
+          return;
+        }
+        fn = std::move(serial_.front());
+        serial_.pop_front();
+      }
+      fn();
+    }
   }
 
   // A cancelled task's pieces still queued need not go out (the worker drops
@@ -379,6 +452,10 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
   std::shared_ptr<Conn> self_;  // released in OnDone
   grpc::ByteBuffer in_bytes_;
   v1::WorkerMessage in_;
+  absl::Mutex pump_mu_ ABSL_ACQUIRED_BEFORE(mu_);  // held by Pump, on work threads only
+  absl::Mutex serial_mu_;
+  std::deque<std::function<void()>> serial_ ABSL_GUARDED_BY(serial_mu_);
+  bool serial_running_ ABSL_GUARDED_BY(serial_mu_) = false;
   absl::Mutex mu_;
   struct Out {
     grpc::ByteBuffer bytes;
@@ -429,14 +506,25 @@ std::vector<std::shared_ptr<WorkerService::Conn>> WorkerService::Snapshot() {
 }
 
 void WorkerService::Kick() {
+  // One round queued at a time: a kick while one waits adds nothing to it.
+  if (kick_pending_.exchange(true)) return;
+  work_.Post([this] {
+    kick_pending_ = false;  // kicks from here on queue another round
+    PumpRound();
+  });
+}
+
+void WorkerService::PumpRound() {
   // Round robin, one task per worker per round: a new job's first tasks are
   // spread over every idle worker before anyone gets a second (credits
   // would otherwise let the first workers in the registry take them all).
-  std::vector<std::shared_ptr<Conn>> conns = Snapshot();
-  for (bool any = true; any;) {
-    any = false;
-    for (auto& conn : conns) any |= conn->Pump(1) > 0;
-  }
+  // One round per work item: results queued meanwhile are accepted between
+  // rounds (rateless jobs have tasks without end, and a round that looped
+  // until nobody pulled kept both work threads encoding while the results
+  // that would finish the job waited behind them).
+  bool any = false;
+  for (auto& conn : Snapshot()) any |= conn->Pump(1) > 0;
+  if (any) Kick();
 }
 
 void WorkerService::Deliver(const std::vector<CancelOrder>& cancels) {
@@ -504,7 +592,7 @@ class ComputeService::MultiplyCall final : public grpc::ServerUnaryReactor {
   void Start(grpc::CallbackServerContext* ctx, const v1::MultiplyRequest* req) {
     absl::Time deadline = absl::InfiniteFuture();
     if (ctx->deadline() != std::chrono::system_clock::time_point::max()) deadline = absl::FromChrono(ctx->deadline());
-    svc_->Admit([this, req, deadline] {
+    svc_->admission_.Post([this, req, deadline] {
       Admit(*req, deadline);
       Release();
     });
@@ -608,40 +696,9 @@ class ComputeService::MultiplyCall final : public grpc::ServerUnaryReactor {
 ComputeService::ComputeService(TaskPool* pool, WorkerService* workers, std::string token, int max_jobs_per_client,
                                Clock* clock)
     : pool_(pool), workers_(workers), token_(std::move(token)), max_jobs_per_client_(max_jobs_per_client),
-      clock_(clock) {
-  for (int i = 0; i < kAdmissionThreads; ++i) admission_threads_.emplace_back([this] { AdmissionLoop(); });
-}
+      clock_(clock) {}
 
-ComputeService::~ComputeService() {
-  {
-    absl::MutexLock lock(&admission_mu_);
-    admission_stop_ = true;
-  }
-  for (std::thread& t : admission_threads_) t.join();
-}
-
-void ComputeService::Admit(std::function<void()> work) {
-  absl::MutexLock lock(&admission_mu_);
-  admission_queue_.push_back(std::move(work));
-}
-
-void ComputeService::AdmissionLoop() {
-  for (;;) {
-    std::function<void()> work;
-    {
-      absl::MutexLock lock(&admission_mu_);
-      admission_mu_.Await(absl::Condition(
-          +[](ComputeService* s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(s->admission_mu_) {
-            return s->admission_stop_ || !s->admission_queue_.empty();
-          },
-          this));
-      if (admission_queue_.empty()) return;  // stopping, and nothing left to answer
-      work = std::move(admission_queue_.front());
-      admission_queue_.pop_front();
-    }
-    work();
-  }
-}
+ComputeService::~ComputeService() = default;  // admission_ answers what is queued, then joins
 
 grpc::ServerUnaryReactor* ComputeService::Multiply(grpc::CallbackServerContext* ctx, const v1::MultiplyRequest* req,
                                                    v1::MultiplyResponse* resp) {

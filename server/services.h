@@ -11,12 +11,18 @@
 //   ComputeService Multiply (unary, answered when the job decodes or fails)
 //                  and ClusterStatus.
 //
-// Thread-safe. Locks: WorkerService::mu_ only guards the registry (never held
-// while calling into a connection); Conn::mu_ may be held while calling
-// TaskPool; no gRPC call is made under either.
+// Thread-safe. Nothing that can take long runs in a gRPC reaction: pulling
+// tasks (which encodes rateless ones) and accepting results (which decodes)
+// run on the WorkerService's work threads, a stream's results and its end in
+// the order they arrived. Locks: WorkerService::mu_ only guards the registry
+// (never held while calling into a connection); Conn::mu_ guards a stream's
+// state and is held only briefly (never while encoding or decoding);
+// Conn::pump_mu_ serialises a stream's task pulls; no gRPC call is made
+// under any of them.
 #ifndef CODEDGE_SERVER_SERVICES_H_
 #define CODEDGE_SERVER_SERVICES_H_
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <map>
@@ -31,6 +37,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "common/work_queue.h"
 #include "proto/codedge.grpc.pb.h"
 #include "server/task_pool.h"
 
@@ -62,7 +69,8 @@ class WorkerService final : public grpc::CallbackGenericService {
 
   grpc::ServerGenericBidiReactor* CreateReactor(grpc::GenericCallbackServerContext* ctx) override;
 
-  // New work may be runnable: every connection with credits pulls.
+  // New work may be runnable: every connection with credits pulls (on a
+  // work thread; Kick itself returns at once).
   void Kick();
   // Sends each cancel to the connection of its worker (if still connected).
   void Deliver(const std::vector<CancelOrder>& cancels);
@@ -86,6 +94,7 @@ class WorkerService final : public grpc::CallbackGenericService {
  private:
   class Conn;
   std::vector<std::shared_ptr<Conn>> Snapshot();
+  void PumpRound();  // on a work thread
 
   TaskPool* const pool_;
   const WorkerServiceOptions options_;
@@ -93,6 +102,11 @@ class WorkerService final : public grpc::CallbackGenericService {
   absl::Mutex mu_;
   WorkerId next_id_ ABSL_GUARDED_BY(mu_) = 1;
   std::map<WorkerId, std::shared_ptr<Conn>> conns_ ABSL_GUARDED_BY(mu_);
+  std::atomic<bool> kick_pending_{false};
+  // Encoding and decoding for every stream (two: this host's cores, and a
+  // decode of one job overlaps the next job's encoding).
+  static constexpr int kWorkThreads = 2;
+  WorkQueue work_{kWorkThreads};  // last member: drained and joined first
 };
 
 class ComputeService final : public v1::Compute::CallbackService {
@@ -118,8 +132,6 @@ class ComputeService final : public v1::Compute::CallbackService {
   // threads, not in the gRPC reaction that received the call: a reaction must
   // not block (heartbeats and results of every worker share those threads).
   static constexpr int kAdmissionThreads = 2;
-  void Admit(std::function<void()> work);
-  void AdmissionLoop();
   TaskPool* const pool_;
   WorkerService* const workers_;
   const std::string token_;
@@ -127,10 +139,7 @@ class ComputeService final : public v1::Compute::CallbackService {
   Clock* const clock_;
   absl::Mutex clients_mu_;
   std::map<std::string, int> jobs_per_client_ ABSL_GUARDED_BY(clients_mu_);
-  absl::Mutex admission_mu_;
-  std::deque<std::function<void()>> admission_queue_ ABSL_GUARDED_BY(admission_mu_);
-  bool admission_stop_ ABSL_GUARDED_BY(admission_mu_) = false;
-  std::vector<std::thread> admission_threads_;
+  WorkQueue admission_{kAdmissionThreads};  // last member: joined first
 };
 
 }  // namespace codedge

@@ -367,6 +367,14 @@ absl::StatusOr<std::vector<CancelOrder>> TaskPool::AcceptResult(WorkerId worker,
       return absl::FailedPreconditionError(
           absl::StrCat("worker ", worker, " does not hold task ", task, " of job ", job_id));
     }
+    if (faulty_.contains(worker)) {
+      // Sent before its ban took effect: not trusted, not checked again; the
+      // task goes to someone else.
+      Requeue(*job, task);
+      return absl::PermissionDeniedError(
+          absl::StrCat("worker ", worker, " returned a wrong result before: its result for job ", job_id, " task ",
+                       task, " is ignored"));
+    }
     if ((job->priv != nullptr) != (field_result != nullptr)) {
       Requeue(*job, task);
       return absl::InvalidArgumentError(absl::StrCat("job ", job_id, " task ", task, ": ",

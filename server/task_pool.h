@@ -150,7 +150,8 @@ class TaskPool {
   // task this worker does not hold, InvalidArgument for a bad result (wrong
   // shape, NaN): the task is then re-queued where the code allows;
   // PermissionDenied for a result that failed verification (see
-  // SetVerifyResults).
+  // SetVerifyResults) and for any later result of that worker (not checked,
+  // not counted; the task is re-queued where the code allows).
   // `compute_seconds` is the worker's own measure of the product (stats).
   // `delay_seconds`: the straggler delay the worker waited before the task
   // (excluded from its speed estimate).

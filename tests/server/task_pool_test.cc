@@ -3,6 +3,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
 
 #include "common/field.h"
 #include "common/matrix_util.h"
@@ -395,6 +396,39 @@ TEST_CASE("A task the worker could not compute goes to another worker", "[pool]"
   CHECK(again->task == t->task);
   REQUIRE(pool.OnResult(2, id, again->task, again->coded_rows() * b).ok());
   REQUIRE(out.result.has_value());
+  CHECK(RelativeError((*out.result)->product, Exact(a, b)) < 1e-5);
+}
+
+TEST_CASE("After a wrong result a worker results are ignored, not counted, and its tasks go to others", "[pool]") {
+  // Results travel asynchronously: a banned worker's second result may be
+  // accepted for processing after the first one banned it.
+  Pcg32 rng(12, 12);
+  const Matrix a = RandomUniformMatrix(40, 6, rng), b = RandomUniformMatrix(6, 3, rng);
+  TaskPool pool;
+  pool.SetVerifyResults(true);
+  Outcome out;
+  const JobId id = *pool.Submit(a, b, *ParseCodeSpec("uncoded:k=4"), [&](auto r) { out.result = std::move(r); });
+  auto t0 = pool.NextTask(1), t1 = pool.NextTask(1);
+  REQUIRE(t0.has_value());
+  REQUIRE(t1.has_value());
+  Matrix wrong = t0->coded_rows() * b;
+  wrong(0, 0) += 1;
+  CHECK(pool.OnResult(1, id, t0->task, wrong).status().code() == absl::StatusCode::kPermissionDenied);
+  CHECK(pool.IsFaulty(1));
+  // Its second result is right, but it is not trusted: refused unchecked.
+  auto late = pool.OnResult(1, id, t1->task, t1->coded_rows() * b);
+  CHECK(late.status().code() == absl::StatusCode::kPermissionDenied);
+  CHECK_FALSE(pool.NextTask(1).has_value());
+  // Worker 2 computes every task, both of worker 1's included.
+  std::set<int64_t> seen;
+  while (auto t = pool.NextTask(2)) {
+    seen.insert(t->task);
+    REQUIRE(pool.OnResult(2, id, t->task, t->coded_rows() * b).ok());
+  }
+  CHECK(seen.size() == 4);
+  REQUIRE(out.result.has_value());
+  REQUIRE(out.result->ok());
+  CHECK((*out.result)->stats.tasks_rejected == 1);
   CHECK(RelativeError((*out.result)->product, Exact(a, b)) < 1e-5);
 }
 
