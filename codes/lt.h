@@ -54,8 +54,9 @@ struct LtParams {
   // the decode is identical); false: always double (for comparison).
   bool integer_core = true;
   // For a server: size each task so it takes about this long on the worker
-  // it goes to (from the worker's measured multiply-adds per second); 0: every task
-  // has symbols_per_task symbols. Not used by the code itself.
+  // it goes to (from the worker's measured multiply-adds per second; its first
+  // two tasks of a job a quarter and a half of that); 0: every task has
+  // symbols_per_task symbols. Not used by the code itself.
   double task_seconds = 0.02;
   // Declare "decodable" only when decoding amplifies the relative rounding
   // error of the workers' results by at most this factor, as measured by a

@@ -146,7 +146,12 @@ std::optional<std::pair<int64_t, bool>> TaskPool::PickTask(Job& job, WorkerId wo
       if (auto r = macs_per_second_.find(worker); r != macs_per_second_.end()) {
         // At most a quarter of k per task: a fast worker takes big tasks,
         // but never the whole job in one piece.
-        const double rows = r->second * job.task_seconds / job.macs_per_row;
+        // Slow start: a worker's first tasks of a job are a quarter and a
+        // half of the size (a straggler's are encoded for nothing, and the
+        // first result comes back sooner).
+        const int handed = job.rateless_handed[worker]++;
+        const double ramp = handed >= 2 ? 1.0 : handed == 1 ? 0.5 : 0.25;
+        const double rows = ramp * r->second * job.task_seconds / job.macs_per_row;
         n = std::clamp<int64_t>(static_cast<int64_t>(rows / static_cast<double>(l.symbol_rows)), 1,
                                 std::max<int64_t>(n, l.num_symbols / 4));
       }

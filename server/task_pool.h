@@ -222,6 +222,7 @@ class TaskPool {
     double macs_per_row = 1;              // a result row's work: A's columns x B's (x 4 in the field)
     int64_t next_symbol = 0;              // sized rateless tasks: first symbol of the next one
     absl::flat_hash_map<int64_t, std::pair<int64_t, int64_t>> ranges;  // sized task -> (first symbol, count)
+    absl::flat_hash_map<WorkerId, int> rateless_handed;  // sized tasks handed to each worker
     std::multimap<int64_t, Outstanding> outstanding;  // task -> holders
     absl::flat_hash_set<int64_t> returned;            // tasks with an accepted result
     absl::flat_hash_set<WorkerId> has_b;
