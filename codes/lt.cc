@@ -7,6 +7,7 @@
 #include <memory>
 #include <queue>
 #include <span>
+#include <thread>
 #include <type_traits>
 
 #include <Eigen/QR>
@@ -113,26 +114,54 @@ class LtDecoder : public Decoder {
   // of the decode in page faults), and each band goes straight into the
   // output.
   static constexpr int64_t kBandDoubles = 1 << 16;  // ~512 KiB of x per band
+  // Bands are independent (each reads the results' columns of its rows and
+  // writes its own rows of the output), so a product this large (in
+  // values, k x symbol values) has its bands shared by decode_threads threads.
+  static constexpr int64_t kParallelDoubles = 1 << 20;
 
   absl::StatusOr<Matrix> DoDecode() override {
     const SourceLayout& l = lt_.layout();
     Matrix out(l.rows, cols());
     // Bands of whole symbol rows (a symbol's values are its rows, row-major).
     const int64_t band_rows = std::max<int64_t>(1, kBandDoubles / (k_ * cols()));
-    std::vector<double> res_max(plan_.redundant.size(), 0.0), ref_max(plan_.redundant.size(), 0.0);
-    std::vector<double> x;
-    for (int64_t r0 = 0; r0 < l.symbol_rows; r0 += band_rows) {
-      const int64_t nr = std::min(band_rows, l.symbol_rows - r0), c0 = r0 * cols(), w = nr * cols();
-      ApplyPlan(vals_.data() + c0, len_, w, x);  // the float results, widened as they are read
-      RedundancyResidual(vals_.data() + c0, len_, x.data(), w, &res_max, &ref_max);
-      for (int64_t s = 0; s < k_; ++s) {
-        const int64_t begin = l.SymbolBegin(s), rows = std::min(l.SymbolEnd(s) - begin - r0, nr);
-        if (rows <= 0) continue;  // the ragged last symbol's padding
-        out.middleRows(begin + r0, rows) = Eigen::Map<const MatrixD>(x.data() + s * w, nr, cols()).topRows(rows).cast<float>();
+    const int64_t bands = (l.symbol_rows + band_rows - 1) / band_rows;
+    int64_t threads = 1;
+    if (k_ * len_ >= kParallelDoubles) {
+      threads = lt_.params().decode_threads > 0 ? lt_.params().decode_threads
+                                                : std::clamp<int64_t>(std::thread::hardware_concurrency(), 1, 4);
+      threads = std::min(threads, bands);
+    }
+    const size_t nred = plan_.redundant.size();
+    std::vector<double> res_max(static_cast<size_t>(threads) * nred, 0.0), ref_max(res_max.size(), 0.0);
+    auto run = [&](int64_t t) {  // bands t, t + threads, ...
+      std::vector<double> x, res(nred, 0.0), ref(nred, 0.0);
+      for (int64_t band = t; band < bands; band += threads) {
+        const int64_t r0 = band * band_rows, nr = std::min(band_rows, l.symbol_rows - r0), c0 = r0 * cols(),
+                      w = nr * cols();
+        ApplyPlan(vals_.data() + c0, len_, w, x);  // the float results, widened as they are read
+        RedundancyResidual(vals_.data() + c0, len_, x.data(), w, &res, &ref);
+        for (int64_t s = 0; s < k_; ++s) {
+          const int64_t begin = l.SymbolBegin(s), rows = std::min(l.SymbolEnd(s) - begin - r0, nr);
+          if (rows <= 0) continue;  // the ragged last symbol's padding
+          out.middleRows(begin + r0, rows) =
+              Eigen::Map<const MatrixD>(x.data() + s * w, nr, cols()).topRows(rows).cast<float>();
+        }
+      }
+      std::copy(res.begin(), res.end(), res_max.begin() + t * static_cast<int64_t>(nred));
+      std::copy(ref.begin(), ref.end(), ref_max.begin() + t * static_cast<int64_t>(nred));
+    };
+    std::vector<std::thread> helpers;
+    for (int64_t t = 1; t < threads; ++t) helpers.emplace_back(run, t);
+    run(0);
+    for (std::thread& h : helpers) h.join();
+    for (int64_t t = 1; t < threads; ++t) {  // fold each thread's maxima into the first's
+      for (size_t i = 0; i < nred; ++i) {
+        res_max[i] = std::max(res_max[i], res_max[t * nred + i]);
+        ref_max[i] = std::max(ref_max[i], ref_max[t * nred + i]);
       }
     }
     double worst = 0;
-    for (size_t i = 0; i < res_max.size(); ++i) {
+    for (size_t i = 0; i < nred; ++i) {
       if (ref_max[i] > 0) worst = std::max(worst, res_max[i] / ref_max[i]);
     }
     stats_.redundant_symbols = static_cast<int64_t>(plan_.redundant.size());
@@ -759,6 +788,10 @@ absl::StatusOr<std::unique_ptr<LtCode>> LtCode::Create(int64_t rows, const LtPar
   if (params.max_inactivations < 0) {
     return absl::InvalidArgumentError(absl::StrCat("LT max inactivations must be >= 0 (0 = auto), got ",
                                                    params.max_inactivations));
+  }
+  if (params.decode_threads < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("LT decode threads must be >= 0 (0 = this machine's cores), got ", params.decode_threads));
   }
   if (!(params.elimination_surplus >= 0 && params.elimination_surplus <= 1)) {
     return absl::InvalidArgumentError(absl::StrCat("LT elimination surplus must be in [0, 1] (a fraction of k), got ",

@@ -53,6 +53,10 @@ struct LtParams {
   // can overflow (half the memory traffic of double; exact either way, so
   // the decode is identical); false: always double (for comparison).
   bool integer_core = true;
+  // Threads that apply the plan to a large product's values (bands of
+  // symbol rows, independent; from 2^20 values up): 0 = this machine's
+  // cores, at most 4. The decode is identical for any count.
+  int decode_threads = 0;
   // For a server: size each task so it takes about this long on the worker
   // it goes to (from the worker's measured multiply-adds per second; its first
   // two tasks of a job a quarter and a half of that); 0: every task has

@@ -41,6 +41,9 @@ TEST_CASE("Bad code parameters give InvalidArgument", "[bad-input]") {
   CHECK(LtCode::Create(10, p).status().code() == kInvalid);
   p.max_error_amplification = -1;
   CHECK(LtCode::Create(10, p).status().code() == kInvalid);
+  p = LtParams{};
+  p.decode_threads = -1;
+  CHECK(LtCode::Create(10, p).status().code() == kInvalid);
   for (double surplus : {-0.01, 1.5, std::nan("")}) {
     p = LtParams{};
     p.elimination_surplus = surplus;

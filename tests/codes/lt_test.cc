@@ -327,6 +327,34 @@ TEST_CASE("LT decodes wide symbols in bands, ragged last symbol included", "[lt]
   }
 }
 
+TEST_CASE("LT decodes a large product identically with 1, 2 and 3 band threads", "[lt]") {
+  // 100 symbols of 40 rows x 300 columns: 1.2 M values, past the threshold
+  // (2^20) from which the bands are shared by threads.
+  Pcg32 rng(3, 3);
+  const Matrix a = RandomMatrix(4000, 4, rng), b = RandomMatrix(4, 300, rng);
+  std::vector<Matrix> products;
+  std::vector<double> residuals;
+  for (int threads : {1, 2, 3}) {
+    INFO("threads " << threads);
+    LtParams p;
+    p.symbol_rows = 40;
+    p.elimination = false;  // redundant symbols: the residual is compared too
+    p.decode_threads = threads;
+    auto code = LtCode::Create(4000, p);
+    REQUIRE(code.ok());
+    auto run = EncodeMultiplyDecode(**code, a, b, Range(0, 400));
+    REQUIRE(run.ok());
+    CHECK(RelError(run->product, ExactProduct(a, b)) < Tolerance(p, a, b));
+    products.push_back(run->product);
+    residuals.push_back(run->stats.worst_redundant_residual);
+    CHECK(run->stats.redundant_symbols > 0);
+  }
+  CHECK((products[1].array() == products[0].array()).all());
+  CHECK((products[2].array() == products[0].array()).all());
+  CHECK(residuals[1] == residuals[0]);
+  CHECK(residuals[2] == residuals[0]);
+}
+
 TEST_CASE("LT redundant-symbol residual is the whole-row ratio of each symbol, also across bands", "[lt]") {
   // Oracle: recompute |y_e - sum of its decoded sources| / |y_e| (max norms
   // over the symbol's whole values) for every received symbol; the
