@@ -191,8 +191,9 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, absl::Notificatio
     }
   });
   // Runs one task and answers the server; false when the stream is gone.
-  // `delayed_jobs` (DelayScope::kJob): jobs whose delay was applied.
-  auto process = [&](PendingTask& t, const std::shared_ptr<const Matrix>& b, std::set<uint64_t>& delayed_jobs) {
+  // `delayed_jobs` (DelayScope::kJob): jobs whose delay was applied; null for
+  // a task run inline (never delayed: see may_inline).
+  auto process = [&](PendingTask& t, const std::shared_ptr<const Matrix>& b, std::set<uint64_t>* delayed_jobs) {
     v1::WorkerMessage out;
     absl::StatusOr<ExecResult> r = absl::CancelledError("cancelled while queued");
     if (!t.cancel->note.HasBeenNotified()) {
@@ -200,7 +201,8 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, absl::Notificatio
         r = absl::FailedPreconditionError(absl::StrCat("no B for job ", t.job));
       } else {
         absl::Duration delay = absl::ZeroDuration();
-        if (options_.delay_scope == WorkerOptions::DelayScope::kTask || delayed_jobs.insert(t.job).second) {
+        if (options_.delay_scope == WorkerOptions::DelayScope::kTask ||
+            (delayed_jobs != nullptr && delayed_jobs->insert(t.job).second)) {
           delay = delays_.Next();
         }
         r = t.rows.field() ? executor_.RunField(t.rows.field_view(), *b, delay, &t.cancel->note)
@@ -292,7 +294,7 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, absl::Notificatio
         auto it = session.b.find(t.job);
         if (it != session.b.end()) b = it->second;
       }
-      if (!process(t, b, delayed_jobs)) return;
+      if (!process(t, b, &delayed_jobs)) return;
     }
   });
 
@@ -305,7 +307,6 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, absl::Notificatio
   const bool may_inline = options_.delay.kind == DelaySpec::Kind::kNone && options_.exec.slowdown == 1.0 &&
                           options_.exec.row_seconds == 0 && options_.fail_after == 0 &&
                           options_.corrupt_results == 0;
-  std::set<uint64_t> no_delayed_jobs;  // never used: inline tasks have no delay
   bool stream_ok = true;
   auto enqueue = [&](PendingTask t) {
     t.cancel = std::make_shared<CancelToken>();
@@ -323,7 +324,7 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, absl::Notificatio
       }
       b = it->second;
     }
-    stream_ok = process(t, b, no_delayed_jobs);
+    stream_ok = process(t, b, /*delayed_jobs=*/nullptr);
   };
   while (stream->Read(&in)) {
     if (in.msg_case() == v1::ServerMessage::kJobData) {
