@@ -20,6 +20,8 @@ class WorkQueue {
   // `threads` >= 1.
   explicit WorkQueue(int threads);
   // Runs everything still queued (and whatever that posts), then joins.
+  // Other threads must stop posting before destruction begins: a post after
+  // the last thread has left would never run.
   ~WorkQueue();
   WorkQueue(const WorkQueue&) = delete;
   WorkQueue& operator=(const WorkQueue&) = delete;

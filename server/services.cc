@@ -72,6 +72,13 @@ grpc::ByteBuffer BlockBytes(const Assignment& a, int64_t first, int64_t rows) {
 class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
  public:
   static constexpr int kMaxCredits = 64;
+  // A message queued for writing.
+  struct Out {
+    grpc::ByteBuffer bytes;
+    uint64_t job = 0;
+    int64_t task = -1;
+    bool piece = false;  // a TaskPiece (droppable when its task is cancelled)
+  };
   Conn(WorkerService* svc, WorkerId id) : svc_(svc), id_(id) {}
   void Start(std::shared_ptr<Conn> self) {
     self_ = std::move(self);
@@ -166,8 +173,10 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
   // may encode (a rateless task: milliseconds), which runs outside mu_ so
   // that this stream's reactions never wait for it.
   int Pump(int max = kMaxCredits) {
-    // One pump per stream at a time: a job's B must go out before its tasks.
-    absl::MutexLock pump(&pump_mu_);
+    // One pump per stream at a time (a job's B must go out before its
+    // tasks); a round that finds this stream being pumped leaves it to the
+    // thread that is (it does not wait behind that thread's encoding).
+    if (!pump_mu_.TryLock()) return 0;
     int pulled = 0;
     while (pulled < max) {
       {
@@ -176,14 +185,18 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
       }
       std::optional<Assignment> a = svc_->pool_->NextTask(id_);
       if (!a) break;
+      std::vector<Out> messages = Messages(*a);  // serialised outside mu_
       bool gone;
       {
         absl::MutexLock lock(&mu_);
         gone = draining_ || finishing_ || done_;
-        if (!gone) {
+        // Asked under mu_: a cancel of this task (Send takes mu_) either went
+        // out already -- then the task is not sent, or it would reach the
+        // worker after its cancel -- or waits until the task is queued.
+        if (!gone && svc_->pool_->Holds(id_, a->job, a->task)) {
           credits_--;
           pulled++;
-          Queue(*a);
+          for (Out& m : messages) outbox_.push_back(std::move(m));
         }
       }
       if (gone) {
@@ -194,6 +207,7 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
         break;
       }
     }
+    pump_mu_.Unlock();
     Flush();
     return pulled;
   }
@@ -281,9 +295,9 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
     Send(m);
   }
 
-  // In the reaction: the credit; the result itself is decoded on the work
-  // threads (a decode can take tens of milliseconds, and this stream's and
-  // every other worker's reactions share the reaction threads).
+  // In the reaction: only the count; the result itself is taken in on the
+  // work threads (Accept: a decode can take tens of milliseconds, and this
+  // stream's and every other worker's reactions share the reaction threads).
   void OnResult(v1::TaskResult result) {
     bool refused = false;
     {
@@ -300,13 +314,14 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
       return;
     }
     auto r = std::make_shared<v1::TaskResult>(std::move(result));
-    Serially([this, r] { Accept(*r); });
+    const absl::Time received = absl::Now();  // the worker's speed counts no queueing here
+    Serially([this, r, received] { Accept(*r, received); });
   }
 
   // On a work thread, in this stream's order. The result returns its task's
   // credit only now: credits returned on arrival let the pump hand out
   // rateless tasks faster than their results were taken in.
-  void Accept(const v1::TaskResult& r) {
+  void Accept(const v1::TaskResult& r, absl::Time received) {
     {
       absl::MutexLock lock(&mu_);
       credits_ = std::min(credits_ + 1, kMaxCredits);
@@ -335,9 +350,9 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
     }
     absl::StatusOr<std::vector<CancelOrder>> cancels =
         field ? svc_->pool_->OnFieldResult(id_, r.job_id(), r.task_id(), *std::move(field_product),
-                                           r.compute_seconds(), r.delay_seconds())
+                                           r.compute_seconds(), r.delay_seconds(), received)
               : svc_->pool_->OnResult(id_, r.job_id(), r.task_id(), *std::move(product), r.compute_seconds(),
-                                      r.delay_seconds());
+                                      r.delay_seconds(), received);
     // Cancels went out through the pool's cancel hook (EdgeServer sets it).
     if (cancels.status().code() == absl::StatusCode::kPermissionDenied) {
       // A wrong result (verification): this worker gets no more tasks; its
@@ -353,23 +368,25 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
     svc_->Kick();
   }
 
-  // Queues an assignment's messages (mu_ held): B the first time this worker
-  // gets a task of the job, then the block, in pieces when large (the worker
-  // unpacks one while the next is on the wire), together so that nothing
+  // An assignment's messages: B the first time this worker gets a task of
+  // the job, then the block, in pieces when large (the worker unpacks one
+  // while the next is on the wire), to be queued together so that nothing
   // comes between them.
-  void Queue(const Assignment& a) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  std::vector<Out> Messages(const Assignment& a) const {
+    std::vector<Out> out;
     if (a.b) {
       v1::ServerMessage m;
       m.mutable_job_data()->set_job_id(a.job);
       MatrixToProto(*a.b, m.mutable_job_data()->mutable_b());
-      outbox_.push_back(Out{Serialize(m)});
+      out.push_back(Out{Serialize(m)});
     }
     const int64_t row_bytes = a.cols * static_cast<int64_t>(a.field() ? sizeof(uint64_t) : sizeof(float));
     const int64_t piece_rows = std::max<int64_t>(1, svc_->options_.task_piece_bytes / row_bytes);
     for (int64_t first = 0; first < a.rows; first += piece_rows) {
       const int64_t rows = std::min(piece_rows, a.rows - first);
-      outbox_.push_back(Out{BlockBytes(a, first, rows), a.job, a.task, first > 0});
+      out.push_back(Out{BlockBytes(a, first, rows), a.job, a.task, first > 0});
     }
+    return out;
   }
 
   // Runs `fn` on the service's work threads after everything this stream
@@ -382,22 +399,25 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
       start = !serial_running_;
       serial_running_ = true;
     }
-    if (start) svc_->work_.Post([self = self_] { self->RunSerially(); });
+    if (start) svc_->work_.Post([self = self_] { self->RunSerially(self); });
   }
-  void RunSerially() {
-    for (;;) {
-      std::function<void()> fn;
-      {
-        absl::MutexLock lock(&serial_mu_);
-        if (serial_.empty()) {
-          serial_running_ = false;
-          return;
-        }
-        fn = std::move(serial_.front());
-        serial_.pop_front();
-      }
-      fn();
+  // One item per work item, then back in line: a busy worker's results do
+  // not keep a work thread from every other stream.
+  void RunSerially(const std::shared_ptr<Conn>& self) {  // `self` keeps the stream alive
+    std::function<void()> fn;
+    {
+      absl::MutexLock lock(&serial_mu_);
+      fn = std::move(serial_.front());
+      serial_.pop_front();
     }
+    fn();
+    bool more;
+    {
+      absl::MutexLock lock(&serial_mu_);
+      more = !serial_.empty();
+      serial_running_ = more;
+    }
+    if (more) svc_->work_.Post([self] { self->RunSerially(self); });
   }
 
   // A cancelled task's pieces still queued need not go out (the worker drops
@@ -457,12 +477,6 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
   std::deque<std::function<void()>> serial_ ABSL_GUARDED_BY(serial_mu_);
   bool serial_running_ ABSL_GUARDED_BY(serial_mu_) = false;
   absl::Mutex mu_;
-  struct Out {
-    grpc::ByteBuffer bytes;
-    uint64_t job = 0;
-    int64_t task = -1;
-    bool piece = false;  // a TaskPiece (droppable when its task is cancelled)
-  };
   std::deque<Out> outbox_ ABSL_GUARDED_BY(mu_);  // front is being written
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool hello_ ABSL_GUARDED_BY(mu_) = false;

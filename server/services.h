@@ -16,9 +16,9 @@
 // run on the WorkerService's work threads, a stream's results and its end in
 // the order they arrived. Locks: WorkerService::mu_ only guards the registry
 // (never held while calling into a connection); Conn::mu_ guards a stream's
-// state and is held only briefly (never while encoding or decoding);
-// Conn::pump_mu_ serialises a stream's task pulls; no gRPC call is made
-// under any of them.
+// state and is held only briefly (never while encoding, decoding or
+// serialising); Conn::pump_mu_ serialises a stream's task pulls. No gRPC
+// call is made under the registry lock or mu_.
 #ifndef CODEDGE_SERVER_SERVICES_H_
 #define CODEDGE_SERVER_SERVICES_H_
 

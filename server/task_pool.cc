@@ -320,7 +320,14 @@ absl::Status TaskPool::OnTaskFailed(WorkerId worker, JobId job_id, int64_t task)
         absl::StrCat("worker ", worker, " does not hold task ", task, " of job ", job_id));
   }
   Requeue(job, task);
+  ForgetIfRateless(job, task);
   return absl::OkStatus();
+}
+
+void TaskPool::ForgetIfRateless(Job& job, int64_t task) {
+  if (NumTasks(job) || job.outstanding.count(task) > 0) return;
+  job.specs.erase(task);
+  job.coded_blocks.erase(task);
 }
 
 std::vector<CancelOrder> TaskPool::CancelAll(Job& job) {
@@ -337,19 +344,31 @@ std::vector<CancelOrder> TaskPool::CancelAll(Job& job) {
 
 absl::StatusOr<std::vector<CancelOrder>> TaskPool::OnResult(WorkerId worker, JobId job_id, int64_t task,
                                                             Matrix result, double compute_seconds,
-                                                            double delay_seconds) {
-  return AcceptResult(worker, job_id, task, &result, nullptr, compute_seconds, delay_seconds);
+                                                            double delay_seconds, absl::Time received) {
+  return AcceptResult(worker, job_id, task, &result, nullptr, compute_seconds, delay_seconds, received);
 }
 
 absl::StatusOr<std::vector<CancelOrder>> TaskPool::OnFieldResult(WorkerId worker, JobId job_id, int64_t task,
                                                                  FieldMatrix result, double compute_seconds,
-                                                                 double delay_seconds) {
-  return AcceptResult(worker, job_id, task, nullptr, &result, compute_seconds, delay_seconds);
+                                                                 double delay_seconds, absl::Time received) {
+  return AcceptResult(worker, job_id, task, nullptr, &result, compute_seconds, delay_seconds, received);
+}
+
+bool TaskPool::Holds(WorkerId worker, JobId job_id, int64_t task) const {
+  absl::MutexLock lock(&mu_);
+  auto it = jobs_.find(job_id);
+  if (it == jobs_.end() || it->second->finished) return false;
+  const Job& job = *it->second;
+  for (auto o = job.outstanding.lower_bound(task); o != job.outstanding.upper_bound(task); ++o) {
+    if (o->second.worker == worker) return true;
+  }
+  return false;
 }
 
 absl::StatusOr<std::vector<CancelOrder>> TaskPool::AcceptResult(WorkerId worker, JobId job_id, int64_t task,
                                                                 Matrix* result, FieldMatrix* field_result,
-                                                                double compute_seconds, double delay_seconds) {
+                                                                double compute_seconds, double delay_seconds,
+                                                                absl::Time received) {
   const int64_t result_rows = result ? result->rows() : field_result->rows();
   std::shared_ptr<Job> job;
   std::shared_ptr<const TaskSpec> spec;  // as generated for encoding
@@ -366,7 +385,10 @@ absl::StatusOr<std::vector<CancelOrder>> TaskPool::AcceptResult(WorkerId worker,
     }
     job = it->second;
     for (auto o = job->outstanding.lower_bound(task); o != job->outstanding.upper_bound(task); ++o) {
-      if (o->second.worker == worker) round_trip = absl::ToDoubleSeconds(clock_->Now() - o->second.sent);
+      if (o->second.worker == worker) {
+        round_trip = absl::ToDoubleSeconds((received == absl::InfinitePast() ? clock_->Now() : received) -
+                                           o->second.sent);
+      }
     }
     if (!Release(*job, task, worker)) {
       return absl::FailedPreconditionError(
@@ -376,6 +398,7 @@ absl::StatusOr<std::vector<CancelOrder>> TaskPool::AcceptResult(WorkerId worker,
       // Sent before its ban took effect: not trusted, not checked again; the
       // task goes to someone else.
       Requeue(*job, task);
+      ForgetIfRateless(*job, task);
       return absl::PermissionDeniedError(
           absl::StrCat("worker ", worker, " returned a wrong result before: its result for job ", job_id, " task ",
                        task, " is ignored"));
@@ -534,7 +557,7 @@ void TaskPool::OnWorkerLost(WorkerId worker) {
       it = job->outstanding.erase(it);
       // Fixed-rate codes re-issue the task; rateless codes generate others.
       Requeue(*job, task);
-      if (!NumTasks(*job) && job->outstanding.count(task) == 0) job->specs.erase(task);
+      ForgetIfRateless(*job, task);
     }
   }
 }

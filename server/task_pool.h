@@ -154,14 +154,23 @@ class TaskPool {
   // not counted; the task is re-queued where the code allows).
   // `compute_seconds` is the worker's own measure of the product (stats).
   // `delay_seconds`: the straggler delay the worker waited before the task
-  // (excluded from its speed estimate).
+  // (excluded from its speed estimate). `received`: when the result arrived
+  // (InfinitePast: now), for the worker's speed estimate -- a result may wait
+  // in a queue before it is handed to the pool.
   absl::StatusOr<std::vector<CancelOrder>> OnResult(WorkerId worker, JobId job, int64_t task, Matrix result,
-                                                    double compute_seconds = 0, double delay_seconds = 0);
+                                                    double compute_seconds = 0, double delay_seconds = 0,
+                                                    absl::Time received = absl::InfinitePast());
   // The same for a T-private job's result (field elements, each < p); a
   // float result for such a job, or a field result for a float job, is
   // InvalidArgument. With SetVerifyResults, checked exactly in F_p.
   absl::StatusOr<std::vector<CancelOrder>> OnFieldResult(WorkerId worker, JobId job, int64_t task, FieldMatrix result,
-                                                         double compute_seconds = 0, double delay_seconds = 0);
+                                                         double compute_seconds = 0, double delay_seconds = 0,
+                                                         absl::Time received = absl::InfinitePast());
+
+  // Does `worker` hold `task` of `job` (handed out, no result, not
+  // cancelled)? The gRPC layer asks before it queues a task it has just
+  // picked: one cancelled meanwhile is not sent (its cancel went first).
+  bool Holds(WorkerId worker, JobId job, int64_t task) const;
 
   // The worker could not compute `task` (or sent a malformed result): the
   // task goes back to the queue (fixed-rate codes) for someone else. NotFound
@@ -246,7 +255,7 @@ class TaskPool {
   // OnResult and OnFieldResult: exactly one of the results is set.
   absl::StatusOr<std::vector<CancelOrder>> AcceptResult(WorkerId worker, JobId job, int64_t task, Matrix* result,
                                                         FieldMatrix* field_result, double compute_seconds,
-                                                        double delay_seconds);
+                                                        double delay_seconds, absl::Time received);
   // Picks a task id for `worker` from `job` (mu_ held); nullopt if none.
   std::optional<std::pair<int64_t, bool>> PickTask(Job& job, WorkerId worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::vector<CancelOrder> CancelAll(Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -254,6 +263,9 @@ class TaskPool {
   // none); re-queues a fixed-rate task unless it is returned or still out.
   static bool Release(Job& job, int64_t task, WorkerId worker);
   static void Requeue(Job& job, int64_t task);
+  // A rateless task nobody holds is never issued again: drop its spec and
+  // kept block (mu_ held).
+  static void ForgetIfRateless(Job& job, int64_t task);
   // Fails the jobs `doomed` selects with the status it returns (non-OK).
   std::vector<CancelOrder> FailIf(const std::function<absl::Status(const Job&, absl::Time)>& doomed);
 

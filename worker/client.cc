@@ -381,10 +381,14 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, absl::Notificatio
       if (!stream_ok) break;
     } else if (in.msg_case() == v1::ServerMessage::kCancel) {
       const v1::Cancel& c = in.cancel();
-      // A task still arriving is dropped (the server sends no more pieces).
+      // A task still arriving is dropped (the server sends no more pieces);
+      // its slot is free again, as for a cancelled task in the queue.
       if (partial && partial->job == c.job_id() && (c.task_id() < 0 || partial->task == c.task_id())) {
         partial.reset();
         tasks_cancelled_++;
+        v1::WorkerMessage ready;
+        ready.mutable_ready()->set_credits(1);
+        if (!write(ready)) break;
       }
       std::lock_guard<std::mutex> lock(session.mu);
       for (auto& [key, token] : session.live) {

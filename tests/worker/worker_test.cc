@@ -181,3 +181,75 @@ TEST_CASE("row_seconds emulates a device speed: r rows take at least r x row_sec
 
 }  // namespace
 }  // namespace codedge
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/synchronization/notification.h"
+#include "proto/codedge.grpc.pb.h"
+#include "proto/wire.h"
+#include "worker/client.h"
+
+namespace codedge {
+namespace {
+
+// A server that hands the worker the first half of a task in pieces, then
+// cancels it, and watches for the credit coming back.
+class HalfTaskServer final : public v1::Worker::Service {
+ public:
+  grpc::Status Connect(grpc::ServerContext*, grpc::ServerReaderWriter<v1::ServerMessage, v1::WorkerMessage>* stream)
+      override {
+    v1::WorkerMessage in;
+    if (!stream->Read(&in) || !in.has_hello()) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no hello");
+    v1::ServerMessage m;
+    m.mutable_welcome()->set_worker_id(1);  // heartbeat 0: none
+    stream->Write(m);
+    if (!stream->Read(&in) || !in.has_ready()) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no ready");
+    m.Clear();
+    m.mutable_job_data()->set_job_id(1);
+    MatrixToProto(Matrix::Ones(2, 1), m.mutable_job_data()->mutable_b());
+    stream->Write(m);
+    m.Clear();
+    m.mutable_task()->set_job_id(1);
+    m.mutable_task()->set_task_id(0);
+    m.mutable_task()->set_total_rows(4);  // two more rows would follow in a piece
+    MatrixToProto(Matrix::Ones(2, 2), m.mutable_task()->mutable_coded_rows());
+    stream->Write(m);
+    m.Clear();
+    m.mutable_cancel()->set_job_id(1);
+    m.mutable_cancel()->set_task_id(0);
+    stream->Write(m);
+    while (stream->Read(&in)) {
+      if (in.has_ready() && in.ready().credits() == 1) credit_back.Notify();
+      if (in.has_result()) got_result = true;
+    }
+    return grpc::Status::OK;
+  }
+  absl::Notification credit_back;
+  std::atomic<bool> got_result{false};
+};
+
+TEST_CASE("A task cancelled while its pieces arrive gives its credit back", "[worker][client]") {
+  HalfTaskServer service;
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  REQUIRE(server != nullptr);
+  WorkerOptions o;
+  o.server = absl::StrCat("127.0.0.1:", port);
+  o.credits = 1;  // without the credit back the worker would never be given work again
+  auto worker = WorkerClient::Create(o);
+  REQUIRE(worker.ok());
+  absl::Notification stop;
+  std::thread run([&] { (void)(*worker)->Run(&stop); });
+  CHECK(service.credit_back.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  stop.Notify();
+  run.join();
+  server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+  CHECK_FALSE(service.got_result);  // the half task was never computed
+  CHECK((*worker)->tasks_cancelled() == 1);
+}
+
+}  // namespace
+}  // namespace codedge
