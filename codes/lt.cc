@@ -96,7 +96,8 @@ class LtDecoder : public Decoder {
     if (!peeled_all) {
       // A 0/1 system with no more equations than unknowns is rank deficient
       // over GF(2) more often than not, and an attempt costs a full plan:
-      // large systems attempt only with a small surplus (0.1 % of k).
+      // large systems attempt only with a small surplus (elimination_surplus
+      // x k: 0.1 % by default).
       if (!lt_.params().elimination || active_ < k_ - num_decoded_ + min_surplus_) return false;
       stats_.elimination_attempts++;
     }

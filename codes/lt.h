@@ -11,8 +11,9 @@
 // Decoding is incremental: as symbols arrive the decoder peels their structure
 // (a symbol with one unknown source determines it, which may release others).
 // When peeling stalls with at least as many unused symbols as unknown
-// sources (plus 0.1 % of k for k >= 1000: a square 0/1 system is rank
-// deficient more often than not), the decoder (with `elimination`) plans the
+// sources (plus `elimination_surplus` x k, rounded down: 0.1 % by default,
+// so from k = 1000 on; a square 0/1 system is rank deficient more often
+// than not), the decoder (with `elimination`) plans the
 // residual by inactivation decoding: it keeps peeling after declaring a few
 // sources "inactive" unknowns, then solves a small dense least-squares
 // system over them (its integer coefficients built in int32 when they fit:
