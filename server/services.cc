@@ -314,14 +314,13 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
       return;
     }
     auto r = std::make_shared<v1::TaskResult>(std::move(result));
-    const absl::Time received = absl::Now();  // the worker's speed counts no queueing here
-    Serially([this, r, received] { Accept(*r, received); });
+    Serially([this, r] { Accept(*r); });
   }
 
   // On a work thread, in this stream's order. The result returns its task's
   // credit only now: credits returned on arrival let the pump hand out
   // rateless tasks faster than their results were taken in.
-  void Accept(const v1::TaskResult& r, absl::Time received) {
+  void Accept(const v1::TaskResult& r) {
     {
       absl::MutexLock lock(&mu_);
       credits_ = std::min(credits_ + 1, kMaxCredits);
@@ -350,9 +349,9 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
     }
     absl::StatusOr<std::vector<CancelOrder>> cancels =
         field ? svc_->pool_->OnFieldResult(id_, r.job_id(), r.task_id(), *std::move(field_product),
-                                           r.compute_seconds(), r.delay_seconds(), received)
+                                           r.compute_seconds(), r.delay_seconds())
               : svc_->pool_->OnResult(id_, r.job_id(), r.task_id(), *std::move(product), r.compute_seconds(),
-                                      r.delay_seconds(), received);
+                                      r.delay_seconds());
     // Cancels went out through the pool's cancel hook (EdgeServer sets it).
     if (cancels.status().code() == absl::StatusCode::kPermissionDenied) {
       // A wrong result (verification): this worker gets no more tasks; its

@@ -154,18 +154,14 @@ class TaskPool {
   // not counted; the task is re-queued where the code allows).
   // `compute_seconds` is the worker's own measure of the product (stats).
   // `delay_seconds`: the straggler delay the worker waited before the task
-  // (excluded from its speed estimate). `received`: when the result arrived
-  // (InfinitePast: now), for the worker's speed estimate -- a result may wait
-  // in a queue before it is handed to the pool.
+  // (excluded from its speed estimate).
   absl::StatusOr<std::vector<CancelOrder>> OnResult(WorkerId worker, JobId job, int64_t task, Matrix result,
-                                                    double compute_seconds = 0, double delay_seconds = 0,
-                                                    absl::Time received = absl::InfinitePast());
+                                                    double compute_seconds = 0, double delay_seconds = 0);
   // The same for a T-private job's result (field elements, each < p); a
   // float result for such a job, or a field result for a float job, is
   // InvalidArgument. With SetVerifyResults, checked exactly in F_p.
   absl::StatusOr<std::vector<CancelOrder>> OnFieldResult(WorkerId worker, JobId job, int64_t task, FieldMatrix result,
-                                                         double compute_seconds = 0, double delay_seconds = 0,
-                                                         absl::Time received = absl::InfinitePast());
+                                                         double compute_seconds = 0, double delay_seconds = 0);
 
   // Does `worker` hold `task` of `job` (handed out, no result, not
   // cancelled)? The gRPC layer asks before it queues a task it has just
@@ -255,7 +251,7 @@ class TaskPool {
   // OnResult and OnFieldResult: exactly one of the results is set.
   absl::StatusOr<std::vector<CancelOrder>> AcceptResult(WorkerId worker, JobId job, int64_t task, Matrix* result,
                                                         FieldMatrix* field_result, double compute_seconds,
-                                                        double delay_seconds, absl::Time received);
+                                                        double delay_seconds);
   // Picks a task id for `worker` from `job` (mu_ held); nullopt if none.
   std::optional<std::pair<int64_t, bool>> PickTask(Job& job, WorkerId worker) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   std::vector<CancelOrder> CancelAll(Job& job) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

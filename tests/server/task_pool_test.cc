@@ -451,30 +451,6 @@ TEST_CASE("Holds says which worker holds a task until its result or its cancel",
   CHECK_FALSE(pool.Holds(2, id, t1->task));  // the job is over
 }
 
-TEST_CASE("A worker speed counts the result from its arrival, not from when it is taken in", "[pool]") {
-  // Results may wait in the server's work queue: 10 ms on the wire and
-  // 990 ms in a queue must read as 10 ms of the worker's time.
-  FakeClock clock;
-  TaskPool pool(&clock);
-  Pcg32 rng(15, 15);
-  const Matrix a = RandomUniformMatrix(100, 4, rng), b = RandomUniformMatrix(4, 5, rng);
-  for (bool with_arrival : {true, false}) {
-    Outcome out;
-    const JobId id = *pool.Submit(a, b, *ParseCodeSpec("uncoded:k=1"), [&](auto r) { out.result = std::move(r); });
-    const WorkerId w = with_arrival ? 1 : 2;
-    auto t = pool.NextTask(w);
-    REQUIRE(t.has_value());
-    const absl::Time handed = clock.Now();
-    clock.Advance(absl::Seconds(1));
-    const absl::Time received = with_arrival ? handed + absl::Milliseconds(10) : absl::InfinitePast();
-    REQUIRE(pool.OnResult(w, id, t->task, t->coded_rows() * b, 0, 0, received).ok());
-    REQUIRE(out.result.has_value());
-  }
-  const double macs = 100.0 * 4 * 5;
-  CHECK(pool.MacsPerSecond(1) == Approx(macs / 0.010));
-  CHECK(pool.MacsPerSecond(2) == Approx(macs / 1.0));  // no arrival given: now
-}
-
 TEST_CASE("A bad result keeps the other copy running; the work hook fires on submit", "[pool]") {
   Pcg32 rng(9, 9);
   const Matrix a = RandomUniformMatrix(12, 3, rng), b = RandomUniformMatrix(3, 2, rng);
