@@ -23,12 +23,9 @@
 #define CODEDGE_SERVER_SERVICES_H_
 
 #include <atomic>
-#include <deque>
-#include <functional>
 #include <map>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <grpcpp/generic/async_generic_service.h>
