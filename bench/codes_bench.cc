@@ -27,31 +27,39 @@ namespace {
 Matrix RandomMatrix(int64_t rows, int64_t cols, Pcg32& rng) { return RandomUniformMatrix(rows, cols, rng); }
 double RelError(const Matrix& got, const MatrixD& want) { return RelativeError(got, want); }
 
-// Symbols one at a time (symbols_per_task = 1) until decodable. The values are
-// real: A is one random column, B = [1], so every run also checks the decode.
-absl::StatusOr<LtOverheadRow> MeasureLtOverhead(int64_t k, bool elimination, double c, double delta,
-                                                double max_amp, int64_t max_inactive, double surplus, int runs, uint64_t seed) {
+// The LT parameters the options ask for (flags left at their "library
+// default" values keep LtParams' defaults).
+LtParams OptionsLtParams(const CodesBenchOptions& o) {
+  LtParams p;
+  if (o.lt_c > 0) p.c = o.lt_c;
+  if (o.lt_delta > 0) p.delta = o.lt_delta;
+  if (o.lt_max_amplification >= 0) p.max_error_amplification = o.lt_max_amplification;
+  p.max_inactivations = o.lt_max_inactive;
+  if (o.lt_surplus >= 0) p.elimination_surplus = o.lt_surplus;
+  p.seed = o.seed;
+  return p;
+}
+
+// Symbols one at a time (symbols_per_task = 1) until decodable, `runs` seeds
+// from `seed`, the code otherwise as `base`. The values are real: A is one
+// random column, B = [1], so every run also checks the decode.
+absl::StatusOr<LtOverheadRow> MeasureLtOverhead(int64_t k, const LtParams& base, int runs, uint64_t seed) {
+  const double max_amp = base.max_error_amplification;
   LtOverheadRow row;
   row.max_amplification = max_amp;
   row.k = k;
-  row.decoder = elimination ? "peeling+elimination" : "peeling";
+  row.decoder = base.elimination ? "peeling+elimination" : "peeling";
   row.runs = runs;
-  row.c = c;
-  row.delta = delta;
+  row.c = base.c;
+  row.delta = base.delta;
   Pcg32 rng(seed, k);
   const Matrix a = RandomMatrix(k, 1, rng);
   std::vector<double> overheads;
   double attempts = 0, inactivations = 0;
   const auto start = SteadyClock::now();
   for (int run = 0; run < runs; ++run) {
-    LtParams p;
-    p.c = c;
-    p.delta = delta;
+    LtParams p = base;
     p.symbols_per_task = 1;
-    p.elimination = elimination;
-    p.max_error_amplification = max_amp;
-    p.max_inactivations = max_inactive;
-    if (surplus >= 0) p.elimination_surplus = surplus;
     p.seed = MixSeed(seed, static_cast<uint64_t>(run));
     ASSIGN_OR_RETURN(auto code, LtCode::Create(k, p));
     auto decoder = code->NewDecoder();
@@ -91,7 +99,7 @@ absl::StatusOr<LtOverheadRow> MeasureLtOverhead(int64_t k, bool elimination, dou
   row.inactivations_mean = inactivations / runs;
   Log().info("lt k={} {} c={} delta={} max amplification {}: overhead mean {:.2f}% p99 {:.2f}%, worst rel error "
              "{:.2g}, over {} runs in {:.1f} s",
-             k, row.decoder, c, delta, max_amp, 100 * row.overhead_mean, 100 * row.overhead_p99, row.rel_error_max, runs,
+             k, row.decoder, row.c, row.delta, max_amp, 100 * row.overhead_mean, 100 * row.overhead_p99, row.rel_error_max, runs,
              row.seconds);
   return row;
 }
@@ -263,15 +271,9 @@ absl::StatusOr<LtTiming> MeasureLtTiming(const CodesBenchOptions& o, const Matri
                                          const MatrixD& exact, double local_rel_error, bool elimination,
                                          int64_t symbol_rows) {
   LtTiming res;
-  LtParams p;
-  if (o.lt_c > 0) p.c = o.lt_c;
-  if (o.lt_delta > 0) p.delta = o.lt_delta;
-  if (o.lt_max_amplification >= 0) p.max_error_amplification = o.lt_max_amplification;
-  p.max_inactivations = o.lt_max_inactive;
-  if (o.lt_surplus >= 0) p.elimination_surplus = o.lt_surplus;
+  LtParams p = OptionsLtParams(o);
   p.elimination = elimination;
   p.symbol_rows = symbol_rows;
-  p.seed = o.seed;
   ASSIGN_OR_RETURN(auto lt, LtCode::Create(a.rows(), p));
   res.code = lt->name();
   std::vector<TaskSpec> tasks;
@@ -420,14 +422,12 @@ absl::StatusOr<CodesBenchResult> RunCodesBench(const CodesBenchOptions& o) {
   for (int64_t k : o.lt_ks) {
     if (k < 1) return absl::InvalidArgumentError(absl::StrCat("LT k must be >= 1, got ", k));
   }
-  const LtParams defaults;
-  const double c = o.lt_c > 0 ? o.lt_c : defaults.c;
-  const double delta = o.lt_delta > 0 ? o.lt_delta : defaults.delta;
-  const double max_amp = o.lt_max_amplification >= 0 ? o.lt_max_amplification : defaults.max_error_amplification;
   CodesBenchResult res;
+  LtParams base = OptionsLtParams(o);
   for (int64_t k : o.lt_ks) {
     for (bool elim : {false, true}) {
-      ASSIGN_OR_RETURN(LtOverheadRow row, MeasureLtOverhead(k, elim, c, delta, max_amp, o.lt_max_inactive, o.lt_surplus, o.runs, o.seed));
+      base.elimination = elim;
+      ASSIGN_OR_RETURN(LtOverheadRow row, MeasureLtOverhead(k, base, o.runs, o.seed));
       res.lt.push_back(row);
     }
   }
@@ -436,7 +436,11 @@ absl::StatusOr<CodesBenchResult> RunCodesBench(const CodesBenchOptions& o) {
       for (double sc : {0.01, 0.03, 0.05, 0.1, 0.2}) {
         for (double sd : {0.05, 0.5}) {
           for (bool elim : {false, true}) {
-            ASSIGN_OR_RETURN(LtOverheadRow row, MeasureLtOverhead(k, elim, sc, sd, max_amp, o.lt_max_inactive, o.lt_surplus, o.sweep_runs, o.seed + 1));
+            LtParams swept = base;
+            swept.c = sc;
+            swept.delta = sd;
+            swept.elimination = elim;
+            ASSIGN_OR_RETURN(LtOverheadRow row, MeasureLtOverhead(k, swept, o.sweep_runs, o.seed + 1));
             res.lt_sweep.push_back(row);
           }
         }
