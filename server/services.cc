@@ -177,7 +177,12 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
     // One pump per stream at a time (a job's B must go out before its
     // tasks); a round that finds this stream being pumped leaves it to the
     // thread that is (it does not wait behind that thread's encoding).
+    // A round that finds it busy leaves a note first: the holder may have
+    // looked at the pool before whatever this round was kicked for (a new
+    // job), so it kicks another round after it lets go.
+    pump_wanted_.store(true);
     if (!pump_mu_.TryLock()) return 0;
+    pump_wanted_.store(false);  // this pump looks at the pool after the note
     int pulled = 0;
     while (pulled < max) {
       {
@@ -198,17 +203,23 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
           credits_--;
           pulled++;
           for (Out& m : messages) outbox_.push_back(std::move(m));
+        } else if (!gone && a->b) {
+          // Not sent, and neither is the job's B that went with it: the
+          // pool must send B with this worker's next task of the job.
+          svc_->pool_->ForgetB(id_, a->job);
         }
       }
       if (gone) {
         // The stream ended (or the worker began draining) while the task was
         // picked: hand it back, or it would wait for a worker that will
-        // never compute it.
+        // never compute it; the other workers are told it is there.
         (void)svc_->pool_->OnTaskFailed(id_, a->job, a->task);
+        svc_->Kick();
         break;
       }
     }
     pump_mu_.Unlock();
+    if (pump_wanted_.exchange(false)) svc_->Kick();
     Flush();
     return pulled;
   }
@@ -473,6 +484,7 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
   grpc::ByteBuffer in_bytes_;
   v1::WorkerMessage in_;
   absl::Mutex pump_mu_ ABSL_ACQUIRED_BEFORE(mu_);  // held by Pump, on work threads only
+  std::atomic<bool> pump_wanted_{false};           // a Pump found pump_mu_ held
   absl::Mutex serial_mu_;
   std::deque<std::function<void()>> serial_ ABSL_GUARDED_BY(serial_mu_);
   bool serial_running_ ABSL_GUARDED_BY(serial_mu_) = false;
@@ -606,22 +618,28 @@ class ComputeService::MultiplyCall final : public grpc::ServerUnaryReactor {
   void Start(grpc::CallbackServerContext* ctx, const v1::MultiplyRequest* req) {
     absl::Time deadline = absl::InfiniteFuture();
     if (ctx->deadline() != std::chrono::system_clock::time_point::max()) deadline = absl::FromChrono(ctx->deadline());
+    {
+      absl::MutexLock lock(&mu_);
+      deadline_ = deadline;
+    }
     svc_->admission_.Post([this, req, deadline] {
       Admit(*req, deadline);
       Release();
     });
   }
 
+  // gRPC also cancels the call when its deadline passes.
   void OnCancel() override {
     std::optional<JobId> job;
+    bool expired;
     {
       absl::MutexLock lock(&mu_);
       cancelled_ = true;
       job = job_;
+      expired = absl::Now() >= deadline_;
     }
-    if (job && pool_->Cancel(*job, "the client cancelled the call").ok()) {
-      Log().info("job {}: the client cancelled the call; its tasks are cancelled", *job);
-    }
+    const char* why = expired ? "the call's deadline passed" : "the client cancelled the call";
+    if (job && pool_->Cancel(*job, why).ok()) Log().info("job {}: {}; its tasks are cancelled", *job, why);
   }
 
   void OnDone() override {
@@ -639,8 +657,8 @@ class ComputeService::MultiplyCall final : public grpc::ServerUnaryReactor {
   void Admit(const v1::MultiplyRequest& req, absl::Time deadline) {
     {
       absl::MutexLock lock(&mu_);
-      if (cancelled_) {
-        Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the client cancelled the call"));
+      if (cancelled_) {  // gRPC answers the client itself (cancelled, or deadline exceeded)
+        Finish(grpc::Status(grpc::StatusCode::CANCELLED, "the call was cancelled before its job was submitted"));
         return;
       }
     }
@@ -705,6 +723,7 @@ class ComputeService::MultiplyCall final : public grpc::ServerUnaryReactor {
   absl::Mutex mu_;
   std::optional<JobId> job_ ABSL_GUARDED_BY(mu_);
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Time deadline_ ABSL_GUARDED_BY(mu_) = absl::InfiniteFuture();  // the call's
 };
 
 ComputeService::ComputeService(TaskPool* pool, WorkerService* workers, std::string token, int max_jobs_per_client,

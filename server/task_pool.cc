@@ -255,6 +255,7 @@ std::optional<Assignment> TaskPool::NextTask(WorkerId worker) {
     auto shared_spec = spec.ok() ? std::make_shared<const TaskSpec>(*std::move(spec)) : nullptr;
     const double seconds = absl::ToDoubleSeconds(clock_->Now() - start);
     JobCallback failed_done;  // set if this job must fail (called unlocked)
+    std::vector<CancelOrder> failed_cancels;
     {
       absl::MutexLock lock(&mu_);
       job->stats.encode_seconds += seconds;
@@ -283,12 +284,15 @@ std::optional<Assignment> TaskPool::NextTask(WorkerId worker) {
         // rather than loop on it.
         Log().error("job {} task {}: encoding failed: {}", out.job, out.task, coded.status().ToString());
         job->finished = true;
-        (void)CancelAll(*job);
+        failed_cancels = CancelAll(*job);
         failed_done = std::move(job->done);
         jobs_.erase(out.job);
       }
     }
-    if (failed_done) failed_done(coded.status());
+    if (failed_done) {
+      DeliverCancels(failed_cancels);  // the job's other tasks stop, and its B is dropped
+      failed_done(coded.status());
+    }
   }
 }
 
@@ -365,6 +369,11 @@ bool TaskPool::Holds(WorkerId worker, JobId job_id, int64_t task) const {
   return false;
 }
 
+void TaskPool::ForgetB(WorkerId worker, JobId job_id) {
+  absl::MutexLock lock(&mu_);
+  if (auto it = jobs_.find(job_id); it != jobs_.end()) it->second->has_b.erase(worker);
+}
+
 absl::StatusOr<std::vector<CancelOrder>> TaskPool::AcceptResult(WorkerId worker, JobId job_id, int64_t task,
                                                                 Matrix* result, FieldMatrix* field_result,
                                                                 double compute_seconds, double delay_seconds) {
@@ -388,6 +397,14 @@ absl::StatusOr<std::vector<CancelOrder>> TaskPool::AcceptResult(WorkerId worker,
       // the round trip does (sizing from the arrival time alone made tasks
       // larger, and LT training without stragglers ~17 % slower).
       if (o->second.worker == worker) round_trip = absl::ToDoubleSeconds(clock_->Now() - o->second.sent);
+    }
+    if (job->cancelled_copies.erase({task, worker}) > 0) {
+      // A copy that lost the race to another's result (speculation): the
+      // work was done for nothing.
+      job->stats.tasks_returned++;
+      job->stats.tasks_wasted++;
+      job->stats.rows_wasted += result_rows;
+      return cancels;
     }
     if (!Release(*job, task, worker)) {
       return absl::FailedPreconditionError(
@@ -505,6 +522,7 @@ absl::StatusOr<std::vector<CancelOrder>> TaskPool::AcceptResult(WorkerId worker,
     // The first good result of a task cancels its other copies.
     for (auto o = job->outstanding.lower_bound(task); o != job->outstanding.upper_bound(task);) {
       cancels.push_back(CancelOrder{o->second.worker, job_id, task});
+      job->cancelled_copies.insert({task, o->second.worker});
       job->stats.tasks_cancelled++;
       o = job->outstanding.erase(o);
     }

@@ -167,6 +167,9 @@ class TaskPool {
   // cancelled)? The gRPC layer asks before it queues a task it has just
   // picked: one cancelled meanwhile is not sent (its cancel went first).
   bool Holds(WorkerId worker, JobId job, int64_t task) const;
+  // The task picked for `worker` went out without the job's B (it was not
+  // sent at all: Holds said no): B goes with its next task of the job.
+  void ForgetB(WorkerId worker, JobId job);
 
   // The worker could not compute `task` (or sent a malformed result): the
   // task goes back to the queue (fixed-rate codes) for someone else. NotFound
@@ -230,6 +233,9 @@ class TaskPool {
     absl::flat_hash_map<WorkerId, int> rateless_handed;  // sized tasks handed to each worker
     std::multimap<int64_t, Outstanding> outstanding;  // task -> holders
     absl::flat_hash_set<int64_t> returned;            // tasks with an accepted result
+    // Copies cancelled because another copy's result came first (task,
+    // worker): their results may still arrive, and count as wasted.
+    absl::flat_hash_set<std::pair<int64_t, WorkerId>> cancelled_copies;
     absl::flat_hash_set<WorkerId> has_b;
     // Specs of handed-out tasks, generated once for encoding and reused by
     // the decoder (LT symbols are not regenerated per result).

@@ -475,6 +475,59 @@ TEST_CASE("A bad result keeps the other copy running; the work hook fires on sub
   CHECK(RelativeError((*out.result)->product, Exact(a, b)) < 1e-5);
 }
 
+TEST_CASE("A speculative copy that loses the race counts as wasted, not as an error", "[pool]") {
+  Pcg32 rng(9, 10);
+  const Matrix a = RandomUniformMatrix(12, 3, rng), b = RandomUniformMatrix(3, 2, rng);
+  TaskPool pool;
+  Outcome out;
+  const JobId id = *pool.Submit(a, b, *ParseCodeSpec("speculative:k=2"), [&](auto r) { out.result = std::move(r); });
+  auto t0 = pool.NextTask(1), t1 = pool.NextTask(1);
+  auto copy = pool.NextTask(2);  // a speculative copy of the oldest: t0
+  REQUIRE(t0.has_value());
+  REQUIRE(t1.has_value());
+  REQUIRE(copy.has_value());
+  REQUIRE(copy->task == t0->task);
+  auto first = pool.OnResult(1, id, t0->task, t0->coded_rows() * b);
+  REQUIRE(first.ok());
+  REQUIRE(first->size() == 1);  // worker 2's copy is cancelled
+  CHECK((*first)[0].worker == 2);
+  // Worker 2 had finished before the cancel reached it: accepted, not an
+  // error, and counted as wasted work.
+  auto late = pool.OnResult(2, id, copy->task, copy->coded_rows() * b);
+  CHECK(late.ok());
+  // Only once: a second result for the same copy is an error again.
+  CHECK(pool.OnResult(2, id, copy->task, copy->coded_rows() * b).status().code() ==
+        absl::StatusCode::kFailedPrecondition);
+  REQUIRE(pool.OnResult(1, id, t1->task, t1->coded_rows() * b).ok());
+  REQUIRE(out.result.has_value());
+  REQUIRE(out.result->ok());
+  CHECK(RelativeError((*out.result)->product, Exact(a, b)) < 1e-5);
+  CHECK((*out.result)->stats.tasks_wasted == 1);
+  CHECK((*out.result)->stats.rows_wasted == copy->rows);
+  CHECK((*out.result)->stats.tasks_cancelled == 1);
+}
+
+TEST_CASE("ForgetB: a worker whose first task of a job was not sent gets B with its next one", "[pool]") {
+  Pcg32 rng(9, 11);
+  const Matrix a = RandomUniformMatrix(12, 3, rng), b = RandomUniformMatrix(3, 2, rng);
+  TaskPool pool;
+  Outcome out;
+  const JobId id = *pool.Submit(a, b, *ParseCodeSpec("uncoded:k=3"), [&](auto r) { out.result = std::move(r); });
+  auto first = pool.NextTask(1);
+  REQUIRE(first.has_value());
+  CHECK(first->b != nullptr);
+  auto second = pool.NextTask(1);
+  REQUIRE(second.has_value());
+  CHECK(second->b == nullptr);  // B goes once per worker per job...
+  pool.ForgetB(1, id);          // ...unless the task that carried it never went out
+  auto third = pool.NextTask(1);
+  REQUIRE(third.has_value());
+  REQUIRE(third->b != nullptr);
+  CHECK(third->b->isApprox(b));
+  pool.ForgetB(1, id + 99);  // an unknown job: nothing to forget
+  REQUIRE(pool.Cancel(id, "test").ok());
+}
+
 }  // namespace
 }  // namespace codedge
 
