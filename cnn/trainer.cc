@@ -1,7 +1,9 @@
 #include "cnn/trainer.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -295,12 +297,53 @@ absl::Status CheckResume(const std::string& path, const std::optional<RunShape>&
 
 }  // namespace
 
+namespace {
+
+// Can `path` be written the way SaveModel writes it (path.tmp, then a
+// rename in the same directory)? Leaves nothing behind.
+absl::Status CheckWritable(const std::string& path, const char* flag) {
+  const std::string tmp = path + ".tmp";
+  const bool existed = std::filesystem::exists(tmp);
+  {
+    std::ofstream f(tmp, std::ios::binary | std::ios::app);
+    if (!f) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(flag, ": cannot write ", tmp, " (", std::strerror(errno), "): does the directory exist?"));
+    }
+  }
+  if (!existed) std::filesystem::remove(tmp);
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status CheckTrainOptions(const TrainOptions& o) {
+  if (o.batch < 1 || o.epochs < 1 || o.max_batches < 0 || o.checkpoint_every < 1 || o.threads < 1 || o.threads > 256) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "batch (", o.batch, "), epochs (", o.epochs, "), checkpoint_every (", o.checkpoint_every, ") and threads (",
+        o.threads, ", at most 256) must be >= 1, max_batches (", o.max_batches, ") >= 0"));
+  }
+  const SgdOptions& g = o.sgd;
+  if (!(std::isfinite(g.learning_rate) && g.learning_rate > 0)) {
+    return absl::InvalidArgumentError(absl::StrCat("the learning rate must be finite and > 0, got ", g.learning_rate));
+  }
+  if (!(g.momentum >= 0 && g.momentum < 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("momentum must be in [0, 1), got ", g.momentum));
+  }
+  if (!(std::isfinite(g.weight_decay) && g.weight_decay >= 0)) {
+    return absl::InvalidArgumentError(absl::StrCat("weight decay must be finite and >= 0, got ", g.weight_decay));
+  }
+  if (o.resume && o.checkpoint_path.empty()) {
+    return absl::InvalidArgumentError("--resume needs --checkpoint (the file to continue from)");
+  }
+  if (!o.checkpoint_path.empty()) RETURN_IF_ERROR(CheckWritable(o.checkpoint_path, "--checkpoint"));
+  if (!o.weights_path.empty()) RETURN_IF_ERROR(CheckWritable(o.weights_path, "--weights"));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<TrainReport> Train(Model& model, const Dataset& train, const Dataset& test, MatmulEngine& engine,
                                   const TrainOptions& o) {
-  if (o.batch < 1 || o.epochs < 1 || o.max_batches < 0 || o.checkpoint_every < 1 || o.threads < 1 || o.threads > 256) {
-    return absl::InvalidArgumentError(
-        "batch, epochs, checkpoint_every and threads (at most 256) must be >= 1, max_batches >= 0");
-  }
+  RETURN_IF_ERROR(CheckTrainOptions(o));
   if (train.images.cols() != model.input().size() || test.images.cols() != model.input().size()) {
     return absl::InvalidArgumentError(absl::StrCat("data of ", train.images.cols(), " values per image do not fit ",
                                                    "the model's ", model.input().size()));
@@ -336,6 +379,16 @@ absl::StatusOr<TrainReport> Train(Model& model, const Dataset& train, const Data
     const std::vector<int64_t> order = TrainingOrder(train.size(), o.seed, epoch);
     for (int64_t b = epoch == pos.epoch ? static_cast<int64_t>(pos.next_batch) : 0;
          b < per_epoch && done_before < total; ++b) {
+      if (o.should_stop && o.should_stop()) {
+        std::string saved = "nothing saved (no --checkpoint)";
+        if (!o.checkpoint_path.empty()) {
+          RETURN_IF_ERROR(SaveModel(model, o.checkpoint_path, true,
+                                    Position{epoch, static_cast<uint64_t>(b), o.seed, run}, o.key ? &*o.key : nullptr));
+          saved = absl::StrCat("checkpoint ", o.checkpoint_path, " at epoch ", epoch + 1, " batch ", b,
+                               ": --resume continues from there");
+        }
+        return absl::CancelledError(absl::StrCat("stopped after ", report.batches, " batches of this run; ", saved));
+      }
       for (int64_t i = 0; i < o.batch; ++i) {
         images.row(i) = train.images.row(order[b * o.batch + i]);
         labels[i] = train.labels[order[b * o.batch + i]];

@@ -72,7 +72,19 @@ struct TrainOptions {
   // batch's up to float rounding). For an engine that may be called from
   // several threads at once (LocalEngine); 1: no split.
   int threads = 1;
+  // Asked before every batch: true stops the run there (a checkpoint of the
+  // position reached is written first, if checkpoint_path is set) and Train
+  // returns Cancelled. Null: never.
+  std::function<bool()> should_stop;
 };
+
+// The checks Train makes before it starts, for a caller that wants them
+// before it spends minutes on something else (waiting for workers):
+// InvalidArgument for sizes out of range, a non-finite or negative learning
+// rate or weight decay, momentum outside [0, 1), --resume without a
+// checkpoint path, and a checkpoint or weights path that cannot be written
+// (found now, not after the run).
+absl::Status CheckTrainOptions(const TrainOptions& options);
 
 struct TrainReport {
   int64_t batches = 0;            // trained in this run

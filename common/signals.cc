@@ -8,8 +8,10 @@ namespace codedge {
 namespace {
 
 int pipe_fds[2] = {-1, -1};
+volatile sig_atomic_t first_signal = 0;
 
 void OnSignal(int sig) {
+  if (first_signal == 0) first_signal = sig;
   const unsigned char byte = static_cast<unsigned char>(sig);
   const int saved = errno;
   (void)!write(pipe_fds[1], &byte, 1);
@@ -38,5 +40,7 @@ int WaitForTermination() {
     return SIGTERM;  // the pipe broke: treat as a stop request
   }
 }
+
+int TerminationRequested() { return first_signal; }
 
 }  // namespace codedge

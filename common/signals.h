@@ -10,6 +10,9 @@ namespace codedge {
 void InstallTerminationHandlers();
 // Blocks until SIGINT or SIGTERM arrives; returns the signal number.
 int WaitForTermination();
+// The signal number of the first SIGINT or SIGTERM so far, 0 if none (a
+// poll for long-running commands; WaitForTermination still sees it).
+int TerminationRequested();
 
 }  // namespace codedge
 

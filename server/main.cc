@@ -173,6 +173,10 @@ int main(int argc, char** argv) {
     }
     c.server = options;
     if (absl::Status s = codedge::RunTrainCommand(c); !s.ok()) {
+      if (const int sig = codedge::TerminationRequested(); sig != 0 && s.code() == absl::StatusCode::kCancelled) {
+        std::cerr << "edge-server train: signal " << sig << ": " << s.message() << "\n";
+        return 128 + sig;  // as a shell reports a process killed by it
+      }
       std::cerr << "edge-server train: " << s.message() << "\n";
       return s.code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
     }

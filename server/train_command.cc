@@ -1,6 +1,9 @@
 #include "server/train_command.h"
 
+#include <algorithm>
 #include <memory>
+#include <optional>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
@@ -8,6 +11,7 @@
 #include "cnn/dataset.h"
 #include "cnn/model.h"
 #include "common/logging.h"
+#include "common/signals.h"
 #include "common/status.h"
 #include "server/cluster_engine.h"
 
@@ -19,7 +23,38 @@ absl::StatusOr<CodeSpec> TrainingCodeSpec(const std::string& strategy) {
   return ParseCodeSpec(strategy, defaults);
 }
 
+namespace {
+
+// A bad strategy is refused now, not after the workers connected: its code
+// is built for a product of 1000 rows (parameter checks do not depend on the
+// product's size).
+absl::Status CheckTrainingSpec(const CodeSpec& spec) {
+  if (spec.strategy == Strategy::kPrivate) return PrivateCode::Create(spec.priv, 1000, 100).status();
+  CodeSpec s = spec;
+  if (s.strategy == Strategy::kLt && s.lt.symbol_rows == kAutoLtSymbolRows) s.lt.symbol_rows = AutoLtSymbolRows(1000);
+  return MakeCode(s, 1000).status();
+}
+
+}  // namespace
+
 absl::Status RunTrainCommand(const TrainCommand& c) {
+  cnn::TrainOptions options = c.train;
+  // A first SIGINT or SIGTERM stops training before the next batch (with a
+  // checkpoint, if asked for one); common/signals.h.
+  if (!options.should_stop) options.should_stop = [] { return TerminationRequested() != 0; };
+  RETURN_IF_ERROR(cnn::CheckTrainOptions(options));
+  std::optional<CodeSpec> spec;
+  if (!c.local) {
+    if (c.min_workers < 1) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--workers must be >= 1 (training waits for them), got ", c.min_workers,
+                       "; --local trains without workers"));
+    }
+    ASSIGN_OR_RETURN(spec, TrainingCodeSpec(c.strategy));
+    if (absl::Status s = CheckTrainingSpec(*spec); !s.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("--strategy ", c.strategy, ": ", s.message()));
+    }
+  }
   const bool cifar = c.data.rfind("cifar10:", 0) == 0;
   const std::string dir = c.data == "fashion-mnist" ? std::string(cnn::kFashionMnistDir)
                           : cifar                  ? c.data.substr(8)
@@ -52,7 +87,6 @@ absl::Status RunTrainCommand(const TrainCommand& c) {
     engine = std::make_unique<cnn::LocalEngine>();
     Log().info("training {} locally (no cluster)", c.model);
   } else {
-    ASSIGN_OR_RETURN(CodeSpec spec, TrainingCodeSpec(c.strategy));
     ASSIGN_OR_RETURN(server, EdgeServer::Start(c.server));
     Log().info("waiting for {} worker(s) on port {}", c.min_workers, server->port());
     const absl::Time deadline = absl::Now() + c.wait_for_workers;
@@ -63,13 +97,55 @@ absl::Status RunTrainCommand(const TrainCommand& c) {
                                                         c.min_workers, " workers connected within ",
                                                         absl::FormatDuration(c.wait_for_workers)));
       }
+      if (options.should_stop()) return absl::CancelledError("stopped while waiting for workers");
       never.WaitForNotificationWithTimeout(absl::Milliseconds(50));
     }
-    engine = std::make_unique<ClusterEngine>(&server->pool(), ClusterEngineOptions{spec, spec, spec});
+    engine = std::make_unique<ClusterEngine>(&server->pool(), ClusterEngineOptions{*spec, *spec, *spec});
     Log().info("training {} on {} worker(s), every product {}", c.model, server->workers().Workers().size(),
-               CodeSpecString(spec));
+               CodeSpecString(*spec));
   }
-  ASSIGN_OR_RETURN(cnn::TrainReport r, cnn::Train(model, *train, *test, *engine, c.train));
+  // On the cluster a product can wait (no worker left: each product fails
+  // after ClusterEngineOptions::timeout). Meanwhile: a warning every 10 s
+  // while no worker is connected, and a stop request that the next batch
+  // boundary does not answer within 2 s fails the products in flight.
+  absl::Notification trained;
+  std::thread watchdog;
+  if (server) {
+    watchdog = std::thread([&] {
+      absl::Time alone_since = absl::InfiniteFuture(), stop_seen = absl::InfiniteFuture(), warned = absl::InfinitePast();
+      bool failed = false;
+      while (!trained.WaitForNotificationWithTimeout(absl::Milliseconds(100))) {
+        const absl::Time now = absl::Now();
+        if (server->workers().Workers().empty()) {
+          alone_since = std::min(alone_since, now);
+          if (now - alone_since >= absl::Seconds(10) && now - warned >= absl::Seconds(10)) {
+            warned = now;
+            Log().warn("no worker connected for {:.0f} s: training waits for one (a product fails after {})",
+                       absl::ToDoubleSeconds(now - alone_since), absl::FormatDuration(ClusterEngineOptions{}.timeout));
+          }
+        } else {
+          alone_since = absl::InfiniteFuture();
+        }
+        if (!failed && options.should_stop()) {
+          stop_seen = std::min(stop_seen, now);
+          if (now - stop_seen >= absl::Seconds(2)) {
+            failed = true;
+            Log().warn("stopping: failing the products in flight");
+            server->pool().FailAll(absl::CancelledError(
+                "stopped in the middle of a batch (its products were cancelled); the last checkpoint stays"));
+          }
+        }
+      }
+    });
+  }
+  absl::StatusOr<cnn::TrainReport> report = cnn::Train(model, *train, *test, *engine, options);
+  trained.Notify();
+  if (watchdog.joinable()) watchdog.join();
+  if (!report.ok()) {
+    if (server) server->Shutdown();
+    return report.status();
+  }
+  const cnn::TrainReport& r = *report;
   Log().info("done: {} batches in {:.1f} s ({:.1f} ms/batch), last loss {:.4f}, test accuracy {:.2f}%", r.batches,
              r.seconds, r.ms_per_batch, r.last_loss, 100.0 * r.test_accuracy);
   if (!c.train.weights_path.empty()) Log().info("weights saved to {}", c.train.weights_path);

@@ -10,6 +10,7 @@
 
 #include <unistd.h>
 
+#include "absl/strings/match.h"
 #include "cnn/dataset.h"
 #include "cnn/kernels.h"
 #include "cnn/model.h"
@@ -553,6 +554,88 @@ TEST_CASE("A run killed mid-way and resumed follows the same learning-rate sched
     auto a = straight->params(), b = again->params();
     for (size_t k = 0; k < a.size(); ++k) CHECK(a[k]->value == b[k]->value);
   }
+}
+
+TEST_CASE("A stop request between batches checkpoints the position and the resumed run ends as an uninterrupted one", "[cnn][trainer]") {
+  const Dataset train = SyntheticData(40, 1), test = SyntheticData(10, 2);
+  LocalEngine e;
+  TrainOptions o;
+  o.lr_schedule = LrSchedule::kLinear;
+  o.batch = 5;
+  o.epochs = 2;  // 16 batches; the stop falls in the second epoch
+  o.progress_seconds = 1e9;
+  auto straight = Model::Create("vgg-mini", 6);
+  REQUIRE(Train(*straight, train, test, e, o).ok());
+
+  const std::string ckpt = TmpPath("stop-test.ckpt");
+  std::remove(ckpt.c_str());
+  TrainOptions stopped = o;
+  stopped.checkpoint_path = ckpt;
+  stopped.checkpoint_every = 100;  // no regular checkpoint before the stop
+  int asked = 0;
+  stopped.should_stop = [&] { return ++asked > 10; };  // after 10 batches
+  auto first = Model::Create("vgg-mini", 6);
+  auto r1 = Train(*first, train, test, e, stopped);
+  REQUIRE(r1.status().code() == absl::StatusCode::kCancelled);
+  CHECK(absl::StrContains(r1.status().message(), "stopped after 10 batches"));
+  CHECK(absl::StrContains(r1.status().message(), "epoch 2 batch 2"));
+  auto again = Model::Create("vgg-mini", 6);
+  TrainOptions resumed = o;
+  resumed.checkpoint_path = ckpt;
+  resumed.resume = true;
+  auto r2 = Train(*again, train, test, e, resumed);
+  REQUIRE(r2.ok());
+  CHECK(r2->batches == 6);
+  auto a = straight->params(), b = again->params();
+  for (size_t k = 0; k < a.size(); ++k) CHECK(a[k]->value == b[k]->value);
+
+  // Without a checkpoint path nothing is written, and the message says so.
+  TrainOptions bare = o;
+  bare.should_stop = [] { return true; };
+  auto third = Model::Create("vgg-mini", 6);
+  auto r3 = Train(*third, train, test, e, bare);
+  REQUIRE(r3.status().code() == absl::StatusCode::kCancelled);
+  CHECK(absl::StrContains(r3.status().message(), "nothing saved"));
+}
+
+TEST_CASE("Bad training options are refused before any work, unwritable output paths included", "[cnn][trainer]") {
+  auto bad = [](auto change) {
+    TrainOptions o;
+    change(o);
+    return CheckTrainOptions(o).code();
+  };
+  CHECK(CheckTrainOptions(TrainOptions{}).ok());
+  CHECK(bad([](TrainOptions& o) { o.batch = 0; }) == absl::StatusCode::kInvalidArgument);
+  CHECK(bad([](TrainOptions& o) { o.epochs = 0; }) == absl::StatusCode::kInvalidArgument);
+  CHECK(bad([](TrainOptions& o) { o.sgd.learning_rate = std::nan(""); }) == absl::StatusCode::kInvalidArgument);
+  CHECK(bad([](TrainOptions& o) { o.sgd.learning_rate = -1; }) == absl::StatusCode::kInvalidArgument);
+  CHECK(bad([](TrainOptions& o) { o.sgd.learning_rate = 0; }) == absl::StatusCode::kInvalidArgument);
+  CHECK(bad([](TrainOptions& o) { o.sgd.momentum = 1; }) == absl::StatusCode::kInvalidArgument);
+  CHECK(bad([](TrainOptions& o) { o.sgd.momentum = -0.1; }) == absl::StatusCode::kInvalidArgument);
+  CHECK(bad([](TrainOptions& o) { o.sgd.weight_decay = -1e-4; }) == absl::StatusCode::kInvalidArgument);
+  CHECK(bad([](TrainOptions& o) { o.sgd.weight_decay = INFINITY; }) == absl::StatusCode::kInvalidArgument);
+  CHECK(bad([](TrainOptions& o) { o.resume = true; }) == absl::StatusCode::kInvalidArgument);
+  CHECK(bad([](TrainOptions& o) { o.weights_path = "/nonexistent-dir/w.bin"; }) ==
+        absl::StatusCode::kInvalidArgument);
+  CHECK(bad([](TrainOptions& o) { o.checkpoint_path = "/nonexistent-dir/c.bin"; }) ==
+        absl::StatusCode::kInvalidArgument);
+  // A writable path passes and is left as it was: no file, no .tmp.
+  const std::string w = TmpPath("check-writable.weights");
+  std::remove(w.c_str());
+  CHECK(bad([&](TrainOptions& o) { o.weights_path = w; }) == absl::StatusCode::kOk);
+  CHECK_FALSE(std::filesystem::exists(w));
+  CHECK_FALSE(std::filesystem::exists(w + ".tmp"));
+  // Train makes the same checks before its first batch.
+  const Dataset train = SyntheticData(10, 1), test = SyntheticData(5, 2);
+  LocalEngine e;
+  TrainOptions o;
+  o.batch = 5;
+  o.weights_path = "/nonexistent-dir/w.bin";
+  auto m = Model::Create("vgg-mini", 1);
+  int asked = 0;
+  o.should_stop = [&] { return ++asked > 100; };
+  CHECK(Train(*m, train, test, e, o).status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(asked == 0);
 }
 
 TEST_CASE("A resume that would bend the run is refused and an older checkpoint still resumes", "[cnn][trainer]") {

@@ -385,5 +385,53 @@ TEST_CASE("Real processes: security must be chosen, and bad choices are refused 
             .find("--token_file: cannot open") != std::string::npos);
 }
 
+TEST_CASE("Real processes: edge-server train refuses bad settings at once and stops on a signal", "[process][train][bad-input]") {
+  auto refused = [](std::vector<std::string> extra, const std::string& why) {
+    std::vector<std::string> argv{CODEDGE_EDGE_SERVER, "train", "--insecure", "--listen=127.0.0.1:0"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    Process p(argv, TempPath("train-refused.log"));
+    CHECK(p.WaitExit(absl::Seconds(10)) == 2);  // not after the 2 minutes it waits for workers
+    INFO(p.Log());
+    CHECK(p.Log().find(why) != std::string::npos);
+  };
+  refused({"--strategy=mds:m=5,n=10"}, "MDS needs m >= n");
+  refused({"--strategy=lt:c=-1"}, "LT c must be > 0");
+  refused({"--workers=0"}, "--workers must be >= 1");
+  refused({"--batch=0"}, "batch (0)");
+  refused({"--lr=nan"}, "learning rate");
+  refused({"--weights=/nonexistent-dir/w.bin"}, "--weights: cannot write");
+
+  {  // a signal while it waits for workers
+    Process p({CODEDGE_EDGE_SERVER, "train", "--insecure", "--listen=127.0.0.1:0", "--workers=2"},
+              TempPath("train-wait.log"));
+    REQUIRE(p.WaitFor("waiting for 2 worker(s)"));
+    p.Signal(SIGTERM);
+    CHECK(p.WaitExit(absl::Seconds(10)) == 128 + SIGTERM);
+    CHECK(p.Log().find("stopped while waiting for workers") != std::string::npos);
+  }
+  if (!std::ifstream("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz")) {
+    WARN("dataset-fashion-mnist is not installed; the training part is skipped");
+    return;
+  }
+  // A signal mid-training: the batch in progress ends, a checkpoint of the
+  // position is written, and the exit code says which signal.
+  const std::string ckpt = TempPath("train-stop.ckpt");
+  std::remove(ckpt.c_str());
+  Process p({CODEDGE_EDGE_SERVER, "train", "--insecure", "--listen=127.0.0.1:0", "--workers=1", "--strategy=uncoded:k=2",
+             "--train_limit=5000", "--test_limit=100", "--checkpoint=" + ckpt},
+            TempPath("train-stop.log"));
+  REQUIRE(p.WaitFor("waiting for 1 worker(s) on port "));
+  const std::string log = p.Log();
+  const int port = std::stoi(log.substr(log.find("on port ") + 8));
+  auto worker = StartWorker(port, 0);
+  REQUIRE(p.WaitFor("epoch 1 batch", absl::Seconds(60)));
+  p.Signal(SIGINT);
+  CHECK(p.WaitExit(absl::Seconds(20)) == 128 + SIGINT);
+  INFO(p.Log());
+  CHECK(p.Log().find("--resume continues from there") != std::string::npos);
+  CHECK(std::ifstream(ckpt).good());
+  std::remove(ckpt.c_str());
+}
+
 }  // namespace
 }  // namespace codedge
