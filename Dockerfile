@@ -14,6 +14,7 @@ COPY CMakeLists.txt ./
 COPY cmake cmake
 COPY common common
 COPY codes codes
+COPY cnn cnn
 COPY proto proto
 COPY server server
 COPY worker worker

@@ -5,7 +5,11 @@
 //   matmul    the paper's straggler experiments on a local cluster of processes
 //   train     coded CNN training time per batch
 //   privacy   what workers (and colluding workers) see of A per strategy
+#include <cerrno>
+#include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -30,6 +34,8 @@
 #include "bench/status.h"
 #include "bench/privacy_bench.h"
 #include "bench/train_bench.h"
+#include "common/address.h"
+#include "common/flags_help.h"
 #include "common/linalg.h"
 #include "common/logging.h"
 #include "common/process.h"
@@ -116,8 +122,18 @@ class OutputFile {
   bool Open(const std::string& path, const char* flag) {
     path_ = path;
     if (path.empty()) return true;
+    // Its folder is made if missing (as --plots makes its own).
+    if (const std::filesystem::path dir = std::filesystem::path(path).parent_path(); !dir.empty()) {
+      std::error_code ec;
+      std::filesystem::create_directories(dir, ec);
+      if (ec) {
+        std::cerr << "edge-bench: cannot create the folder of " << flag << " file '" << path << "': " << ec.message()
+                  << "\n";
+        return false;
+      }
+    }
     out_.open(path);
-    if (!out_) std::cerr << "edge-bench: cannot write " << flag << " file '" << path << "'\n";
+    if (!out_) std::cerr << "edge-bench: cannot write " << flag << " file '" << path << "': " << std::strerror(errno) << "\n";
     return static_cast<bool>(out_);
   }
   // False (and says why) if writing fails.
@@ -372,6 +388,7 @@ int RunGemm() {
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(kUsage);
   codedge::TuneProcess();
+  codedge::ListOurFlagsInHelp();
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (auto s = codedge::SetLogLevel(absl::GetFlag(FLAGS_log_level)); !s.ok()) {
     std::cerr << "edge-bench: --log_level: " << s.message() << "\n";
@@ -381,6 +398,36 @@ int main(int argc, char** argv) {
     std::cerr << (args.size() < 2 ? "edge-bench: missing sub-command\n" : "edge-bench: too many arguments\n")
               << kUsage << "\n";
     return 2;
+  }
+  // Flags whose 0 or -1 means "the default": any other out-of-range value
+  // is an error, not the default in disguise.
+  if (absl::GetFlag(FLAGS_repeats) < 0) {
+    std::cerr << "edge-bench: --repeats must be >= 1 (0: the sub-command's default), got "
+              << absl::GetFlag(FLAGS_repeats) << "\n";
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_time_unit) < absl::ZeroDuration()) {
+    std::cerr << "edge-bench: --time_unit must be > 0 (0: the sub-command's default), got "
+              << absl::FormatDuration(absl::GetFlag(FLAGS_time_unit)) << "\n";
+    return 2;
+  }
+  if (const double c = absl::GetFlag(FLAGS_lt_c); c != -1 && !(c > 0 && std::isfinite(c))) {
+    std::cerr << "edge-bench: --lt_c must be > 0 (unset: the library's default), got " << c << "\n";
+    return 2;
+  }
+  if (const double d = absl::GetFlag(FLAGS_lt_delta); d != -1 && !(d > 0 && d < 1)) {
+    std::cerr << "edge-bench: --lt_delta must be in (0, 1) (unset: the library's default), got " << d << "\n";
+    return 2;
+  }
+  if (const double q = absl::GetFlag(FLAGS_cpu_quota); !(q >= 0 && q <= 1)) {
+    std::cerr << "edge-bench: --cpu_quota must be in [0, 1] (a fraction of one core; 0: none), got " << q << "\n";
+    return 2;
+  }
+  if (const std::string server = absl::GetFlag(FLAGS_server); !server.empty()) {
+    if (absl::Status s = codedge::CheckHostPort(server, "--server", /*listen=*/false); !s.ok()) {
+      std::cerr << "edge-bench: " << s.message() << "\n";
+      return 2;
+    }
   }
   const std::string cmd = args[1];
   // Every sub-command runs single-thread products (in-process workers

@@ -62,7 +62,7 @@ void EnsureBlasEnvironment(int n, char** argv) {
     const char* name = openblas_get_corename();
     const std::string core = BlasCoreFor(name != nullptr ? name : "unknown");
     if (!core.empty() && setenv("OPENBLAS_CORETYPE", core.c_str(), 1) == 0) {
-      Log().info("OpenBLAS picked its {} kernels for this CPU; using {} (the CPU's features): set OPENBLAS_CORETYPE "
+      Log().debug("OpenBLAS picked its {} kernels for this CPU; using {} (the CPU's features): set OPENBLAS_CORETYPE "
                  "to choose yourself",
                  name != nullptr ? name : "unknown", core);
       changed = true;

@@ -1,11 +1,14 @@
 #include "server/edge_server.h"
 
 #include "absl/strings/str_cat.h"
+#include "common/address.h"
 #include "common/logging.h"
+#include "common/status.h"
 
 namespace codedge {
 
 absl::StatusOr<std::unique_ptr<EdgeServer>> EdgeServer::Start(const EdgeServerOptions& options) {
+  RETURN_IF_ERROR(CheckHostPort(options.address, "--listen", /*listen=*/true));
   std::unique_ptr<EdgeServer> s(new EdgeServer(options));
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.address, options.security.credentials, &s->port_);

@@ -10,6 +10,7 @@
 #include "absl/flags/usage.h"
 #include "common/logging.h"
 #include "common/crypto.h"
+#include "common/flags_help.h"
 #include "common/linalg.h"
 #include "common/process.h"
 #include "common/signals.h"
@@ -72,6 +73,7 @@ int main(int argc, char** argv) {
       "edge-server --listen HOST:PORT\n  Serves edge workers (Worker.Connect) and clients (Compute.Multiply, "
       "Compute.ClusterStatus).\nedge-server train --model vgg-mini --data fashion-mnist --batch 50 --epochs 1 "
       "--strategy mds|lt|uncoded|... [--local]\n  Trains a CNN whose products run coded on the workers.");
+  codedge::ListOurFlagsInHelp();
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   const bool train = args.size() > 1 && std::string(args[1]) == "train";
   if (args.size() > (train ? 2 : 1)) {
@@ -185,7 +187,7 @@ int main(int argc, char** argv) {
   auto server = codedge::EdgeServer::Start(options);
   if (!server.ok()) {
     std::cerr << "edge-server: " << server.status().message() << "\n";
-    return 1;
+    return server.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
   std::cout << "edge-server listening on port " << (*server)->port() << std::endl;
   const int sig = codedge::WaitForTermination();

@@ -9,6 +9,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "common/address.h"
+#include "common/flags_help.h"
 #include "common/linalg.h"
 #include "common/logging.h"
 #include "common/process.h"
@@ -40,6 +42,7 @@ int main(int argc, char** argv) {
   codedge::TuneProcess();
   codedge::InstallTerminationHandlers();
   absl::SetProgramUsageMessage("edge-worker --server HOST:PORT [--delay exp:0.1] [--slowdown 2]");
+  codedge::ListOurFlagsInHelp();
   std::vector<char*> args = absl::ParseCommandLine(argc, argv);
   if (args.size() > 1) {
     std::cerr << "edge-worker: unexpected argument '" << args[1] << "'\n";
@@ -52,6 +55,10 @@ int main(int argc, char** argv) {
   codedge::EnsureBlasEnvironment(absl::GetFlag(FLAGS_threads), argv);
   codedge::WorkerOptions o;
   o.server = absl::GetFlag(FLAGS_server);
+  if (absl::Status s = codedge::CheckHostPort(o.server, "--server", /*listen=*/false); !s.ok()) {
+    std::cerr << "edge-worker: " << s.message() << "\n";
+    return 2;
+  }
   o.name = absl::GetFlag(FLAGS_name).empty() ? "worker-" + std::to_string(getpid()) : absl::GetFlag(FLAGS_name);
   o.credits = absl::GetFlag(FLAGS_credits);
   o.threads = absl::GetFlag(FLAGS_threads);

@@ -1,0 +1,39 @@
+#include "common/address.h"
+
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace codedge {
+
+absl::Status CheckHostPort(absl::string_view address, absl::string_view flag, bool listen) {
+  for (absl::string_view scheme : {"dns:", "unix:", "unix-abstract:", "ipv4:", "ipv6:", "vsock:"}) {
+    if (absl::StartsWith(address, scheme)) return absl::OkStatus();
+  }
+  auto bad = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(flag, ": '", address, "' is not HOST:PORT (", why, "), e.g. ",
+                     listen ? "0.0.0.0:50051 or 127.0.0.1:0" : "192.168.1.10:50051 or edge-server:50051"));
+  };
+  const size_t colon = address.rfind(':');
+  if (colon == absl::string_view::npos) return bad("no port");
+  const absl::string_view host = address.substr(0, colon), port = address.substr(colon + 1);
+  if (host.empty() && !listen) return bad("no host");
+  if (host.find(':') != absl::string_view::npos && !(absl::StartsWith(host, "[") && absl::EndsWith(host, "]"))) {
+    return bad("an IPv6 address goes in brackets: [::1]:50051");
+  }
+  uint32_t value = 0;
+  if (port.empty() || port.size() > 5 || !std::all_of(port.begin(), port.end(), absl::ascii_isdigit) ||
+      !absl::SimpleAtoi(port, &value)) {
+    return bad("the port is not a number");
+  }
+  if (value > 65535 || (value == 0 && !listen)) {
+    return bad(listen ? "the port must be in [0, 65535]; 0: any free port" : "the port must be in [1, 65535]");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace codedge

@@ -1,0 +1,21 @@
+// Checking HOST:PORT strings before gRPC sees them: gRPC takes a port of
+// 99999 modulo 2^16 and retries a client target without a port forever,
+// where a user wants an error naming the flag.
+#ifndef CODEDGE_COMMON_ADDRESS_H_
+#define CODEDGE_COMMON_ADDRESS_H_
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace codedge {
+
+// OK for "HOST:PORT" ("[v6]:PORT" too) with PORT a decimal number in
+// [1, 65535] -- or 0 when `listen` (any free port) -- and a non-empty HOST
+// unless `listen` (":PORT": every interface). gRPC target URIs
+// ("dns:///host:port", "unix:/path", "ipv4:..." and the like) are passed
+// through unchecked. InvalidArgument naming `flag` otherwise.
+absl::Status CheckHostPort(absl::string_view address, absl::string_view flag, bool listen);
+
+}  // namespace codedge
+
+#endif  // CODEDGE_COMMON_ADDRESS_H_
