@@ -102,7 +102,8 @@ absl::StatusOr<double> BatchBoundSeconds(const std::vector<std::array<int64_t, 3
 
 absl::StatusOr<std::vector<TrainBenchRow>> RunTrainBench(const TrainBenchOptions& o) {
   if (o.workers < 1 || o.batches < 1 || o.test_limit < 1) {
-    return absl::InvalidArgumentError("--workers, --batches and --test_limit must be >= 1");
+    return absl::InvalidArgumentError(absl::StrCat("--workers and --batches must be >= 1, got ", o.workers, " and ",
+                                                   o.batches, o.test_limit < 1 ? " (and the test set must not be empty)" : ""));
   }
   if (!(o.cpu_quota >= 0 && o.cpu_quota <= 1)) {
     return absl::InvalidArgumentError(absl::StrCat("--cpu_quota must be in [0, 1] (a fraction of one core), got ",

@@ -18,6 +18,22 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, const char* flag) 
   return ss.str();
 }
 
+// A PEM file of the kind the flag wants: gRPC takes any bytes here and
+// fails each connection later with a message that names neither the flag
+// nor the file ("empty address list", a handshake error), forever.
+absl::StatusOr<std::string> ReadPem(const std::string& path, const char* flag, bool key) {
+  absl::StatusOr<std::string> text = ReadFile(path, flag);
+  if (!text.ok()) return text;
+  const bool ok = key ? text->find("-----BEGIN") != std::string::npos && text->find("PRIVATE KEY-----") != std::string::npos
+                      : text->find("-----BEGIN CERTIFICATE-----") != std::string::npos;
+  if (!ok) {
+    return absl::InvalidArgumentError(absl::StrCat(flag, ": '", path, "' holds no PEM ",
+                                                   key ? "private key (-----BEGIN ... PRIVATE KEY-----)"
+                                                       : "certificate (-----BEGIN CERTIFICATE-----)"));
+  }
+  return text;
+}
+
 absl::StatusOr<std::string> ReadToken(const std::string& path) {
   if (path.empty()) return std::string();
   auto text = ReadFile(path, "--token_file");
@@ -69,18 +85,21 @@ absl::StatusOr<ServerSecurity> LoadServerSecurity(const SecurityFiles& f) {
     s.plaintext = true;
     return s;
   }
+  if (f.cert_file.empty() != f.key_file.empty()) {
+    return absl::InvalidArgumentError("--tls_cert and --tls_key go together (the server's certificate and its key)");
+  }
   if (f.cert_file.empty() || f.key_file.empty()) {
     return absl::InvalidArgumentError(
         "no transport security chosen: give --tls_cert and --tls_key (TLS; add --tls_client_ca for mutual TLS), or "
         "--insecure for plaintext on a network you trust (scripts/make-dev-certs.sh makes a development CA)");
   }
-  auto cert = ReadFile(f.cert_file, "--tls_cert");
+  auto cert = ReadPem(f.cert_file, "--tls_cert", /*key=*/false);
   if (!cert.ok()) return cert.status();
-  auto key = ReadFile(f.key_file, "--tls_key");
+  auto key = ReadPem(f.key_file, "--tls_key", /*key=*/true);
   if (!key.ok()) return key.status();
   grpc::SslServerCredentialsOptions o(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
   if (!f.ca_file.empty()) {
-    auto ca = ReadFile(f.ca_file, "--tls_client_ca");
+    auto ca = ReadPem(f.ca_file, "--tls_client_ca", /*key=*/false);
     if (!ca.ok()) return ca.status();
     o.pem_root_certs = *ca;
     o.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
@@ -116,14 +135,14 @@ absl::StatusOr<ClientSecurity> LoadClientSecurity(const SecurityFiles& f) {
   }
   grpc::SslCredentialsOptions o;
   if (!f.ca_file.empty()) {
-    auto ca = ReadFile(f.ca_file, "--tls_ca");
+    auto ca = ReadPem(f.ca_file, "--tls_ca", /*key=*/false);
     if (!ca.ok()) return ca.status();
     o.pem_root_certs = *ca;
   }
   if (!f.cert_file.empty()) {
-    auto cert = ReadFile(f.cert_file, "--tls_cert");
+    auto cert = ReadPem(f.cert_file, "--tls_cert", /*key=*/false);
     if (!cert.ok()) return cert.status();
-    auto key = ReadFile(f.key_file, "--tls_key");
+    auto key = ReadPem(f.key_file, "--tls_key", /*key=*/true);
     if (!key.ok()) return key.status();
     o.pem_cert_chain = *cert;
     o.pem_private_key = *key;

@@ -12,23 +12,25 @@ packages=(
   libopenblas-dev:arm64 libssl-dev:arm64 zlib1g-dev:arm64
 )
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-  command -v sudo >/dev/null || { echo "install-deps-arm64: need root or sudo" >&2; exit 1; }
-  SUDO="sudo"
-fi
-added=0
-if ! dpkg --print-foreign-architectures | grep -qx arm64; then
-  $SUDO dpkg --add-architecture arm64
-  added=1
-fi
+# What is missing first: with everything there, no root (or sudo) is needed.
+has_arch=1
+dpkg --print-foreign-architectures | grep -qx arm64 || has_arch=0
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$p")
   fi
 done
-[ ${#missing[@]} -eq 0 ] && [ $added -eq 0 ] && exit 0
+[ ${#missing[@]} -eq 0 ] && [ $has_arch -eq 1 ] && exit 0
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps-arm64: need root or sudo to install ${missing[*]}" >&2; exit 1; }
+  SUDO="sudo"
+fi
+if [ $has_arch -eq 0 ]; then
+  $SUDO dpkg --add-architecture arm64
+fi
 
 echo "install-deps-arm64: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive

@@ -43,6 +43,10 @@ absl::Status RunTrainCommand(const TrainCommand& c) {
   // checkpoint, if asked for one); common/signals.h.
   if (!options.should_stop) options.should_stop = [] { return TerminationRequested() != 0; };
   RETURN_IF_ERROR(cnn::CheckTrainOptions(options));
+  if (c.train_limit < 0 || c.test_limit < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--train_limit and --test_limit must be >= 0 (0: all), got ",
+                                                   c.train_limit, " and ", c.test_limit));
+  }
   std::optional<CodeSpec> spec;
   if (!c.local) {
     if (c.min_workers < 1) {

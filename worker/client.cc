@@ -55,8 +55,13 @@ absl::Status FromGrpc(const grpc::Status& s) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<WorkerClient>> WorkerClient::Create(const WorkerOptions& options) {
-  if (options.credits < 1) return absl::InvalidArgumentError(absl::StrCat("credits must be >= 1, got ", options.credits));
-  if (options.fail_after < 0) return absl::InvalidArgumentError("fail-after must be >= 0");
+  // The server holds at most 64 credits per worker; more would sit unused.
+  if (options.credits < 1 || options.credits > 64) {
+    return absl::InvalidArgumentError(absl::StrCat("--credits must be in [1, 64], got ", options.credits));
+  }
+  if (options.fail_after < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--fail_after must be >= 0, got ", options.fail_after));
+  }
   absl::StatusOr<TaskExecutor> ex = TaskExecutor::Create(options.exec);
   if (!ex.ok()) return ex.status();
   return std::unique_ptr<WorkerClient>(new WorkerClient(options, *ex));

@@ -10,10 +10,10 @@ namespace codedge {
 
 absl::StatusOr<TaskExecutor> TaskExecutor::Create(ExecOptions options, Clock* clock) {
   if (!(options.slowdown >= 1.0) || !std::isfinite(options.slowdown)) {
-    return absl::InvalidArgumentError(absl::StrCat("slowdown must be >= 1, got ", options.slowdown));
+    return absl::InvalidArgumentError(absl::StrCat("--slowdown must be >= 1, got ", options.slowdown));
   }
   if (!(options.row_seconds >= 0) || !std::isfinite(options.row_seconds)) {
-    return absl::InvalidArgumentError(absl::StrCat("row time must be >= 0 seconds, got ", options.row_seconds));
+    return absl::InvalidArgumentError(absl::StrCat("--row_time must be >= 0 seconds, got ", options.row_seconds));
   }
   if (options.chunk_rows < 0) {
     return absl::InvalidArgumentError(absl::StrCat("chunk rows must be >= 0 (0 = automatic), got ", options.chunk_rows));

@@ -52,6 +52,10 @@ int main(int argc, char** argv) {
     std::cerr << "edge-worker: --log_level: " << s.message() << "\n";
     return 2;
   }
+  if (const int t = absl::GetFlag(FLAGS_threads); t < 0 || t > 1024) {
+    std::cerr << "edge-worker: --threads must be in [0, 1024] (0: every core), got " << t << "\n";
+    return 2;
+  }
   codedge::EnsureBlasEnvironment(absl::GetFlag(FLAGS_threads), argv);
   codedge::WorkerOptions o;
   o.server = absl::GetFlag(FLAGS_server);

@@ -383,6 +383,23 @@ TEST_CASE("Real processes: security must be chosen, and bad choices are refused 
             .find("cannot open '/nonexistent'") != std::string::npos);
   CHECK(run({CODEDGE_EDGE_WORKER, "--server=127.0.0.1:1", "--insecure", "--token_file=/nonexistent"})
             .find("--token_file: cannot open") != std::string::npos);
+  // Files that are not PEM are refused at start, naming the flag (gRPC
+  // would take them and fail every connection later, forever).
+  const std::string garbage = TempPath("garbage.pem");
+  std::ofstream(garbage) << "not a certificate\n";
+  CHECK(run({CODEDGE_EDGE_WORKER, "--server=127.0.0.1:1", "--tls_ca=" + garbage}).find("--tls_ca: '" + garbage +
+                                                                                        "' holds no PEM certificate") !=
+        std::string::npos);
+  CHECK(run({CODEDGE_EDGE_SERVER, "--listen=127.0.0.1:0", "--tls_cert=" + garbage, "--tls_key=" + garbage})
+            .find("--tls_cert: '" + garbage + "' holds no PEM certificate") != std::string::npos);
+  CHECK(run({CODEDGE_EDGE_SERVER, "--listen=127.0.0.1:0", "--tls_cert=" + garbage}).find("go together") !=
+        std::string::npos);
+  std::remove(garbage.c_str());
+  // Addresses gRPC would bend or retry forever.
+  CHECK(run({CODEDGE_EDGE_SERVER, "--listen=127.0.0.1:99999", "--insecure"}).find("the port must be in [0, 65535]") !=
+        std::string::npos);
+  CHECK(run({CODEDGE_EDGE_WORKER, "--server=127.0.0.1", "--insecure"}).find("--server: '127.0.0.1' is not HOST:PORT") !=
+        std::string::npos);
 }
 
 TEST_CASE("Real processes: edge-server train refuses bad settings at once and stops on a signal", "[process][train][bad-input]") {
