@@ -135,11 +135,13 @@ class LtDecoder : public Decoder {
     const size_t nred = plan_.redundant.size();
     std::vector<double> res_max(static_cast<size_t>(threads) * nred, 0.0), ref_max(res_max.size(), 0.0);
     auto run = [&](int64_t t) {  // bands t, t + threads, ...
-      std::vector<double> x, res(nred, 0.0), ref(nred, 0.0);
+      ApplyScratch scratch;
+      const std::vector<double>& x = scratch.x;
+      std::vector<double> res(nred, 0.0), ref(nred, 0.0);
       for (int64_t band = t; band < bands; band += threads) {
         const int64_t r0 = band * band_rows, nr = std::min(band_rows, l.symbol_rows - r0), c0 = r0 * cols(),
                       w = nr * cols();
-        ApplyPlan(vals_.data() + c0, len_, w, x);  // the float results, widened as they are read
+        ApplyPlan(vals_.data() + c0, len_, w, scratch);  // the float results, widened as they are read
         RedundancyResidual(vals_.data() + c0, len_, x.data(), w, &res, &ref);
         for (int64_t s = 0; s < k_; ++s) {
           const int64_t begin = l.SymbolBegin(s), rows = std::min(l.SymbolEnd(s) - begin - r0, nr);
@@ -574,12 +576,21 @@ class LtDecoder : public Decoder {
     return 0;
   }
 
-  // Source values (k_ x len, row-major) from equation values: equation e's
-  // are y[e * ld + 0 .. len). `y`: float (results) or double (probe) values.
-  // `x` is reused (no fresh pages per band).
+  // Buffers of one ApplyPlan caller, reused from band to band: fresh ones
+  // per band cost page faults (v alone is hundreds of KB at 64 rows per
+  // symbol), a tenth of a training product's decode.
+  struct ApplyScratch {
+    std::vector<double> x;          // the source values: k_ x len
+    std::vector<double> v, rhs, xi; // the core's: nr, nc and ni x len
+  };
+
+  // Source values (k_ x len, row-major, into scratch.x) from equation
+  // values: equation e's are y[e * ld + 0 .. len). `y`: float (results) or
+  // double (probe) values.
   template <typename T>
-  void ApplyPlan(const T* y, int64_t ld, int64_t len, std::vector<double>& x) const {
+  void ApplyPlan(const T* y, int64_t ld, int64_t len, ApplyScratch& scratch) const {
     const Plan& p = plan_;
+    std::vector<double>& x = scratch.x;
     x.assign(static_cast<size_t>(k_ * len), 0.0);
     // Peeled sources, in plan order: x_s = y_e - sum of its other neighbours.
     for (const auto& [e, s] : p.peel) {
@@ -598,7 +609,8 @@ class LtDecoder : public Decoder {
     const int64_t nc = static_cast<int64_t>(in.constraints.size());
     // v_s for resolved sources: equation minus peeled and earlier resolved
     // neighbours (inactives excluded: they are the c_s . x part).
-    MatrixD v(nr, len);
+    scratch.v.resize(static_cast<size_t>(nr * len));
+    Eigen::Map<MatrixD> v(scratch.v.data(), nr, len);
     auto reduced = [&](int32_t id, int32_t skip, double* out) {
       std::copy_n(y + id * ld, len, out);
       for (int32_t n : Nbrs(id)) {
@@ -615,9 +627,11 @@ class LtDecoder : public Decoder {
       }
     };
     for (int64_t r = 0; r < nr; ++r) reduced(in.resolver[r], in.order[r], v.data() + r * len);
-    MatrixD xi(ni, len);
+    scratch.xi.resize(static_cast<size_t>(ni * len));
+    Eigen::Map<MatrixD> xi(scratch.xi.data(), ni, len);
     if (ni > 0) {
-      MatrixD rhs(nc, len);
+      scratch.rhs.resize(static_cast<size_t>(nc * len));
+      Eigen::Map<MatrixD> rhs(scratch.rhs.data(), nc, len);
       for (int64_t r = 0; r < nc; ++r) reduced(in.constraints[r], -1, rhs.data() + r * len);
       xi = p.qr.solve(rhs);
     }
@@ -669,8 +683,9 @@ class LtDecoder : public Decoder {
     }
     const std::vector<double>& y = probe_y_;
     const std::vector<double>& truth = probe_truth_;
-    std::vector<double> got;
-    ApplyPlan(y.data(), kProbes, kProbes, got);
+    ApplyScratch scratch;
+    ApplyPlan(y.data(), kProbes, kProbes, scratch);
+    const std::vector<double>& got = scratch.x;
     // Relative to the *expected* size of the truth (unit variance: k per
     // column), not the sample's: for tiny k a small sample would make the
     // ratio heavy-tailed, and a cached probe would then fail forever.
