@@ -201,6 +201,10 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, absl::Notificatio
   auto process = [&](PendingTask& t, const std::shared_ptr<const Matrix>& b, std::set<uint64_t>* delayed_jobs) {
     v1::WorkerMessage out;
     absl::StatusOr<ExecResult> r = absl::CancelledError("cancelled while queued");
+    // A float product is computed straight into the bytes of the result
+    // message (no copy of a matrix into it afterwards).
+    float* product = nullptr;
+    int64_t product_rows = 0, product_cols = 0;
     if (!t.cancel->note.HasBeenNotified()) {
       if (b == nullptr) {
         r = absl::FailedPreconditionError(absl::StrCat("no B for job ", t.job));
@@ -210,8 +214,20 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, absl::Notificatio
             (delayed_jobs != nullptr && delayed_jobs->insert(t.job).second)) {
           delay = delays_.Next();
         }
-        r = t.rows.field() ? executor_.RunField(t.rows.field_view(), *b, delay, &t.cancel->note)
-                           : executor_.Run(t.rows.view(), *b, delay, &t.cancel->note);
+        if (t.rows.field()) {
+          r = executor_.RunField(t.rows.field_view(), *b, delay, &t.cancel->note);
+        } else {
+          product_rows = t.rows.rows();
+          product_cols = b->cols();
+          v1::MatrixProto* m = out.mutable_result()->mutable_product();
+          m->set_rows(product_rows);
+          m->set_cols(product_cols);
+          std::string* bytes = m->mutable_data();
+          bytes->resize(static_cast<size_t>(product_rows * product_cols) * sizeof(float));
+          product = reinterpret_cast<float*>(bytes->data());
+          r = executor_.RunInto(t.rows.view(), *b, delay, &t.cancel->note,
+                                Eigen::Map<Matrix>(product, product_rows, product_cols));
+        }
       }
     }
     {
@@ -235,18 +251,15 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, absl::Notificatio
         }
       } else if (options_.corrupt_results > 0) {
         Pcg32 rng(MixSeed(options_.seed, corrupt_draws_++), 0x636f7272);  // "corr"
-        if (rng.UniformDouble() < options_.corrupt_results && r->product.size() > 0) {
-          float& x = r->product(rng.UniformInt(static_cast<uint32_t>(r->product.rows())),
-                                rng.UniformInt(static_cast<uint32_t>(r->product.cols())));
+        if (rng.UniformDouble() < options_.corrupt_results && product_rows * product_cols > 0) {
+          Eigen::Map<Matrix> p(product, product_rows, product_cols);
+          float& x = p(rng.UniformInt(static_cast<uint32_t>(product_rows)),
+                       rng.UniformInt(static_cast<uint32_t>(product_cols)));
           x += 1.0f + std::abs(x);  // plausible, finite, wrong
           Log().debug("{}: corrupting the result of job {} task {} (--corrupt_results)", options_.name, t.job, t.task);
         }
       }
-      if (t.rows.field()) {
-        FieldMatrixToProto(r->field_product, res->mutable_product());
-      } else {
-        MatrixToProto(r->product, res->mutable_product());
-      }
+      if (t.rows.field()) FieldMatrixToProto(r->field_product, res->mutable_product());
       if (!write(out)) return false;
       const int64_t n = ++results_sent_;
       if (options_.fail_after > 0 && n >= options_.fail_after) {
@@ -270,6 +283,7 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, absl::Notificatio
       // to re-issue the task elsewhere (TaskPool::OnTaskFailed) and returns
       // the credit.
       Log().warn("{}: job {} task {}: {}", options_.name, t.job, t.task, r.status().ToString());
+      out.mutable_result()->clear_product();
       out.mutable_result()->set_job_id(t.job);
       out.mutable_result()->set_task_id(t.task);
       if (!write(out)) return false;

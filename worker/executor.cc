@@ -27,11 +27,26 @@ absl::StatusOr<ExecResult> TaskExecutor::Run(ConstMatrixRef rows, const Matrix& 
     return absl::InvalidArgumentError(absl::StrCat("task rows are ", rows.rows(), "x", rows.cols(), " but B is ",
                                                    b.rows(), "x", b.cols()));
   }
+  Matrix product(rows.rows(), b.cols());
+  absl::StatusOr<ExecResult> out = RunInto(rows, b, delay, cancel, Eigen::Map<Matrix>(product.data(), rows.rows(), b.cols()));
+  if (out.ok()) out->product = std::move(product);
+  return out;
+}
+
+absl::StatusOr<ExecResult> TaskExecutor::RunInto(ConstMatrixRef rows, const Matrix& b, absl::Duration delay,
+                                                 absl::Notification* cancel, Eigen::Map<Matrix> product) const {
+  if (rows.cols() != b.rows()) {
+    return absl::InvalidArgumentError(absl::StrCat("task rows are ", rows.rows(), "x", rows.cols(), " but B is ",
+                                                   b.rows(), "x", b.cols()));
+  }
+  if (product.rows() != rows.rows() || product.cols() != b.cols()) {
+    return absl::InvalidArgumentError(absl::StrCat("a ", product.rows(), "x", product.cols(), " output for a ",
+                                                   rows.rows(), "x", b.cols(), " product"));
+  }
   ExecResult out;
-  out.product.resize(rows.rows(), b.cols());
   absl::Status s = Execute(
       rows.rows(), rows.cols() * b.cols(), delay, cancel,
-      [&](int64_t r, int64_t n) { out.product.middleRows(r, n).noalias() = rows.middleRows(r, n) * b; }, &out);
+      [&](int64_t r, int64_t n) { product.middleRows(r, n).noalias() = rows.middleRows(r, n) * b; }, &out);
   if (!s.ok()) return s;
   return out;
 }

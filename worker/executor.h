@@ -54,6 +54,11 @@ class TaskExecutor {
   // notified first; InvalidArgument if the shapes do not chain.
   absl::StatusOr<ExecResult> Run(ConstMatrixRef rows, const Matrix& b, absl::Duration delay,
                                  absl::Notification* cancel) const;
+  // The same, the product written into `out` (rows.rows() x b.cols(), else
+  // InvalidArgument) instead of ExecResult::product: the worker computes
+  // straight into the bytes of the message that carries the result.
+  absl::StatusOr<ExecResult> RunInto(ConstMatrixRef rows, const Matrix& b, absl::Duration delay,
+                                     absl::Notification* cancel, Eigen::Map<Matrix> out) const;
   // A T-private task: rows (field elements) . B mod p (common/field.h), B
   // given as float32 integers; the same delays, slowdown and cancellation.
   // InvalidArgument if the shapes do not chain or B holds non-integers.

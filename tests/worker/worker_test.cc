@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <vector>
+
 #include "common/field.h"
 
 #include <cmath>
@@ -68,6 +70,16 @@ TEST_CASE("The executor computes rows . B exactly as a plain product", "[worker]
   CHECK(TaskExecutor::Create({.slowdown = 0.5}).status().code() == absl::StatusCode::kInvalidArgument);
   CHECK(TaskExecutor::Create({.chunk_rows = -1}).status().code() == absl::StatusCode::kInvalidArgument);
   CHECK(TaskExecutor::Create({.chunk_rows = 0}).ok());  // automatic
+  // RunInto writes the same product into the caller's buffer (the result
+  // message's bytes), every chunk of it, and nothing else.
+  std::vector<float> buffer(1000 * 7 + 1, -1.0f);
+  auto into = ex->RunInto(rows, b, absl::ZeroDuration(), nullptr, Eigen::Map<Matrix>(buffer.data(), 1000, 7));
+  REQUIRE(into.ok());
+  CHECK(into->product.size() == 0);
+  CHECK(Eigen::Map<Matrix>(buffer.data(), 1000, 7) == r->product);
+  CHECK(buffer.back() == -1.0f);
+  CHECK(ex->RunInto(rows, b, absl::ZeroDuration(), nullptr, Eigen::Map<Matrix>(buffer.data(), 999, 7)).status().code() ==
+        absl::StatusCode::kInvalidArgument);
 }
 
 TEST_CASE("The executor computes a T-private task's product mod p as naive field arithmetic does", "[worker][executor][private]") {
