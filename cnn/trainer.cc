@@ -303,7 +303,8 @@ namespace {
 // rename in the same directory)? Leaves nothing behind.
 absl::Status CheckWritable(const std::string& path, const char* flag) {
   const std::string tmp = path + ".tmp";
-  const bool existed = std::filesystem::exists(tmp);
+  std::error_code ec;  // the non-throwing overloads: a path we may not even stat is an answer, not an abort
+  const bool existed = std::filesystem::exists(tmp, ec);
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::app);
     if (!f) {
@@ -311,7 +312,7 @@ absl::Status CheckWritable(const std::string& path, const char* flag) {
           absl::StrCat(flag, ": cannot write ", tmp, " (", std::strerror(errno), "): does the directory exist?"));
     }
   }
-  if (!existed) std::filesystem::remove(tmp);
+  if (!existed) std::filesystem::remove(tmp, ec);
   return absl::OkStatus();
 }
 

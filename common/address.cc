@@ -19,9 +19,9 @@ absl::Status CheckHostPort(absl::string_view address, absl::string_view flag, bo
                      listen ? "0.0.0.0:50051 or 127.0.0.1:0" : "192.168.1.10:50051 or edge-server:50051"));
   };
   const size_t colon = address.rfind(':');
-  if (colon == absl::string_view::npos) return bad("no port");
+  if (colon == absl::string_view::npos || absl::EndsWith(address, "]")) return bad("no port");
   const absl::string_view host = address.substr(0, colon), port = address.substr(colon + 1);
-  if (host.empty() && !listen) return bad("no host");
+  if (host.empty()) return bad(listen ? "no host: 0.0.0.0 listens on every interface" : "no host");
   if (host.find(':') != absl::string_view::npos && !(absl::StartsWith(host, "[") && absl::EndsWith(host, "]"))) {
     return bad("an IPv6 address goes in brackets: [::1]:50051");
   }

@@ -9,9 +9,9 @@
 
 namespace codedge {
 
-// OK for "HOST:PORT" ("[v6]:PORT" too) with PORT a decimal number in
-// [1, 65535] -- or 0 when `listen` (any free port) -- and a non-empty HOST
-// unless `listen` (":PORT": every interface). gRPC target URIs
+// OK for "HOST:PORT" ("[v6]:PORT" too) with a non-empty HOST (gRPC
+// refuses ":PORT") and PORT a decimal number in [1, 65535] -- or 0 when
+// `listen` (any free port). gRPC target URIs
 // ("dns:///host:port", "unix:/path", "ipv4:..." and the like) are passed
 // through unchecked. InvalidArgument naming `flag` otherwise.
 absl::Status CheckHostPort(absl::string_view address, absl::string_view flag, bool listen);

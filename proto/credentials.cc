@@ -25,7 +25,8 @@ absl::StatusOr<std::string> ReadPem(const std::string& path, const char* flag, b
   absl::StatusOr<std::string> text = ReadFile(path, flag);
   if (!text.ok()) return text;
   const bool ok = key ? text->find("-----BEGIN") != std::string::npos && text->find("PRIVATE KEY-----") != std::string::npos
-                      : text->find("-----BEGIN CERTIFICATE-----") != std::string::npos;
+                      : text->find("-----BEGIN") != std::string::npos &&
+                            text->find("CERTIFICATE-----") != std::string::npos;  // also TRUSTED / X509 CERTIFICATE
   if (!ok) {
     return absl::InvalidArgumentError(absl::StrCat(flag, ": '", path, "' holds no PEM ",
                                                    key ? "private key (-----BEGIN ... PRIVATE KEY-----)"

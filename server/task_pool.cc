@@ -289,10 +289,8 @@ std::optional<Assignment> TaskPool::NextTask(WorkerId worker) {
         jobs_.erase(out.job);
       }
     }
-    if (failed_done) {
-      DeliverCancels(failed_cancels);  // the job's other tasks stop, and its B is dropped
-      failed_done(coded.status());
-    }
+    DeliverCancels(failed_cancels);  // a failed job's other tasks stop, and its B is dropped
+    if (failed_done) failed_done(coded.status());
   }
 }
 

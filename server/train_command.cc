@@ -94,6 +94,7 @@ absl::Status RunTrainCommand(const TrainCommand& c) {
     ASSIGN_OR_RETURN(server, EdgeServer::Start(c.server));
     Log().info("waiting for {} worker(s) on port {}", c.min_workers, server->port());
     const absl::Time deadline = absl::Now() + c.wait_for_workers;
+    absl::Time last_note = absl::Now();
     absl::Notification never;
     while (static_cast<int>(server->workers().Workers().size()) < c.min_workers) {
       if (absl::Now() > deadline) {
@@ -102,6 +103,11 @@ absl::Status RunTrainCommand(const TrainCommand& c) {
                                                         absl::FormatDuration(c.wait_for_workers)));
       }
       if (options.should_stop()) return absl::CancelledError("stopped while waiting for workers");
+      if (const absl::Time now = absl::Now(); now - last_note >= absl::Seconds(10)) {
+        last_note = now;
+        Log().info("still waiting: {} of {} worker(s) connected (giving up in {:.0f} s)",
+                   server->workers().Workers().size(), c.min_workers, absl::ToDoubleSeconds(deadline - now));
+      }
       never.WaitForNotificationWithTimeout(absl::Milliseconds(50));
     }
     engine = std::make_unique<ClusterEngine>(&server->pool(), ClusterEngineOptions{*spec, *spec, *spec});
@@ -110,14 +116,18 @@ absl::Status RunTrainCommand(const TrainCommand& c) {
   }
   // On the cluster a product can wait (no worker left: each product fails
   // after ClusterEngineOptions::timeout). Meanwhile: a warning every 10 s
-  // while no worker is connected, and a stop request that the next batch
-  // boundary does not answer within 2 s fails the products in flight.
+  // while no worker is connected, and after a stop request (a signal) the
+  // products in flight are failed if nobody can compute them -- no worker
+  // for 2 s -- or if the batch has not ended 30 s after the request; with
+  // workers the batch ends and Train stops before the next one, with a
+  // checkpoint. The watchdog polls the signal itself: should_stop is
+  // Train's (asked on its thread).
   absl::Notification trained;
   std::thread watchdog;
   if (server) {
     watchdog = std::thread([&] {
       absl::Time alone_since = absl::InfiniteFuture(), stop_seen = absl::InfiniteFuture(), warned = absl::InfinitePast();
-      bool failed = false;
+      bool told = false;
       while (!trained.WaitForNotificationWithTimeout(absl::Milliseconds(100))) {
         const absl::Time now = absl::Now();
         if (server->workers().Workers().empty()) {
@@ -130,12 +140,17 @@ absl::Status RunTrainCommand(const TrainCommand& c) {
         } else {
           alone_since = absl::InfiniteFuture();
         }
-        if (!failed && options.should_stop()) {
+        if (TerminationRequested() != 0) {
           stop_seen = std::min(stop_seen, now);
-          if (now - stop_seen >= absl::Seconds(2)) {
-            failed = true;
-            Log().warn("stopping: failing the products in flight");
-            server->pool().FailAll(absl::CancelledError(
+          const bool stranded = now - alone_since >= absl::Seconds(2);
+          if (stranded || now - stop_seen >= absl::Seconds(30)) {
+            if (!told) {
+              told = true;
+              Log().warn("stopping: {}; failing the products in flight",
+                         stranded ? "no worker is connected" : "the batch has not ended 30 s after the signal");
+            }
+            // Every tick: a product submitted after the last call fails too.
+            (void)server->pool().FailAll(absl::CancelledError(
                 "stopped in the middle of a batch (its products were cancelled); the last checkpoint stays"));
           }
         }

@@ -27,12 +27,13 @@ TEST_CASE("Addresses: HOST:PORT with a port in range, gRPC URIs passed through, 
     CHECK_FALSE(ok("::1:50051", listen));  // IPv6 needs brackets
     CHECK_FALSE(ok("", listen));
   }
-  // Port 0 (any free port) and an empty host (every interface) only for a
-  // server's listen address.
+  // Port 0 (any free port) only for a server's listen address; no host is
+  // refused for both (gRPC cannot parse ":PORT"; 0.0.0.0 is every interface).
   CHECK(ok("127.0.0.1:0", true));
   CHECK_FALSE(ok("127.0.0.1:0", false));
-  CHECK(ok(":50051", true));
+  CHECK_FALSE(ok(":50051", true));
   CHECK_FALSE(ok(":50051", false));
+  CHECK_FALSE(ok("[::1]", true));  // a bracketed IPv6 address without a port
   // The message names the flag and the value.
   const absl::Status s = CheckHostPort("localhost:99999", "--listen", true);
   CHECK(s.code() == absl::StatusCode::kInvalidArgument);
