@@ -61,8 +61,12 @@ struct LtParams {
   // For a server: size each task so it takes about this long on the worker
   // it goes to (from the worker's measured multiply-adds per second; its first
   // two tasks of a job a quarter and a half of that); 0: every task has
-  // symbols_per_task symbols. Not used by the code itself.
-  double task_seconds = 0.02;
+  // symbols_per_task symbols. Not used by the code itself. 10 ms, measured
+  // (BENCHMARKS.md, session 8): against 20 ms, CNN training's products were
+  // 3-17 % faster under normal and exponential straggler latencies (uniform:
+  // within +-5 %) and 5-7 % faster without stragglers; 5 ms was slower on
+  // the initial-delay matmul model (1.084 x T* against 1.049).
+  double task_seconds = 0.01;
   // Declare "decodable" only when decoding amplifies the relative rounding
   // error of the workers' results by at most this factor, as measured by a
   // probe solve on the received structure (random data plus noise of relative
