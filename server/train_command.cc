@@ -1,6 +1,7 @@
 #include "server/train_command.h"
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -34,6 +35,84 @@ absl::Status CheckTrainingSpec(const CodeSpec& spec) {
   if (s.strategy == Strategy::kLt && s.lt.symbol_rows == kAutoLtSymbolRows) s.lt.symbol_rows = AutoLtSymbolRows(1000);
   return MakeCode(s, 1000).status();
 }
+
+// Waits until `c.min_workers` workers are connected, with a note every 10 s;
+// DeadlineExceeded after c.wait_for_workers, Cancelled when `stop` says so.
+absl::Status WaitForWorkers(EdgeServer& server, const TrainCommand& c, const std::function<bool()>& stop) {
+  Log().info("waiting for {} worker(s) on port {}", c.min_workers, server.port());
+  const absl::Time deadline = absl::Now() + c.wait_for_workers;
+  absl::Time last_note = absl::Now();
+  absl::Notification never;
+  while (static_cast<int>(server.workers().Workers().size()) < c.min_workers) {
+    if (absl::Now() > deadline) {
+      return absl::DeadlineExceededError(absl::StrCat("only ", server.workers().Workers().size(), " of ",
+                                                      c.min_workers, " workers connected within ",
+                                                      absl::FormatDuration(c.wait_for_workers)));
+    }
+    if (stop()) return absl::CancelledError("stopped while waiting for workers");
+    if (const absl::Time now = absl::Now(); now - last_note >= absl::Seconds(10)) {
+      last_note = now;
+      Log().info("still waiting: {} of {} worker(s) connected (giving up in {:.0f} s)",
+                 server.workers().Workers().size(), c.min_workers, absl::ToDoubleSeconds(deadline - now));
+    }
+    never.WaitForNotificationWithTimeout(absl::Milliseconds(50));
+  }
+  return absl::OkStatus();
+}
+
+// While training runs on the cluster, a product can wait (no worker left:
+// each product fails after ClusterEngineOptions::timeout). This thread
+// warns every 10 s while no worker is connected, and after a stop request
+// (a signal) fails the products in flight if nobody can compute them -- no
+// worker for 2 s -- or if the batch has not ended 30 s after the request.
+// With workers the batch ends and Train stops before the next one, with a
+// checkpoint. It polls the signal itself (TrainOptions::should_stop is
+// Train's, asked on its thread). Stops when destroyed.
+class TrainingWatchdog {
+ public:
+  explicit TrainingWatchdog(EdgeServer* server) : server_(server), thread_([this] { Run(); }) {}
+  ~TrainingWatchdog() {
+    done_.Notify();
+    thread_.join();
+  }
+  TrainingWatchdog(const TrainingWatchdog&) = delete;
+  TrainingWatchdog& operator=(const TrainingWatchdog&) = delete;
+
+ private:
+  void Run() {
+    absl::Time alone_since = absl::InfiniteFuture(), stop_seen = absl::InfiniteFuture(), warned = absl::InfinitePast();
+    bool told = false;
+    while (!done_.WaitForNotificationWithTimeout(absl::Milliseconds(100))) {
+      const absl::Time now = absl::Now();
+      if (server_->workers().Workers().empty()) {
+        alone_since = std::min(alone_since, now);
+        if (now - alone_since >= absl::Seconds(10) && now - warned >= absl::Seconds(10)) {
+          warned = now;
+          Log().warn("no worker connected for {:.0f} s: training waits for one (a product fails after {})",
+                     absl::ToDoubleSeconds(now - alone_since), absl::FormatDuration(ClusterEngineOptions{}.timeout));
+        }
+      } else {
+        alone_since = absl::InfiniteFuture();
+      }
+      if (TerminationRequested() == 0) continue;
+      stop_seen = std::min(stop_seen, now);
+      const bool stranded = now - alone_since >= absl::Seconds(2);
+      if (!stranded && now - stop_seen < absl::Seconds(30)) continue;
+      if (!told) {
+        told = true;
+        Log().warn("stopping: {}; failing the products in flight",
+                   stranded ? "no worker is connected" : "the batch has not ended 30 s after the signal");
+      }
+      // Every tick: a product submitted after the last call fails too.
+      (void)server_->pool().FailAll(absl::CancelledError(
+          "stopped in the middle of a batch (its products were cancelled); the last checkpoint stays"));
+    }
+  }
+
+  EdgeServer* const server_;
+  absl::Notification done_;
+  std::thread thread_;  // last: starts once the members above exist
+};
 
 }  // namespace
 
@@ -92,74 +171,15 @@ absl::Status RunTrainCommand(const TrainCommand& c) {
     Log().info("training {} locally (no cluster)", c.model);
   } else {
     ASSIGN_OR_RETURN(server, EdgeServer::Start(c.server));
-    Log().info("waiting for {} worker(s) on port {}", c.min_workers, server->port());
-    const absl::Time deadline = absl::Now() + c.wait_for_workers;
-    absl::Time last_note = absl::Now();
-    absl::Notification never;
-    while (static_cast<int>(server->workers().Workers().size()) < c.min_workers) {
-      if (absl::Now() > deadline) {
-        return absl::DeadlineExceededError(absl::StrCat("only ", server->workers().Workers().size(), " of ",
-                                                        c.min_workers, " workers connected within ",
-                                                        absl::FormatDuration(c.wait_for_workers)));
-      }
-      if (options.should_stop()) return absl::CancelledError("stopped while waiting for workers");
-      if (const absl::Time now = absl::Now(); now - last_note >= absl::Seconds(10)) {
-        last_note = now;
-        Log().info("still waiting: {} of {} worker(s) connected (giving up in {:.0f} s)",
-                   server->workers().Workers().size(), c.min_workers, absl::ToDoubleSeconds(deadline - now));
-      }
-      never.WaitForNotificationWithTimeout(absl::Milliseconds(50));
-    }
+    RETURN_IF_ERROR(WaitForWorkers(*server, c, options.should_stop));
     engine = std::make_unique<ClusterEngine>(&server->pool(), ClusterEngineOptions{*spec, *spec, *spec});
     Log().info("training {} on {} worker(s), every product {}", c.model, server->workers().Workers().size(),
                CodeSpecString(*spec));
   }
-  // On the cluster a product can wait (no worker left: each product fails
-  // after ClusterEngineOptions::timeout). Meanwhile: a warning every 10 s
-  // while no worker is connected, and after a stop request (a signal) the
-  // products in flight are failed if nobody can compute them -- no worker
-  // for 2 s -- or if the batch has not ended 30 s after the request; with
-  // workers the batch ends and Train stops before the next one, with a
-  // checkpoint. The watchdog polls the signal itself: should_stop is
-  // Train's (asked on its thread).
-  absl::Notification trained;
-  std::thread watchdog;
-  if (server) {
-    watchdog = std::thread([&] {
-      absl::Time alone_since = absl::InfiniteFuture(), stop_seen = absl::InfiniteFuture(), warned = absl::InfinitePast();
-      bool told = false;
-      while (!trained.WaitForNotificationWithTimeout(absl::Milliseconds(100))) {
-        const absl::Time now = absl::Now();
-        if (server->workers().Workers().empty()) {
-          alone_since = std::min(alone_since, now);
-          if (now - alone_since >= absl::Seconds(10) && now - warned >= absl::Seconds(10)) {
-            warned = now;
-            Log().warn("no worker connected for {:.0f} s: training waits for one (a product fails after {})",
-                       absl::ToDoubleSeconds(now - alone_since), absl::FormatDuration(ClusterEngineOptions{}.timeout));
-          }
-        } else {
-          alone_since = absl::InfiniteFuture();
-        }
-        if (TerminationRequested() != 0) {
-          stop_seen = std::min(stop_seen, now);
-          const bool stranded = now - alone_since >= absl::Seconds(2);
-          if (stranded || now - stop_seen >= absl::Seconds(30)) {
-            if (!told) {
-              told = true;
-              Log().warn("stopping: {}; failing the products in flight",
-                         stranded ? "no worker is connected" : "the batch has not ended 30 s after the signal");
-            }
-            // Every tick: a product submitted after the last call fails too.
-            (void)server->pool().FailAll(absl::CancelledError(
-                "stopped in the middle of a batch (its products were cancelled); the last checkpoint stays"));
-          }
-        }
-      }
-    });
-  }
+  std::optional<TrainingWatchdog> watchdog;
+  if (server) watchdog.emplace(server.get());
   absl::StatusOr<cnn::TrainReport> report = cnn::Train(model, *train, *test, *engine, options);
-  trained.Notify();
-  if (watchdog.joinable()) watchdog.join();
+  watchdog.reset();
   if (!report.ok()) {
     if (server) server->Shutdown();
     return report.status();
