@@ -144,8 +144,10 @@ std::optional<std::pair<int64_t, bool>> TaskPool::PickTask(Job& job, WorkerId wo
       const SourceLayout& l = job.code->layout();
       int64_t n = job.code->symbols_per_task();
       if (auto r = macs_per_second_.find(worker); r != macs_per_second_.end()) {
-        // At most a quarter of k per task: a fast worker takes big tasks,
-        // but never the whole job in one piece.
+        // At most an eighth of k per task: a fast worker takes big tasks,
+        // but never the whole job in a few pieces (the last one, which the
+        // decoder waits for, would be long; a quarter of k was 2-6 % slower
+        // in edge-bench train, BENCHMARKS.md session 8).
         // Slow start: a worker's first tasks of a job are a quarter and a
         // half of the size (a straggler's are encoded for nothing, and the
         // first result comes back sooner).
@@ -153,7 +155,7 @@ std::optional<std::pair<int64_t, bool>> TaskPool::PickTask(Job& job, WorkerId wo
         const double ramp = handed >= 2 ? 1.0 : handed == 1 ? 0.5 : 0.25;
         const double rows = ramp * r->second * job.task_seconds / job.macs_per_row;
         n = std::clamp<int64_t>(static_cast<int64_t>(rows / static_cast<double>(l.symbol_rows)), 1,
-                                std::max<int64_t>(n, l.num_symbols / 4));
+                                std::max<int64_t>(n, l.num_symbols / 8));
       }
       job.ranges[id] = {job.next_symbol, n};
       job.next_symbol += n;

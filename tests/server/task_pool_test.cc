@@ -534,6 +534,34 @@ TEST_CASE("ForgetB: a worker whose first task of a job was not sent gets B with 
 namespace codedge {
 namespace {
 
+TEST_CASE("A very fast worker's LT tasks are capped at an eighth of k", "[task_pool]") {
+  FakeClock clock;
+  TaskPool pool(&clock);
+  Pcg32 rng(41, 1);
+  const Matrix a = RandomUniformMatrix(2000, 6, rng), b = RandomUniformMatrix(6, 3, rng);
+  auto spec = ParseCodeSpec("lt:symbols_per_task=20,task_seconds=0.01");
+  REQUIRE(spec.ok());
+  for (int job = 0; job < 2; ++job) {
+    std::optional<absl::StatusOr<JobResult>> out;
+    REQUIRE(pool.Submit(a, b, *spec, [&](absl::StatusOr<JobResult> r) { out = std::move(r); }).ok());
+    std::vector<int64_t> sizes;
+    for (int round = 0; round < 1000 && !out; ++round) {
+      auto t = pool.NextTask(1);
+      REQUIRE(t.has_value());
+      sizes.push_back(t->rows);
+      // A microsecond per task, whatever its size: ~10^9 rows/s.
+      REQUIRE(pool.OnResult(1, t->job, t->task, t->coded_rows() * b, 1e-6).ok());
+    }
+    REQUIRE(out.has_value());
+    REQUIRE(out->ok());
+    CHECK(RelativeError((*out)->product, Exact(a, b)) < 1e-3);
+    if (job == 1) {  // 10 ms at that speed is far more than k: every task is k / 8, the slow start included
+      REQUIRE(sizes.size() >= 8);
+      for (int64_t s : sizes) CHECK(s == 2000 / 8);
+    }
+  }
+}
+
 TEST_CASE("LT tasks are sized to each worker's measured speed and still decode A·B", "[task_pool]") {
   // A clock that stands still: the speed comes from the reported compute
   // time alone, not from how long this (possibly sanitized, loaded) process
