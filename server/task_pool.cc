@@ -469,13 +469,20 @@ absl::StatusOr<std::vector<CancelOrder>> TaskPool::AcceptResult(WorkerId worker,
     }
   }
 
-  // Decode outside the pool lock, one result of this job at a time.
+  // Decode outside the pool lock, one result of this job at a time. The
+  // result's accounting below runs under decode_mu too, so a result added to
+  // the decoder is counted before a later one can finish the job and copy its
+  // statistics (with two work threads, one that was decoded first could
+  // otherwise be counted after the job was over: per-worker rows then summed
+  // to less than A's).
   absl::StatusOr<Matrix> product = absl::UnavailableError("not decodable yet");
   bool finished_now = false;
   double decode_seconds = 0;
   absl::Status bad;
+  JobCallback done;
+  absl::StatusOr<JobResult> outcome = absl::UnknownError("unset");
   {
-    absl::MutexLock lock(&job->decode_mu);
+    absl::MutexLock decoding(&job->decode_mu);
     const absl::Time start = clock_->Now();
     if (PrivateJob* priv = job->priv.get()) {
       const int64_t want_rows = priv->code.block_rows(), want_cols = job->b->cols();
@@ -504,11 +511,7 @@ absl::StatusOr<std::vector<CancelOrder>> TaskPool::AcceptResult(WorkerId worker,
       }
     }
     decode_seconds = absl::ToDoubleSeconds(clock_->Now() - start);
-  }
 
-  JobCallback done;
-  absl::StatusOr<JobResult> outcome = absl::UnknownError("unset");
-  {
     absl::MutexLock lock(&mu_);
     job->stats.decode_seconds += decode_seconds;
     if (!bad.ok()) {

@@ -244,8 +244,9 @@ class TaskPool {
     // (plain blocks are read from A).
     absl::flat_hash_map<int64_t, std::shared_ptr<const Matrix>> coded_blocks;
     JobStats stats;
-    // The decoder is not thread-safe; results of one job are decoded one at
-    // a time under decode_mu, outside mu_.
+    // The decoder is not thread-safe; results of one job are decoded, then
+    // accounted (mu_ taken inside), one at a time under decode_mu. Lock
+    // order: decode_mu before mu_, never the other way.
     absl::Mutex decode_mu;
     bool decoded ABSL_GUARDED_BY(decode_mu) = false;
   };
