@@ -24,9 +24,9 @@ absl::StatusOr<std::string> ReadFile(const std::string& path, const char* flag) 
 absl::StatusOr<std::string> ReadPem(const std::string& path, const char* flag, bool key) {
   absl::StatusOr<std::string> text = ReadFile(path, flag);
   if (!text.ok()) return text;
-  const bool ok = key ? text->find("-----BEGIN") != std::string::npos && text->find("PRIVATE KEY-----") != std::string::npos
-                      : text->find("-----BEGIN") != std::string::npos &&
-                            text->find("CERTIFICATE-----") != std::string::npos;  // also TRUSTED / X509 CERTIFICATE
+  // "CERTIFICATE-----" also matches TRUSTED and X509 CERTIFICATE blocks.
+  const bool ok = text->find("-----BEGIN") != std::string::npos &&
+                  text->find(key ? "PRIVATE KEY-----" : "CERTIFICATE-----") != std::string::npos;
   if (!ok) {
     return absl::InvalidArgumentError(absl::StrCat(flag, ": '", path, "' holds no PEM ",
                                                    key ? "private key (-----BEGIN ... PRIVATE KEY-----)"

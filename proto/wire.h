@@ -21,6 +21,10 @@ namespace codedge {
 // Default bound on one matrix from the network: 256 Mi elements (1 GiB).
 inline constexpr int64_t kMaxWireElements = int64_t{1} << 28;
 
+// The most task credits (free slots) a server holds for one worker; a
+// worker asks for at most this many.
+inline constexpr int kMaxWorkerCredits = 64;
+
 // `what` names the field in error messages ("A", "result of task 3", ...).
 // InvalidArgument for a field-element matrix.
 absl::StatusOr<Matrix> MatrixFromProto(const v1::MatrixProto& m, absl::string_view what,

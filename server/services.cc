@@ -72,7 +72,7 @@ grpc::ByteBuffer BlockBytes(const Assignment& a, int64_t first, int64_t rows) {
 
 class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
  public:
-  static constexpr int kMaxCredits = 64;
+  static constexpr int kMaxCredits = kMaxWorkerCredits;  // proto/wire.h
   // A message queued for writing.
   struct Out {
     grpc::ByteBuffer bytes;

@@ -55,9 +55,10 @@ absl::Status FromGrpc(const grpc::Status& s) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<WorkerClient>> WorkerClient::Create(const WorkerOptions& options) {
-  // The server holds at most 64 credits per worker; more would sit unused.
-  if (options.credits < 1 || options.credits > 64) {
-    return absl::InvalidArgumentError(absl::StrCat("--credits must be in [1, 64], got ", options.credits));
+  // The server holds at most kMaxWorkerCredits per worker; more would sit unused.
+  if (options.credits < 1 || options.credits > kMaxWorkerCredits) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--credits must be in [1, ", kMaxWorkerCredits, "], got ", options.credits));
   }
   if (options.fail_after < 0) {
     return absl::InvalidArgumentError(absl::StrCat("--fail_after must be >= 0, got ", options.fail_after));

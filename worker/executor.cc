@@ -23,10 +23,6 @@ absl::StatusOr<TaskExecutor> TaskExecutor::Create(ExecOptions options, Clock* cl
 
 absl::StatusOr<ExecResult> TaskExecutor::Run(ConstMatrixRef rows, const Matrix& b, absl::Duration delay,
                                              absl::Notification* cancel) const {
-  if (rows.cols() != b.rows()) {
-    return absl::InvalidArgumentError(absl::StrCat("task rows are ", rows.rows(), "x", rows.cols(), " but B is ",
-                                                   b.rows(), "x", b.cols()));
-  }
   Matrix product(rows.rows(), b.cols());
   absl::StatusOr<ExecResult> out = RunInto(rows, b, delay, cancel, Eigen::Map<Matrix>(product.data(), rows.rows(), b.cols()));
   if (out.ok()) out->product = std::move(product);
