@@ -51,6 +51,23 @@ class RecordingEngine final : public cnn::MatmulEngine {
     seconds_.push_back(SecondsSince(start));
     return c;
   }
+  // A convolution's products are recorded as the plain products they
+  // stand for (the same multiply-adds), and passed on as they are.
+  absl::StatusOr<Matrix> MultiplyIm2col(ConstMatrixRef x, ConstMatrixRef cols, const ConvGeometry& g,
+                                        ConstMatrixRef w) override {
+    shapes_.push_back({cols.rows(), cols.cols(), w.cols()});
+    const auto start = SteadyClock::now();
+    auto c = inner_->MultiplyIm2col(x, cols, g, w);
+    seconds_.push_back(SecondsSince(start));
+    return c;
+  }
+  absl::StatusOr<Matrix> MultiplyCol2im(ConstMatrixRef dz, ConstMatrixRef wt, const ConvGeometry& g) override {
+    shapes_.push_back({dz.rows(), dz.cols(), wt.cols()});
+    const auto start = SteadyClock::now();
+    auto c = inner_->MultiplyCol2im(dz, wt, g);
+    seconds_.push_back(SecondsSince(start));
+    return c;
+  }
   const std::vector<std::array<int64_t, 3>>& shapes() const { return shapes_; }
   // The wall time of the first n products (training's, before the final
   // evaluation's forward passes).

@@ -4,6 +4,40 @@
 
 namespace codedge::cnn {
 
+absl::Status CheckIm2colOperands(ConstMatrixRef x, ConstMatrixRef cols, const ConvGeometry& g, ConstMatrixRef w) {
+  if (g.n < 1 || x.rows() != g.n * g.h * g.w || x.cols() != g.c || cols.rows() != g.n * g.out_h() * g.out_w() ||
+      cols.cols() != g.patch() || w.rows() != g.patch()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "convolution operands do not fit ", g.n, " images of ", g.h, "x", g.w, "x", g.c, " and a ", g.kh, "x", g.kw,
+        " kernel: images ", x.rows(), "x", x.cols(), ", im2col rows ", cols.rows(), "x", cols.cols(), ", filters ",
+        w.rows(), "x", w.cols()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckCol2imOperands(ConstMatrixRef dz, ConstMatrixRef wt, const ConvGeometry& g) {
+  if (g.n < 1 || dz.rows() != g.n * g.out_h() * g.out_w() || dz.cols() != wt.rows() || wt.cols() != g.patch()) {
+    return absl::InvalidArgumentError(absl::StrCat("convolution gradient operands do not fit ", g.n, " images of ",
+                                                   g.h, "x", g.w, "x", g.c, " and a ", g.kh, "x", g.kw,
+                                                   " kernel: dz ", dz.rows(), "x", dz.cols(), ", filters^T ",
+                                                   wt.rows(), "x", wt.cols()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Matrix> MatmulEngine::MultiplyIm2col(ConstMatrixRef x, ConstMatrixRef cols, const ConvGeometry& g,
+                                                    ConstMatrixRef w) {
+  if (absl::Status s = CheckIm2colOperands(x, cols, g, w); !s.ok()) return s;
+  return Multiply(cols, w, ProductKind::kForward);
+}
+
+absl::StatusOr<Matrix> MatmulEngine::MultiplyCol2im(ConstMatrixRef dz, ConstMatrixRef wt, const ConvGeometry& g) {
+  if (absl::Status s = CheckCol2imOperands(dz, wt, g); !s.ok()) return s;
+  absl::StatusOr<Matrix> dcols = Multiply(dz, wt, ProductKind::kBackwardData);
+  if (!dcols.ok()) return dcols.status();
+  return Col2Im(*dcols, g);
+}
+
 absl::StatusOr<Matrix> LocalEngine::Multiply(ConstMatrixRef a, ConstMatrixRef b, ProductKind) {
   if (a.cols() != b.rows()) {
     return absl::InvalidArgumentError(

@@ -3,12 +3,15 @@
 // MatmulEngine: LocalEngine computes it here (Eigen/OpenBLAS); the edge
 // server's cluster engine (server/) codes it over the workers, with a
 // strategy per product kind. The first operand is the one that is cut into
-// row blocks and coded: the image data (im2col rows) in the forward pass,
-// as in the paper.
+// row blocks and coded: the image data in the forward pass, as in the
+// paper. A convolution's forward and input-gradient products have their
+// own calls (MultiplyIm2col, MultiplyCol2im), so that a distributing engine
+// can code whole images rather than their im2col rows.
 #ifndef CODEDGE_CNN_ENGINE_H_
 #define CODEDGE_CNN_ENGINE_H_
 
 #include "absl/status/statusor.h"
+#include "common/im2col.h"
 #include "common/matrix.h"
 
 namespace codedge::cnn {
@@ -28,6 +31,20 @@ class MatmulEngine {
     const Matrix at = a.transpose();
     return Multiply(at, b, kind);
   }
+  // A convolution's forward product Im2Col(x) . w for g.n images x
+  // (N*H*W, C) and filters w (KH*KW*C, F): (N*OH*OW, F). `cols` are x's
+  // im2col rows, built by the caller (a layer keeps them for its weight
+  // gradient). The default multiplies them; a distributing engine can send
+  // the images instead -- 9x fewer bytes for a 3x3 kernel -- and have its
+  // workers expand them (common/row_op.h). InvalidArgument for shapes that
+  // do not fit g.
+  virtual absl::StatusOr<Matrix> MultiplyIm2col(ConstMatrixRef x, ConstMatrixRef cols, const ConvGeometry& g,
+                                                ConstMatrixRef w);
+  // The convolution's input gradient Col2Im(dz . wt) for dz (N*OH*OW, F)
+  // and wt (F, KH*KW*C): (N*H*W, C). The default multiplies, then runs
+  // Col2Im here; a distributing engine can have its workers return each
+  // image's col2im'd gradient instead of its im2col rows.
+  virtual absl::StatusOr<Matrix> MultiplyCol2im(ConstMatrixRef dz, ConstMatrixRef wt, const ConvGeometry& g);
   // How many rows of a layer's first operand the engine wants per product:
   // 0 (default) means the whole batch in one product -- what a distributing
   // engine codes over its workers. A local engine asks for cache-sized
@@ -36,6 +53,11 @@ class MatmulEngine {
   // im2col rows in its backward pass instead of keeping them.
   virtual int64_t preferred_rows() const { return 0; }
 };
+
+// OK if the operands of MultiplyIm2col / MultiplyCol2im fit `g`;
+// InvalidArgument naming the mismatch otherwise.
+absl::Status CheckIm2colOperands(ConstMatrixRef x, ConstMatrixRef cols, const ConvGeometry& g, ConstMatrixRef w);
+absl::Status CheckCol2imOperands(ConstMatrixRef dz, ConstMatrixRef wt, const ConvGeometry& g);
 
 class LocalEngine final : public MatmulEngine {
  public:

@@ -20,23 +20,16 @@
 #include <cstdint>
 #include <vector>
 
+#include "common/im2col.h"
 #include "common/matrix.h"
 
 namespace codedge::cnn {
 
-struct ConvGeometry {
-  int64_t n = 1, h = 1, w = 1, c = 1;  // input batch, height, width, channels
-  int64_t kh = 3, kw = 3;              // kernel
-  int64_t stride = 1, pad = 1;
-  int64_t out_h() const { return (h + 2 * pad - kh) / stride + 1; }
-  int64_t out_w() const { return (w + 2 * pad - kw) / stride + 1; }
-  int64_t patch() const { return kh * kw * c; }
-};
-
-// x: (N*H*W, C) -> (N*OH*OW, KH*KW*C); zero padding.
-Matrix Im2Col(ConstMatrixRef x, const ConvGeometry& g);
-// dcols: (N*OH*OW, KH*KW*C) -> (N*H*W, C), the adjoint of Im2Col.
-Matrix Col2Im(ConstMatrixRef dcols, const ConvGeometry& g);
+// Convolution geometry, im2col and col2im live in common/im2col.h (a
+// worker runs them too).
+using codedge::Col2Im;
+using codedge::ConvGeometry;
+using codedge::Im2Col;
 
 // Max pooling, window `size`, stride `size` (2x2 in VGG). x: (N*H*W, C) ->
 // (N*OH*OW, C); `argmax` (per output element) is the input row chosen.

@@ -43,9 +43,9 @@ class ConvLayer final : public Layer {
     g_ = ConvGeometry{n, in_.h, in_.w, in_.c, k_, k_, 1, k_ / 2};
     chunk_ = ImagesPerProduct(engine, n);
     if (chunk_ >= n) {  // the whole batch in one product (a distributing engine codes it)
-      cols_ = Im2Col(x, g_);                                                 // (N*H*W, k*k*C)
+      cols_ = Im2Col(x, g_);  // (N*H*W, k*k*C), kept for the weight gradient
       x_.resize(0, 0);
-      ASSIGN_OR_RETURN(Matrix z, engine.Multiply(cols_, w_.value, ProductKind::kForward));  // (N*H*W, F)
+      ASSIGN_OR_RETURN(Matrix z, engine.MultiplyIm2col(x, cols_, g_, w_.value));  // (N*H*W, F)
       AddBias(z, b_.value);
       return z;
     }
@@ -72,8 +72,8 @@ class ConvLayer final : public Layer {
     if (chunk_ >= g_.n) {
       ASSIGN_OR_RETURN(w_.grad, engine.MultiplyTransposedA(cols_, dz, ProductKind::kBackwardWeights));  // (k*k*C, F)
       if (!need_dx) return Matrix();
-      ASSIGN_OR_RETURN(Matrix dcols, engine.Multiply(dz, w_.value.transpose(), ProductKind::kBackwardData));
-      return Col2Im(dcols, g_);                                              // (N*H*W, C)
+      const Matrix wt = w_.value.transpose();
+      return engine.MultiplyCol2im(dz, wt, g_);  // (N*H*W, C)
     }
     const int64_t pixels = in_.h * in_.w, n = g_.n;
     w_.grad = Matrix::Zero(w_.value.rows(), w_.value.cols());

@@ -36,6 +36,62 @@ absl::Status FreivaldsCheck(ConstMatrixRef rows, ConstMatrixRef b, ConstMatrixRe
   return absl::OkStatus();
 }
 
+absl::Status FreivaldsCheck(ConstMatrixRef rows, ConstMatrixRef b, ConstMatrixRef result, Pcg32& rng,
+                            double tolerance, const RowOp& op) {
+  if (op.plain()) return FreivaldsCheck(rows, b, result, rng, tolerance);
+  if (absl::Status s = CheckRowOp(op, rows.cols(), b.rows(), b.cols()); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("Freivalds check: ", s.message()));
+  }
+  if (result.rows() != rows.rows() || result.cols() != op.OutCols(b.cols())) {
+    return absl::InvalidArgumentError(absl::StrCat("Freivalds check: ", rows.rows(), " rows under ", op.ToString(),
+                                                   " cannot give ", result.rows(), "x", result.cols()));
+  }
+  const bool forward = op.kind == RowOp::Kind::kIm2colProduct;
+  const ConvGeometry& g = op.conv;
+  // v over the result's channels: the filters (forward) or the input
+  // channels (col2im).
+  Eigen::VectorXf v(forward ? b.cols() : g.c);
+  for (int64_t j = 0; j < v.size(); ++j) {
+    const float mag = static_cast<float>(rng.Uniform(0.5, 1.5));
+    v(j) = rng.UniformInt(2) == 0 ? mag : -mag;
+  }
+  // B folded with v: forward B . v (patch x 1); col2im, per kernel offset i,
+  // B'(f, i) = sum_c B(f, i*C + c) v_c (F x KH*KW). And the same in |.|.
+  Matrix bv, scale_b;
+  RowOp reduced = op;
+  if (forward) {
+    bv = b * v;
+    scale_b = b.cwiseAbs() * v.cwiseAbs();
+  } else {
+    const int64_t offsets = g.kh * g.kw;
+    bv.resize(b.rows(), offsets);
+    scale_b.resize(b.rows(), offsets);
+    for (int64_t i = 0; i < offsets; ++i) {
+      bv.col(i) = b.middleCols(i * g.c, g.c) * v;
+      scale_b.col(i) = b.middleCols(i * g.c, g.c).cwiseAbs() * v.cwiseAbs();
+    }
+    reduced.conv.c = 1;
+  }
+  const int64_t pixels = forward ? g.out_h() * g.out_w() : g.h * g.w;
+  Matrix expect(rows.rows(), pixels), scale(rows.rows(), pixels), scratch;
+  ApplyRowOp(reduced, rows, bv, Eigen::Map<Matrix>(expect.data(), expect.rows(), expect.cols()), scratch);
+  const Matrix abs_rows = rows.cwiseAbs();
+  ApplyRowOp(reduced, abs_rows, scale_b, Eigen::Map<Matrix>(scale.data(), scale.rows(), scale.cols()), scratch);
+  const int64_t channels = v.size();
+  for (int64_t i = 0; i < rows.rows(); ++i) {
+    const Eigen::Map<const Matrix> got_pixels(result.row(i).data(), pixels, channels);
+    const Eigen::VectorXf got = got_pixels * v;
+    for (int64_t p = 0; p < pixels; ++p) {
+      const double err = std::abs(static_cast<double>(got(p)) - static_cast<double>(expect(i, p)));
+      if (!(err <= tolerance * static_cast<double>(scale(i, p)) + 1e-30)) {
+        return absl::DataLossError(absl::StrCat("row ", i, " (pixel ", p, ") of the result fails Freivalds' check (",
+                                                got(p), " against ", expect(i, p), ")"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status FieldFreivaldsCheck(ConstFieldMatrixRef rows, const QuantMatrix& b, ConstFieldMatrixRef result,
                                  Pcg32& rng) {
   if (rows.cols() != b.rows() || result.rows() != rows.rows() || result.cols() != b.cols()) {

@@ -15,6 +15,7 @@
 #include "common/field.h"
 #include "common/matrix.h"
 #include "common/random.h"
+#include "common/row_op.h"
 
 namespace codedge {
 
@@ -26,6 +27,15 @@ namespace codedge {
 // that row's scale.
 absl::Status FreivaldsCheck(ConstMatrixRef rows, ConstMatrixRef b, ConstMatrixRef result, Pcg32& rng,
                             double tolerance = 1e-3);
+
+// The same for result = op(rows, B) (common/row_op.h). For the convolution
+// kinds each result row is checked pixel by pixel: v runs over the output's
+// channels, and the expected side is op applied to the rows with B . v
+// (im2col: a 1-filter convolution; col2im: a 1-channel one), so the check
+// never builds a task's im2col rows in full. InvalidArgument if the shapes
+// do not fit `op`.
+absl::Status FreivaldsCheck(ConstMatrixRef rows, ConstMatrixRef b, ConstMatrixRef result, Pcg32& rng,
+                            double tolerance, const RowOp& op);
 
 // The same check for a T-private task, exact in F_p (common/field.h):
 // result . v == rows . (b . v) mod p for v uniform in F_p^cols. A wrong

@@ -131,6 +131,37 @@ absl::Status WireMatrix::Append(v1::MatrixProto* piece, absl::string_view what, 
   return absl::OkStatus();
 }
 
+void RowOpToProto(const RowOp& op, v1::RowOp* out) {
+  out->Clear();
+  if (op.plain()) return;
+  out->set_kind(op.kind == RowOp::Kind::kIm2colProduct ? v1::RowOp::IM2COL_PRODUCT : v1::RowOp::PRODUCT_COL2IM);
+  out->set_height(op.conv.h);
+  out->set_width(op.conv.w);
+  out->set_channels(op.conv.c);
+  out->set_kernel_h(op.conv.kh);
+  out->set_kernel_w(op.conv.kw);
+  out->set_stride(op.conv.stride);
+  out->set_pad(op.conv.pad);
+}
+
+absl::StatusOr<RowOp> RowOpFromProto(const v1::RowOp& m) {
+  RowOp op;
+  switch (m.kind()) {
+    case v1::RowOp::PRODUCT:
+      return op;
+    case v1::RowOp::IM2COL_PRODUCT:
+      op.kind = RowOp::Kind::kIm2colProduct;
+      break;
+    case v1::RowOp::PRODUCT_COL2IM:
+      op.kind = RowOp::Kind::kProductCol2im;
+      break;
+    default:
+      return absl::InvalidArgumentError(absl::StrCat("unknown row operation kind ", static_cast<int>(m.kind())));
+  }
+  op.conv = ConvGeometry{1, m.height(), m.width(), m.channels(), m.kernel_h(), m.kernel_w(), m.stride(), m.pad()};
+  return op;
+}
+
 void MatrixToProto(ConstMatrixRef m, v1::MatrixProto* out) {
   out->set_rows(m.rows());
   out->set_cols(m.cols());

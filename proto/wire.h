@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "common/matrix.h"
+#include "common/row_op.h"
 #include "proto/codedge.pb.h"
 
 namespace codedge {
@@ -74,6 +75,11 @@ absl::StatusOr<WireMatrix> TakeMatrixFromProto(v1::MatrixProto* m, absl::string_
                                                int64_t max_elements = kMaxWireElements);
 
 // Packs `m` (any strides) into `out`.
+// A job's RowOp (common/row_op.h) on the wire. RowOpFromProto refuses an
+// unknown kind (InvalidArgument); the geometry is checked by CheckRowOp.
+void RowOpToProto(const RowOp& op, v1::RowOp* out);
+absl::StatusOr<RowOp> RowOpFromProto(const v1::RowOp& m);
+
 void MatrixToProto(ConstMatrixRef m, v1::MatrixProto* out);
 void FieldMatrixToProto(ConstFieldMatrixRef m, v1::MatrixProto* out);
 

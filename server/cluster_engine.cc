@@ -5,11 +5,22 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "common/status.h"
 
 namespace codedge {
 
 int64_t AutoLtSymbolRows(int64_t rows) {
   return std::clamp<int64_t>((rows + kAutoLtSymbols - 1) / kAutoLtSymbols, 1, kMaxAutoLtSymbolRows);
+}
+
+CodeSpec ClusterEngine::SpecFor(cnn::ProductKind kind, int64_t rows) const {
+  CodeSpec spec = kind == cnn::ProductKind::kForward         ? options_.forward
+                  : kind == cnn::ProductKind::kBackwardData ? options_.backward_data
+                                                            : options_.backward_weights;
+  if (spec.strategy == Strategy::kLt && spec.lt.symbol_rows == kAutoLtSymbolRows) {
+    spec.lt.symbol_rows = AutoLtSymbolRows(rows);
+  }
+  return spec;
 }
 
 absl::StatusOr<Matrix> ClusterEngine::Multiply(ConstMatrixRef a, ConstMatrixRef b, cnn::ProductKind kind) {
@@ -21,13 +32,44 @@ absl::StatusOr<Matrix> ClusterEngine::Multiply(ConstMatrixRef a, ConstMatrixRef 
     ++local_;
     return local_engine_.Multiply(a, b, kind);
   }
-  ++remote_;
-  CodeSpec spec = kind == cnn::ProductKind::kForward         ? options_.forward
-                  : kind == cnn::ProductKind::kBackwardData ? options_.backward_data
-                                                            : options_.backward_weights;
-  if (spec.strategy == Strategy::kLt && spec.lt.symbol_rows == kAutoLtSymbolRows) {
-    spec.lt.symbol_rows = AutoLtSymbolRows(a.rows());
+  return RunRemote(Matrix(a), Matrix(b), SpecFor(kind, a.rows()), RowOp());
+}
+
+absl::StatusOr<Matrix> ClusterEngine::MultiplyIm2col(ConstMatrixRef x, ConstMatrixRef cols, const ConvGeometry& g,
+                                                     ConstMatrixRef w) {
+  RETURN_IF_ERROR(cnn::CheckIm2colOperands(x, cols, g, w));
+  const CodeSpec spec = SpecFor(cnn::ProductKind::kForward, g.n);
+  if (spec.strategy == Strategy::kPrivate || cols.rows() * cols.cols() * w.cols() < options_.min_remote_macs) {
+    return Multiply(cols, w, cnn::ProductKind::kForward);
   }
+  // NHWC: the batch's (N*H*W, C) pixels are, in memory, N rows of one
+  // image each; the product's N rows of OH*OW*F values are (N*OH*OW, F).
+  const int64_t pixels_out = g.out_h() * g.out_w();
+  RowOp op{RowOp::Kind::kIm2colProduct, g};
+  op.conv.n = 1;
+  Matrix images(g.n, g.h * g.w * g.c);
+  Eigen::Map<Matrix>(images.data(), x.rows(), x.cols()) = x;
+  ASSIGN_OR_RETURN(Matrix z, RunRemote(std::move(images), Matrix(w), spec, op));
+  return Matrix(Eigen::Map<const Matrix>(z.data(), g.n * pixels_out, w.cols()));
+}
+
+absl::StatusOr<Matrix> ClusterEngine::MultiplyCol2im(ConstMatrixRef dz, ConstMatrixRef wt, const ConvGeometry& g) {
+  RETURN_IF_ERROR(cnn::CheckCol2imOperands(dz, wt, g));
+  const CodeSpec spec = SpecFor(cnn::ProductKind::kBackwardData, g.n);
+  if (spec.strategy == Strategy::kPrivate || dz.rows() * dz.cols() * wt.cols() < options_.min_remote_macs) {
+    return MatmulEngine::MultiplyCol2im(dz, wt, g);  // Multiply (remote or local), then Col2Im here
+  }
+  RowOp op{RowOp::Kind::kProductCol2im, g};
+  op.conv.n = 1;
+  Matrix grads(g.n, g.out_h() * g.out_w() * dz.cols());
+  Eigen::Map<Matrix>(grads.data(), dz.rows(), dz.cols()) = dz;
+  ASSIGN_OR_RETURN(Matrix dx, RunRemote(std::move(grads), Matrix(wt), spec, op));
+  return Matrix(Eigen::Map<const Matrix>(dx.data(), g.n * g.h * g.w, g.c));
+}
+
+absl::StatusOr<Matrix> ClusterEngine::RunRemote(Matrix a, Matrix b, const CodeSpec& spec, const RowOp& op) {
+  ++remote_;
+  const std::string what = absl::StrCat(a.rows(), "x", a.cols(), " . ", b.rows(), "x", b.cols());
   // The pool's callback may run on another thread; the result outlives it.
   struct Shared {
     absl::Notification done;
@@ -35,18 +77,18 @@ absl::StatusOr<Matrix> ClusterEngine::Multiply(ConstMatrixRef a, ConstMatrixRef 
   };
   auto shared = std::make_shared<Shared>();
   absl::StatusOr<JobId> id = pool_->Submit(
-      Matrix(a), Matrix(b), spec,
+      std::move(a), std::move(b), spec,
       [shared](absl::StatusOr<JobResult> r) {
         shared->result = std::move(r);
         shared->done.Notify();
       },
-      absl::Now() + options_.timeout);
+      absl::Now() + options_.timeout, op);
   if (!id.ok()) return id.status();
   // The pool fails the job at its deadline; the extra second only covers the sweeper's period.
   if (!shared->done.WaitForNotificationWithTimeout(options_.timeout + absl::Seconds(1))) {
     (void)pool_->Cancel(*id, "no answer in time");
-    return absl::DeadlineExceededError(absl::StrCat("product ", a.rows(), "x", a.cols(), " . ", b.rows(), "x",
-                                                    b.cols(), " not done in ", absl::FormatDuration(options_.timeout)));
+    return absl::DeadlineExceededError(
+        absl::StrCat("product ", what, " not done in ", absl::FormatDuration(options_.timeout)));
   }
   if (!shared->result.ok()) return shared->result.status();
   stats_ += shared->result->stats;

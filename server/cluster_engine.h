@@ -39,6 +39,14 @@ class ClusterEngine final : public cnn::MatmulEngine {
  public:
   ClusterEngine(TaskPool* pool, ClusterEngineOptions options) : pool_(pool), options_(options) {}
   absl::StatusOr<Matrix> Multiply(ConstMatrixRef a, ConstMatrixRef b, cnn::ProductKind kind) override;
+  // A convolution's products as RowOp jobs (common/row_op.h): the workers
+  // get coded whole images (forward) and return coded col2im'd gradients
+  // (backward), not im2col rows -- 9x fewer bytes each way for a 3x3
+  // kernel. The images are the source rows (LT: one image per symbol).
+  // The private strategy and small products take the plain way.
+  absl::StatusOr<Matrix> MultiplyIm2col(ConstMatrixRef x, ConstMatrixRef cols, const ConvGeometry& g,
+                                        ConstMatrixRef w) override;
+  absl::StatusOr<Matrix> MultiplyCol2im(ConstMatrixRef dz, ConstMatrixRef wt, const ConvGeometry& g) override;
 
   int64_t remote_products() const { return remote_; }
   int64_t local_products() const { return local_; }
@@ -48,6 +56,11 @@ class ClusterEngine final : public cnn::MatmulEngine {
   const JobStats& remote_stats() const { return stats_; }
 
  private:
+  // The strategy for `kind`, LT symbols sized for `rows` source rows.
+  CodeSpec SpecFor(cnn::ProductKind kind, int64_t rows) const;
+  // Submits op(a, b) (A's rows the source rows) and waits for the product.
+  absl::StatusOr<Matrix> RunRemote(Matrix a, Matrix b, const CodeSpec& spec, const RowOp& op);
+
   TaskPool* const pool_;
   const ClusterEngineOptions options_;
   cnn::LocalEngine local_engine_;

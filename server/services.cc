@@ -389,6 +389,7 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
       v1::ServerMessage m;
       m.mutable_job_data()->set_job_id(a.job);
       MatrixToProto(*a.b, m.mutable_job_data()->mutable_b());
+      if (!a.op.plain()) RowOpToProto(a.op, m.mutable_job_data()->mutable_op());
       out.push_back(Out{Serialize(m)});
     }
     const int64_t row_bytes = a.cols * static_cast<int64_t>(a.field() ? sizeof(uint64_t) : sizeof(float));

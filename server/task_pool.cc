@@ -11,14 +11,21 @@
 namespace codedge {
 
 absl::StatusOr<JobId> TaskPool::Submit(Matrix a, Matrix b, const CodeSpec& spec, JobCallback done,
-                                       absl::Time deadline) {
+                                       absl::Time deadline, const RowOp& op) {
   if (a.rows() < 1 || a.cols() < 1 || b.rows() < 1 || b.cols() < 1) {
     return absl::InvalidArgumentError(absl::StrCat("empty matrix: A is ", a.rows(), "x", a.cols(), ", B is ",
                                                    b.rows(), "x", b.cols()));
   }
-  if (a.cols() != b.rows()) {
+  if (op.plain() && a.cols() != b.rows()) {
     return absl::InvalidArgumentError(
         absl::StrCat("shapes do not chain: A is ", a.rows(), "x", a.cols(), ", B is ", b.rows(), "x", b.cols()));
+  }
+  if (absl::Status s = CheckRowOp(op, a.cols(), b.rows(), b.cols()); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("A is ", a.rows(), "x", a.cols(), ": ", s.message()));
+  }
+  if (!op.plain() && spec.strategy == Strategy::kPrivate) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the private strategy computes plain products only, not ", op.ToString()));
   }
   const int64_t a_rows = a.rows(), a_cols = a.cols(), b_cols = b.cols();
   const absl::Time submitted = clock_->Now();  // before a private job's encoding, which counts
@@ -44,8 +51,10 @@ absl::StatusOr<JobId> TaskPool::Submit(Matrix a, Matrix b, const CodeSpec& spec,
     job->decoder = job->code->NewDecoder();
     if (job->code->variable_task_sizes() && spec.strategy == Strategy::kLt) job->task_seconds = spec.lt.task_seconds;
   }
+  job->op = op;
+  job->out_cols = op.OutCols(b_cols);
   job->macs_per_row =
-      static_cast<double>(std::max<int64_t>(1, a_cols * b_cols) * (job->priv ? kFieldMacCost : 1));
+      static_cast<double>(std::max<int64_t>(1, op.MacsPerRow(a_cols, b_cols)) * (job->priv ? kFieldMacCost : 1));
   job->done = std::move(done);
   job->submitted = submitted;
   job->deadline = deadline;
@@ -63,8 +72,8 @@ absl::StatusOr<JobId> TaskPool::Submit(Matrix a, Matrix b, const CodeSpec& spec,
     jobs_[job->id] = job;
     hook = work_hook_;
   }
-  Log().debug("job {} submitted: {}x{} . {}x{}, {}", id, a_rows, a_cols, job->b->rows(), job->b->cols(),
-              CodeName(*job));
+  Log().debug("job {} submitted: {}x{} . {}x{}{}, {}", id, a_rows, a_cols, job->b->rows(), job->b->cols(),
+              op.plain() ? "" : absl::StrCat(" (", op.ToString(), ")"), CodeName(*job));
   if (hook) hook();
   return id;
 }
@@ -233,6 +242,7 @@ std::optional<Assignment> TaskPool::NextTask(WorkerId worker) {
           j->stats.queue_seconds = absl::ToDoubleSeconds(clock_->Now() - j->submitted);
         }
         if (j->has_b.insert(worker).second) out.b = j->b;
+        out.op = j->op;
         break;
       }
     }
@@ -448,10 +458,10 @@ absl::StatusOr<std::vector<CancelOrder>> TaskPool::AcceptResult(WorkerId worker,
     if (job->priv) {
       check = FieldFreivaldsCheck(*job->priv->blocks[task], job->priv->q.b, *field_result, verify_rng);
     } else if (coded_block) {
-      check = FreivaldsCheck(*coded_block, *job->b, *result, verify_rng);
+      check = FreivaldsCheck(*coded_block, *job->b, *result, verify_rng, 1e-3, job->op);
     } else if (auto block = job->code->PlainBlock(*spec)) {
       check = FreivaldsCheck(job->a.middleRows(block->first, block->second - block->first), *job->b, *result,
-                             verify_rng);
+                             verify_rng, 1e-3, job->op);
     } else {
       check = absl::InternalError("no rows kept to verify this result against");
     }
@@ -500,6 +510,9 @@ absl::StatusOr<std::vector<CancelOrder>> TaskPool::AcceptResult(WorkerId worker,
           priv->results.clear();
         }
       }
+    } else if (result->cols() != job->out_cols) {
+      bad = absl::InvalidArgumentError(absl::StrCat("a ", result->rows(), "x", result->cols(),
+                                                    " result for a product of ", job->out_cols, " columns"));
     } else {
       absl::StatusOr<DecodeState> st = spec ? job->decoder->Add(*spec, *result) : job->decoder->Add(task, *result);
       if (!st.ok()) {

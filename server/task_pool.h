@@ -30,6 +30,7 @@
 #include "codes/private_code.h"
 #include "common/clock.h"
 #include "common/matrix.h"
+#include "common/row_op.h"
 
 namespace codedge {
 
@@ -75,6 +76,7 @@ struct Assignment {
   const uint64_t* field_data = nullptr;
   int64_t rows = 0, cols = 0;
   std::shared_ptr<const Matrix> b;
+  RowOp op;  // what the worker computes from the rows and B (travels with B)
 
   bool field() const { return field_data != nullptr; }
   Eigen::Map<const Matrix> coded_rows() const { return Eigen::Map<const Matrix>(data, rows, cols); }
@@ -137,8 +139,13 @@ class TaskPool {
   // needs at least ceil((k + t) / t) workers; with fewer it waits and
   // fails at its deadline, saying so. The job fails with DeadlineExceeded at
   // `deadline` (see Expire). InvalidArgument for bad shapes or parameters.
+  //
+  // `op` (common/row_op.h): what a worker computes from a task's rows and
+  // B; by default rows . B. With a convolution op every row of A is one
+  // image (or one image's output gradient) and the product has
+  // op.OutCols(B's columns) columns; not for kPrivate (InvalidArgument).
   absl::StatusOr<JobId> Submit(Matrix a, Matrix b, const CodeSpec& spec, JobCallback done,
-                               absl::Time deadline = absl::InfiniteFuture());
+                               absl::Time deadline = absl::InfiniteFuture(), const RowOp& op = RowOp());
 
   // The next task for `worker`, or nullopt if nothing is runnable. Jobs are
   // served oldest first.
@@ -217,6 +224,8 @@ class TaskPool {
     std::unique_ptr<PrivateJob> priv;    // set for a private job
     Matrix a;
     std::shared_ptr<const Matrix> b;
+    RowOp op;
+    int64_t out_cols = 0;                 // the product's columns: op.OutCols(b->cols())
     std::unique_ptr<Decoder> decoder;
     JobCallback done;
     absl::Time submitted, deadline;
@@ -227,7 +236,7 @@ class TaskPool {
     size_t queue_head = 0;
     int64_t next_new_task = 0;            // rateless: next id to generate
     double task_seconds = 0;              // rateless: size tasks to take this long per worker (0: fixed)
-    double macs_per_row = 1;              // a result row's work: A's columns x B's (x 4 in the field)
+    double macs_per_row = 1;              // a result row's work (op.MacsPerRow; x 4 in the field)
     int64_t next_symbol = 0;              // sized rateless tasks: first symbol of the next one
     absl::flat_hash_map<int64_t, std::pair<int64_t, int64_t>> ranges;  // sized task -> (first symbol, count)
     absl::flat_hash_map<WorkerId, int> rateless_handed;  // sized tasks handed to each worker

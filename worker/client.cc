@@ -37,12 +37,19 @@ struct PendingTask {
 // Tasks up to this many multiply-adds may run on the reading thread.
 constexpr int64_t kInlineMacs = 4096;
 
+// A job's B and what to compute with it (common/row_op.h), as JobData
+// brought them.
+struct JobOperand {
+  Matrix b;
+  RowOp op;
+};
+
 // State shared by a session's reader and compute threads.
 struct Session {
   std::mutex mu;
   std::condition_variable cv;
   std::deque<PendingTask> queue;                                           // guarded by mu
-  std::map<uint64_t, std::shared_ptr<const Matrix>> b;                     // guarded by mu
+  std::map<uint64_t, std::shared_ptr<const JobOperand>> b;                 // guarded by mu
   std::map<std::pair<uint64_t, int64_t>, std::shared_ptr<CancelToken>> live;  // guarded by mu
   bool ended = false;                                                      // guarded by mu
   bool draining = false;  // drain acknowledged: the compute thread ends when the queue is empty (mu)
@@ -199,7 +206,7 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, absl::Notificatio
   // Runs one task and answers the server; false when the stream is gone.
   // `delayed_jobs` (DelayScope::kJob): jobs whose delay was applied; null for
   // a task run inline (never delayed: see may_inline).
-  auto process = [&](PendingTask& t, const std::shared_ptr<const Matrix>& b, std::set<uint64_t>* delayed_jobs) {
+  auto process = [&](PendingTask& t, const std::shared_ptr<const JobOperand>& b, std::set<uint64_t>* delayed_jobs) {
     v1::WorkerMessage out;
     absl::StatusOr<ExecResult> r = absl::CancelledError("cancelled while queued");
     // A float product is computed straight into the bytes of the result
@@ -215,19 +222,21 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, absl::Notificatio
             (delayed_jobs != nullptr && delayed_jobs->insert(t.job).second)) {
           delay = delays_.Next();
         }
-        if (t.rows.field()) {
-          r = executor_.RunField(t.rows.field_view(), *b, delay, &t.cancel->note);
+        if (t.rows.field() && !b->op.plain()) {
+          r = absl::InvalidArgumentError(absl::StrCat("a field task for job ", t.job, " under ", b->op.ToString()));
+        } else if (t.rows.field()) {
+          r = executor_.RunField(t.rows.field_view(), b->b, delay, &t.cancel->note);
         } else {
           product_rows = t.rows.rows();
-          product_cols = b->cols();
+          product_cols = b->op.OutCols(b->b.cols());
           v1::MatrixProto* m = out.mutable_result()->mutable_product();
           m->set_rows(product_rows);
           m->set_cols(product_cols);
           std::string* bytes = m->mutable_data();
           bytes->resize(static_cast<size_t>(product_rows * product_cols) * sizeof(float));
           product = reinterpret_cast<float*>(bytes->data());
-          r = executor_.RunInto(t.rows.view(), *b, delay, &t.cancel->note,
-                                Eigen::Map<Matrix>(product, product_rows, product_cols));
+          r = executor_.RunInto(t.rows.view(), b->b, delay, &t.cancel->note,
+                                Eigen::Map<Matrix>(product, product_rows, product_cols), b->op);
         }
       }
     }
@@ -296,7 +305,7 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, absl::Notificatio
     std::set<uint64_t> delayed_jobs;
     for (;;) {
       PendingTask t;
-      std::shared_ptr<const Matrix> b;
+      std::shared_ptr<const JobOperand> b;
       {
         std::unique_lock<std::mutex> lock(session.mu);
         session.cv.wait(lock, [&] { return session.ended || session.draining || !session.queue.empty(); });
@@ -330,13 +339,13 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, absl::Notificatio
   bool stream_ok = true;
   auto enqueue = [&](PendingTask t) {
     t.cancel = std::make_shared<CancelToken>();
-    std::shared_ptr<const Matrix> b;
+    std::shared_ptr<const JobOperand> b;
     {
       std::lock_guard<std::mutex> lock(session.mu);
       session.live[{t.job, t.task}] = t.cancel;
       auto it = session.b.find(t.job);
       const bool tiny = may_inline && !t.rows.field() && session.queue.empty() && it != session.b.end() &&
-                        t.rows.rows() * t.rows.cols() * it->second->cols() <= kInlineMacs;
+                        t.rows.rows() * it->second->op.MacsPerRow(t.rows.cols(), it->second->b.cols()) <= kInlineMacs;
       if (!tiny) {
         session.queue.push_back(std::move(t));
         session.cv.notify_one();
@@ -349,13 +358,16 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, absl::Notificatio
   while (stream->Read(&in)) {
     if (in.msg_case() == v1::ServerMessage::kJobData) {
       absl::StatusOr<Matrix> b = MatrixFromProto(in.job_data().b(), "B");
-      if (!b.ok()) {
-        why = b.status();
+      absl::StatusOr<RowOp> op = b.ok() ? RowOpFromProto(in.job_data().op()) : b.status();
+      absl::Status s = op.status();
+      if (s.ok()) s = CheckRowOp(*op, op->InCols(b->rows()), b->rows(), b->cols());
+      if (!s.ok()) {
+        why = absl::InvalidArgumentError(absl::StrCat("job ", in.job_data().job_id(), ": ", s.message()));
         ours = true;
         break;
       }
       std::lock_guard<std::mutex> lock(session.mu);
-      session.b[in.job_data().job_id()] = std::make_shared<const Matrix>(*std::move(b));
+      session.b[in.job_data().job_id()] = std::make_shared<const JobOperand>(JobOperand{*std::move(b), *op});
     } else if (in.msg_case() == v1::ServerMessage::kTask) {
       v1::Task& task = *in.mutable_task();
       if (partial) {

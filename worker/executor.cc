@@ -22,27 +22,34 @@ absl::StatusOr<TaskExecutor> TaskExecutor::Create(ExecOptions options, Clock* cl
 }
 
 absl::StatusOr<ExecResult> TaskExecutor::Run(ConstMatrixRef rows, const Matrix& b, absl::Duration delay,
-                                             absl::Notification* cancel) const {
-  Matrix product(rows.rows(), b.cols());
-  absl::StatusOr<ExecResult> out = RunInto(rows, b, delay, cancel, Eigen::Map<Matrix>(product.data(), rows.rows(), b.cols()));
+                                             absl::Notification* cancel, const RowOp& op) const {
+  Matrix product(rows.rows(), op.OutCols(b.cols()));
+  absl::StatusOr<ExecResult> out =
+      RunInto(rows, b, delay, cancel, Eigen::Map<Matrix>(product.data(), product.rows(), product.cols()), op);
   if (out.ok()) out->product = std::move(product);
   return out;
 }
 
 absl::StatusOr<ExecResult> TaskExecutor::RunInto(ConstMatrixRef rows, const Matrix& b, absl::Duration delay,
-                                                 absl::Notification* cancel, Eigen::Map<Matrix> product) const {
-  if (rows.cols() != b.rows()) {
-    return absl::InvalidArgumentError(absl::StrCat("task rows are ", rows.rows(), "x", rows.cols(), " but B is ",
-                                                   b.rows(), "x", b.cols()));
+                                                 absl::Notification* cancel, Eigen::Map<Matrix> product,
+                                                 const RowOp& op) const {
+  if (absl::Status s = CheckRowOp(op, rows.cols(), b.rows(), b.cols()); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("task rows are ", rows.rows(), "x", rows.cols(), ": ",
+                                                   s.message()));
   }
-  if (product.rows() != rows.rows() || product.cols() != b.cols()) {
+  const int64_t out_cols = op.OutCols(b.cols());
+  if (product.rows() != rows.rows() || product.cols() != out_cols) {
     return absl::InvalidArgumentError(absl::StrCat("a ", product.rows(), "x", product.cols(), " output for a ",
-                                                   rows.rows(), "x", b.cols(), " product"));
+                                                   rows.rows(), "x", out_cols, " result"));
   }
   ExecResult out;
+  Matrix scratch;  // a convolution's im2col rows, one chunk at a time
   absl::Status s = Execute(
-      rows.rows(), rows.cols() * b.cols(), delay, cancel,
-      [&](int64_t r, int64_t n) { product.middleRows(r, n).noalias() = rows.middleRows(r, n) * b; }, &out);
+      rows.rows(), op.MacsPerRow(rows.cols(), b.cols()), delay, cancel,
+      [&](int64_t r, int64_t n) {
+        ApplyRowOp(op, rows.middleRows(r, n), b, Eigen::Map<Matrix>(product.row(r).data(), n, out_cols), scratch);
+      },
+      &out);
   if (!s.ok()) return s;
   return out;
 }

@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/matrix.h"
+#include "common/row_op.h"
 
 namespace codedge {
 
@@ -50,15 +51,18 @@ class TaskExecutor {
   // InvalidArgument for slowdown < 1, chunk_rows < 0 or row_seconds < 0.
   static absl::StatusOr<TaskExecutor> Create(ExecOptions options, Clock* clock = Clock::Real());
 
-  // rows . B after waiting `delay`. Cancelled if `cancel` (may be null) is
-  // notified first; InvalidArgument if the shapes do not chain.
+  // op(rows, B) (common/row_op.h; by default rows . B) after waiting
+  // `delay`. Cancelled if `cancel` (may be null) is notified first;
+  // InvalidArgument if the shapes do not fit the op.
   absl::StatusOr<ExecResult> Run(ConstMatrixRef rows, const Matrix& b, absl::Duration delay,
-                                 absl::Notification* cancel) const;
-  // The same, the product written into `out` (rows.rows() x b.cols(), else
-  // InvalidArgument) instead of ExecResult::product: the worker computes
-  // straight into the bytes of the message that carries the result.
+                                 absl::Notification* cancel, const RowOp& op = RowOp()) const;
+  // The same, the product written into `out` (rows.rows() x
+  // op.OutCols(b.cols()), else InvalidArgument) instead of
+  // ExecResult::product: the worker computes straight into the bytes of the
+  // message that carries the result.
   absl::StatusOr<ExecResult> RunInto(ConstMatrixRef rows, const Matrix& b, absl::Duration delay,
-                                     absl::Notification* cancel, Eigen::Map<Matrix> out) const;
+                                     absl::Notification* cancel, Eigen::Map<Matrix> out,
+                                     const RowOp& op = RowOp()) const;
   // A T-private task: rows (field elements) . B mod p (common/field.h), B
   // given as float32 integers; the same delays, slowdown and cancellation.
   // InvalidArgument if the shapes do not chain or B holds non-integers.

@@ -2,6 +2,7 @@
 
 #include "codes/verify.h"
 #include "common/matrix_util.h"
+#include "tests/conv_case.h"
 
 namespace codedge {
 namespace {
@@ -64,6 +65,43 @@ TEST_CASE("The field Freivalds check passes exact products and catches every cha
   }
   CHECK(missed == 0);
   CHECK(FieldFreivaldsCheck(rows, b, FieldMatrix::Zero(39, 3), vrng).code() == absl::StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("Freivalds' check of convolution tasks passes right results and catches every changed entry", "[verify]") {
+  Pcg32 rng(32, 1);
+  const ConvCase c = ConvCase::Make(ConvGeometry{1, 5, 4, 3, 3, 3, 1, 1}, 3, 4, rng);
+  const int64_t images = c.images;
+  struct Task {
+    const char* what;
+    const RowOp& op;
+    const Matrix &rows, &b;
+  };
+  for (const Task& t : {Task{"im2col . W", c.fwd, c.x, c.w}, Task{"col2im(dz . W^T)", c.bwd, c.dz, c.wt}}) {
+    INFO(t.what);
+    Matrix good(images, t.op.OutCols(t.b.cols())), scratch;
+    ApplyRowOp(t.op, t.rows, t.b, Eigen::Map<Matrix>(good.data(), good.rows(), good.cols()), scratch);
+    CHECK(FreivaldsCheck(t.rows, t.b, good, rng, 1e-3, t.op).ok());
+    // Every entry, changed by 1.5 % of its row's scale (the largest sum of
+    // |terms| of an entry: as the plain check's test), is caught.
+    Matrix scale(images, good.cols());
+    ApplyRowOp(t.op, t.rows.cwiseAbs(), t.b.cwiseAbs(), Eigen::Map<Matrix>(scale.data(), images, good.cols()),
+               scratch);
+    int64_t caught = 0;
+    for (int64_t i = 0; i < good.rows(); ++i) {
+      const float step = 0.015f * scale.row(i).maxCoeff();
+      for (int64_t j = 0; j < good.cols(); ++j) {
+        Matrix bad = good;
+        bad(i, j) += (i + j) % 2 ? step : -step;
+        if (FreivaldsCheck(t.rows, t.b, bad, rng, 1e-3, t.op).code() == absl::StatusCode::kDataLoss) ++caught;
+      }
+    }
+    CHECK(caught == good.size());
+    // A result of the plain product's shape is refused, not checked.
+    CHECK(FreivaldsCheck(t.rows, t.b, Matrix::Zero(images, t.b.cols()), rng, 1e-3, t.op).code() ==
+          absl::StatusCode::kInvalidArgument);
+  }
+  CHECK(FreivaldsCheck(c.x, c.wt, Matrix::Zero(images, c.dz.cols()), rng, 1e-3, c.fwd).code() ==
+        absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

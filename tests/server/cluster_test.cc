@@ -8,8 +8,10 @@
 #include <thread>
 #include <vector>
 
+#include "common/im2col.h"
 #include "common/matrix_util.h"
 #include "proto/wire.h"
+#include "server/cluster_engine.h"
 #include "server/edge_server.h"
 #include "worker/client.h"
 
@@ -260,6 +262,33 @@ TEST_CASE("Verification drops every corrupted result, bans its worker, and jobs 
   CHECK(cluster.server->pool().IsFaulty(1));
   CHECK(cluster.server->pool().IsFaulty(2));
   CHECK_FALSE(cluster.server->pool().IsFaulty(3));
+}
+
+TEST_CASE("Verification catches corrupted results of convolution jobs too", "[cluster][verify][cnn]") {
+  Pcg32 rng(10, 5);
+  const ConvGeometry g{6, 8, 8, 4, 3, 3, 1, 1};
+  const Matrix x = RandomUniformMatrix(g.n * g.h * g.w, g.c, rng), w = RandomUniformMatrix(g.patch(), 5, rng);
+  const Matrix dz = RandomUniformMatrix(g.n * g.out_h() * g.out_w(), 5, rng);
+  const Matrix cols = Im2Col(x, g), wt = w.transpose();
+  auto verifying = VerifyingClusterWithTwoFaultyWorkers();
+  for (const char* spec : {"uncoded:k=3", "lt"}) {
+    INFO(spec);
+    const CodeSpec code = *ParseCodeSpec(spec);
+    ClusterEngineOptions o{code, code, code};
+    o.min_remote_macs = 0;
+    ClusterEngine engine(&verifying->server->pool(), o);
+    auto z = engine.MultiplyIm2col(x, cols, g, w);
+    REQUIRE(z.ok());
+    CHECK(RelativeError(*z, cols.cast<double>() * w.cast<double>()) < 1e-4);
+    auto dx = engine.MultiplyCol2im(dz, wt, g);
+    REQUIRE(dx.ok());
+    CHECK(RelativeError(*dx, Col2Im(dz * wt, g).cast<double>()) < 1e-4);
+    CHECK(engine.remote_products() == 2);
+  }
+  // Both corrupting workers were caught and banned (ids 1 and 2).
+  CHECK(verifying->server->pool().IsFaulty(1));
+  CHECK(verifying->server->pool().IsFaulty(2));
+  CHECK_FALSE(verifying->server->pool().IsFaulty(3));
 }
 
 TEST_CASE("Verification catches corrupted field results of a T-private job exactly", "[cluster][verify][private]") {
@@ -654,6 +683,28 @@ struct CheckingEngine : cnn::MatmulEngine {
     }
     return r;
   }
+  // The convolution's products are passed on as such (the cluster engine
+  // sends images, not im2col rows) and checked against the local kernels.
+  absl::StatusOr<Matrix> MultiplyIm2col(ConstMatrixRef x, ConstMatrixRef cols, const ConvGeometry& g,
+                                        ConstMatrixRef w) override {
+    auto r = inner->MultiplyIm2col(x, cols, g, w);
+    if (r.ok()) Check(*r, Im2Col(x, g).cast<double>() * w.cast<double>(), "convolution", g);
+    ++conv_products;
+    return r;
+  }
+  absl::StatusOr<Matrix> MultiplyCol2im(ConstMatrixRef dz, ConstMatrixRef wt, const ConvGeometry& g) override {
+    auto r = inner->MultiplyCol2im(dz, wt, g);
+    if (r.ok()) Check(*r, Col2Im(dz * wt, g).cast<double>(), "input gradient", g);
+    ++conv_products;
+    return r;
+  }
+  void Check(const Matrix& got, const MatrixD& want, const char* what, const ConvGeometry& g) {
+    const double e = RelativeError(got, want);
+    worst = std::max(worst, e);
+    INFO(what << " of " << g.n << " images " << g.h << "x" << g.w << "x" << g.c);
+    CHECK(e < tolerance);
+  }
+  int conv_products = 0;
 };
 
 // One SGD step of vgg-mini through an engine: the weights before and after.
@@ -693,6 +744,8 @@ TEST_CASE("A distributed training step equals the local step", "[cluster][cnn]")
     // 4 conv + 2 dense layers, 3 products each, less the first layer's input
     // gradient (nobody needs the gradient of the images).
     CHECK(engine.remote_products() == 6 * 3 - 1);
+    // Of which the convolutions' forward and input-gradient products: 4 + 3.
+    CHECK(check.conv_products == 7);
     // The whole update: uncoded equals the local one up to float rounding;
     // coded products differ by their decode error, which ReLU and max-pool
     // decisions may amplify locally (zero-initialised biases make single

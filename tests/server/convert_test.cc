@@ -2,6 +2,7 @@
 
 #include <cstring>
 #include <limits>
+#include <tuple>
 
 #include "common/matrix_util.h"
 #include "server/convert.h"
@@ -28,6 +29,26 @@ TEST_CASE("Matrices round-trip through the wire format bit for bit", "[convert]"
   auto back = MatrixFromProto(p, "view");
   REQUIRE(back.ok());
   CHECK(*back == wide.leftCols(3));
+}
+
+TEST_CASE("Row operations round-trip through JobData; an unknown kind is refused", "[convert][bad-input]") {
+  for (const RowOp& op : {RowOp(), RowOp{RowOp::Kind::kIm2colProduct, ConvGeometry{1, 28, 27, 16, 3, 5, 2, 1}},
+                          RowOp{RowOp::Kind::kProductCol2im, ConvGeometry{1, 14, 14, 32, 3, 3, 1, 1}}}) {
+    INFO(op.ToString());
+    v1::JobData m;
+    RowOpToProto(op, m.mutable_op());
+    v1::JobData back_msg;
+    REQUIRE(back_msg.ParseFromString(m.SerializeAsString()));
+    auto back = RowOpFromProto(back_msg.op());
+    REQUIRE(back.ok());
+    CHECK(back->kind == op.kind);
+    if (op.plain()) continue;
+    const ConvGeometry &a = op.conv, &b = back->conv;
+    CHECK(std::tie(a.h, a.w, a.c, a.kh, a.kw, a.stride, a.pad) == std::tie(b.h, b.w, b.c, b.kh, b.kw, b.stride, b.pad));
+  }
+  v1::RowOp unknown;
+  unknown.set_kind(static_cast<v1::RowOp::Kind>(7));
+  CHECK(RowOpFromProto(unknown).status().code() == absl::StatusCode::kInvalidArgument);
 }
 
 TEST_CASE("Field-element matrices round-trip and are told apart from float ones", "[convert][bad-input]") {

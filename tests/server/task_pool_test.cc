@@ -8,6 +8,7 @@
 #include "common/field.h"
 #include "common/matrix_util.h"
 #include "server/task_pool.h"
+#include "tests/conv_case.h"
 
 namespace codedge {
 namespace {
@@ -63,7 +64,10 @@ void Run(TaskPool& pool, std::vector<FakeWorker>& workers, std::vector<Outcome*>
         REQUIRE(b_int.ok());
         cancels = pool.OnFieldResult(w.id, a.job, a.task, FieldProduct(a.field_rows(), *b_int));
       } else {
-        Matrix product = a.coded_rows() * w.b_cache[a.job];
+        const Matrix& b = w.b_cache[a.job];
+        Matrix product(a.rows, a.op.OutCols(b.cols())), scratch;  // what an edge-worker computes
+        ApplyRowOp(a.op, a.coded_rows(), b, Eigen::Map<Matrix>(product.data(), product.rows(), product.cols()),
+                   scratch);
         cancels = pool.OnResult(w.id, a.job, a.task, std::move(product));
       }
       w.results_sent++;
@@ -107,6 +111,71 @@ TEST_CASE("Every strategy returns A·B through the pool with 1, 3 and 10 workers
       for (const FakeWorker& w : workers) CHECK(w.b_received <= 1);
     }
   }
+}
+
+TEST_CASE("Convolution jobs decode every image's output and input gradient under every strategy", "[pool]") {
+  Pcg32 rng(3, 4);
+  const ConvCase c = ConvCase::Make(ConvGeometry{1, 6, 5, 3, 3, 3, 1, 1}, 13, 4, rng);
+  const Matrix &x = c.x, &w = c.w, &dz = c.dz, &wt = c.wt;
+  const RowOp &fwd = c.fwd, &bwd = c.bwd;
+  for (const char* spec : {"uncoded:k=4", "speculative:k=4", "replication:k=4,copies=2", "mds:m=7,n=4",
+                           "lt:symbols_per_task=2", "lt:symbol_rows=1,task_seconds=0.01"}) {
+    INFO(spec);
+    TaskPool pool;
+    auto workers = Workers(3);
+    Outcome forward, backward;
+    REQUIRE(pool.Submit(x, w, *ParseCodeSpec(spec), [&](auto r) { forward.result = std::move(r); },
+                        absl::InfiniteFuture(), fwd)
+                .ok());
+    REQUIRE(pool.Submit(dz, wt, *ParseCodeSpec(spec), [&](auto r) { backward.result = std::move(r); },
+                        absl::InfiniteFuture(), bwd)
+                .ok());
+    Run(pool, workers, {&forward, &backward});
+    REQUIRE(forward.result.has_value());
+    REQUIRE(forward.result->ok());
+    REQUIRE(backward.result.has_value());
+    REQUIRE(backward.result->ok());
+    const Matrix& z = (*forward.result)->product;
+    const Matrix& dx = (*backward.result)->product;
+    REQUIRE(z.rows() == c.images);
+    REQUIRE(z.cols() == c.fwd.OutCols(c.filters));
+    REQUIRE(dx.rows() == c.images);
+    REQUIRE(dx.cols() == c.x.cols());
+    CHECK(RelativeError(c.AsOutputPixels(z), c.z_want) < 1e-4);
+    CHECK(RelativeError(c.AsInputPixels(dx), c.dx_want) < 1e-4);
+  }
+
+  // Refused at submission: operands that do not fit the op, a bad geometry,
+  // and the private strategy (plain products only).
+  TaskPool pool;
+  auto noop = [](absl::StatusOr<JobResult>) {};
+  const CodeSpec lt = *ParseCodeSpec("lt");
+  CHECK(pool.Submit(x, wt, lt, noop, absl::InfiniteFuture(), fwd).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  CHECK(pool.Submit(x.leftCols(x.cols() - 1), w, lt, noop, absl::InfiniteFuture(), fwd).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  RowOp strideless = fwd;
+  strideless.conv.stride = 0;
+  CHECK(pool.Submit(x, w, lt, noop, absl::InfiniteFuture(), strideless).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  CHECK(pool.Submit(x, w, *ParseCodeSpec("private:k=2,t=1,n=4"), noop, absl::InfiniteFuture(), fwd).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  // A result as wide as the plain product would be, not the op's, is
+  // refused and its task re-queued.
+  Outcome out;
+  const JobId id = *pool.Submit(x, w, *ParseCodeSpec("uncoded:k=2"), [&](auto r) { out.result = std::move(r); },
+                                absl::InfiniteFuture(), fwd);
+  auto t0 = pool.NextTask(1);
+  REQUIRE(t0.has_value());
+  CHECK(t0->op.kind == RowOp::Kind::kIm2colProduct);
+  CHECK(pool.OnResult(1, id, t0->task, Matrix::Zero(t0->rows, c.filters)).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  auto one = Workers(1);
+  one[0].b_cache[id] = w;  // worker 1 already has B
+  Run(pool, one, {&out});
+  REQUIRE(out.result.has_value());
+  REQUIRE(out.result->ok());
+  CHECK(RelativeError(c.AsOutputPixels((*out.result)->product), c.z_want) < 1e-5);
 }
 
 // The largest error fixed point may cause in an entry of A·B: |A - A_q s_a|

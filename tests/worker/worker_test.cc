@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/matrix_util.h"
+#include "tests/conv_case.h"
 #include "worker/delay.h"
 #include "worker/executor.h"
 
@@ -80,6 +81,34 @@ TEST_CASE("The executor computes rows . B exactly as a plain product", "[worker]
   CHECK(buffer.back() == -1.0f);
   CHECK(ex->RunInto(rows, b, absl::ZeroDuration(), nullptr, Eigen::Map<Matrix>(buffer.data(), 999, 7)).status().code() ==
         absl::StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("The executor's convolution tasks equal im2col then product, and col2im after it, chunk by chunk", "[worker][executor]") {
+  Pcg32 rng(5, 2);
+  const ConvCase c = ConvCase::Make(ConvGeometry{1, 7, 6, 3, 3, 3, 1, 1}, 9, 5, rng);
+  for (int64_t chunk : {1, 4, 0}) {  // 0: automatic (the whole task here)
+    INFO("chunk rows " << chunk);
+    auto ex = TaskExecutor::Create({.chunk_rows = chunk});
+    REQUIRE(ex.ok());
+    auto z = ex->Run(c.x, c.w, absl::ZeroDuration(), nullptr, c.fwd);
+    REQUIRE(z.ok());
+    CHECK(RelativeError(c.AsOutputPixels(z->product), c.z_want) < 1e-6);
+    auto dx = ex->Run(c.dz, c.wt, absl::ZeroDuration(), nullptr, c.bwd);
+    REQUIRE(dx.ok());
+    CHECK(RelativeError(c.AsInputPixels(dx->product), c.dx_want) < 1e-6);
+  }
+  auto ex = TaskExecutor::Create({});
+  REQUIRE(ex.ok());
+  // Shapes that do not fit the op: clear errors, nothing computed.
+  CHECK(ex->Run(c.x.leftCols(c.x.cols() - 1), c.w, absl::ZeroDuration(), nullptr, c.fwd).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  CHECK(ex->Run(c.x, c.wt, absl::ZeroDuration(), nullptr, c.fwd).status().code() ==
+        absl::StatusCode::kInvalidArgument);
+  std::vector<float> buffer(c.dz.size());
+  CHECK(ex->RunInto(c.x, c.w, absl::ZeroDuration(), nullptr, Eigen::Map<Matrix>(buffer.data(), c.images, c.filters),
+                    c.fwd)
+            .status()
+            .code() == absl::StatusCode::kInvalidArgument);
 }
 
 TEST_CASE("The executor computes a T-private task's product mod p as naive field arithmetic does", "[worker][executor][private]") {

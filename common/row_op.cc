@@ -1,0 +1,117 @@
+#include "common/row_op.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace codedge {
+
+int64_t RowOp::InCols(int64_t b_rows) const {
+  switch (kind) {
+    case Kind::kProduct:
+      return b_rows;
+    case Kind::kIm2colProduct:
+      return conv.h * conv.w * conv.c;
+    case Kind::kProductCol2im:
+      return conv.out_h() * conv.out_w() * b_rows;
+  }
+  return 0;
+}
+
+int64_t RowOp::OutCols(int64_t b_cols) const {
+  switch (kind) {
+    case Kind::kProduct:
+      return b_cols;
+    case Kind::kIm2colProduct:
+      return conv.out_h() * conv.out_w() * b_cols;
+    case Kind::kProductCol2im:
+      return conv.h * conv.w * conv.c;
+  }
+  return 0;
+}
+
+int64_t RowOp::MacsPerRow(int64_t a_cols, int64_t b_cols) const {
+  // A gradient row (OH*OW*F values) times B (F x patch) is a_cols * patch;
+  // an image's im2col rows (OH*OW x patch) times B (patch x F) more than its
+  // a_cols * F.
+  return kind == Kind::kIm2colProduct ? conv.out_h() * conv.out_w() * conv.patch() * b_cols : a_cols * b_cols;
+}
+
+std::string RowOp::ToString() const {
+  if (kind == Kind::kProduct) return "product";
+  return absl::StrCat(kind == Kind::kIm2colProduct ? "im2col.product" : "product.col2im", " of ", conv.h, "x",
+                      conv.w, "x", conv.c, " images, ", conv.kh, "x", conv.kw, " kernel, stride ", conv.stride,
+                      ", pad ", conv.pad);
+}
+
+absl::Status CheckRowOp(const RowOp& op, int64_t a_cols, int64_t b_rows, int64_t b_cols) {
+  if (op.plain()) {
+    if (a_cols != b_rows) {
+      return absl::InvalidArgumentError(absl::StrCat("rows of ", a_cols, " values do not chain with a ", b_rows,
+                                                     "x", b_cols, " B"));
+    }
+    return absl::OkStatus();
+  }
+  const ConvGeometry& g = op.conv;
+  for (int64_t v : {g.h, g.w, g.c, g.kh, g.kw, g.stride}) {
+    if (v < 1 || v > kMaxConvSide) {
+      return absl::InvalidArgumentError(absl::StrCat("bad convolution geometry (", op.ToString(),
+                                                     "): every size must be in [1, ", kMaxConvSide, "]"));
+    }
+  }
+  if (g.pad < 0 || g.pad >= g.kh || g.pad >= g.kw || g.kh > g.h + 2 * g.pad || g.kw > g.w + 2 * g.pad) {
+    return absl::InvalidArgumentError(absl::StrCat("bad convolution geometry (", op.ToString(),
+                                                   "): the padding must be in [0, kernel) and the kernel fit the "
+                                                   "padded image"));
+  }
+  constexpr int64_t kMaxValues = int64_t{1} << 26;  // per image, either way
+  if (g.h * g.w * g.c > kMaxValues || g.out_h() * g.out_w() * g.patch() > kMaxValues) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("convolution too large (", op.ToString(), "): an image or its im2col rows over ", kMaxValues,
+                     " values"));
+  }
+  const int64_t want_b_rows = op.kind == RowOp::Kind::kIm2colProduct ? g.patch() : b_rows;
+  const int64_t want_b_cols = op.kind == RowOp::Kind::kIm2colProduct ? b_cols : g.patch();
+  if (b_rows != want_b_rows || b_cols != want_b_cols || b_rows < 1 || b_cols < 1 ||
+      b_rows * b_cols > kMaxValues) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "B is ", b_rows, "x", b_cols, " but ", op.ToString(), " needs ",
+        op.kind == RowOp::Kind::kIm2colProduct ? absl::StrCat(g.patch(), " rows") : absl::StrCat(g.patch(), " columns")));
+  }
+  if (a_cols != op.InCols(b_rows)) {
+    return absl::InvalidArgumentError(absl::StrCat("rows of ", a_cols, " values, but ", op.ToString(), " with a ",
+                                                   b_rows, "x", b_cols, " B takes rows of ", op.InCols(b_rows)));
+  }
+  return absl::OkStatus();
+}
+
+void ApplyRowOp(const RowOp& op, ConstMatrixRef rows, ConstMatrixRef b, Eigen::Map<Matrix> out, Matrix& scratch) {
+  if (op.plain()) {
+    out.noalias() = rows * b;
+    return;
+  }
+  const int64_t n = rows.rows();
+  if (n == 0) return;
+  // A block of whole rows, row-major and contiguous, read as pixel rows.
+  Matrix copy;
+  const float* data = rows.data();
+  if (rows.outerStride() != rows.cols()) {
+    copy = rows;
+    data = copy.data();
+  }
+  ConvGeometry g = op.conv;
+  g.n = n;
+  const int64_t out_pixels = n * g.out_h() * g.out_w();
+  if (op.kind == RowOp::Kind::kIm2colProduct) {
+    const Eigen::Map<const Matrix> pixels(data, n * g.h * g.w, g.c);
+    scratch.resize(out_pixels, g.patch());
+    Im2ColInto(pixels, g, scratch);
+    Eigen::Map<Matrix>(out.data(), out_pixels, b.cols()).noalias() = scratch * b;
+  } else {
+    const Eigen::Map<const Matrix> grads(data, out_pixels, b.rows());
+    scratch.resize(out_pixels, g.patch());
+    scratch.noalias() = grads * b;
+    Eigen::Map<Matrix> dx(out.data(), n * g.h * g.w, g.c);
+    Col2ImInto(scratch, g, dx);
+  }
+}
+
+}  // namespace codedge

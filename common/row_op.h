@@ -1,0 +1,61 @@
+// What a worker computes from a task's rows and a job's B.
+//
+//   kProduct       rows . B (every job but a convolution's).
+//   kIm2colProduct every row of the task is one image (H*W*C values, NHWC);
+//                  its result row is Im2Col(image) . B, OH*OW*F values:
+//                  the image's convolution output, B being the (KH*KW*C, F)
+//                  filters.
+//   kProductCol2im every row is one image's output gradient (OH*OW*F
+//                  values); its result row is Col2Im(dz . B), H*W*C values:
+//                  the input gradient, B being the filters transposed
+//                  (F, KH*KW*C).
+//
+// Both convolution kinds are linear in the row, so a coded combination of
+// images (or of gradients) gives the same combination of their results and
+// every code decodes them unchanged. What they save is bytes: for a 3x3
+// kernel an image's im2col rows are 9x the image, so sending the image and
+// letting the worker expand it moves 9x less (forward), and returning the
+// col2im'd gradient instead of its im2col rows 9x less (backward).
+#ifndef CODEDGE_COMMON_ROW_OP_H_
+#define CODEDGE_COMMON_ROW_OP_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "common/im2col.h"
+#include "common/matrix.h"
+
+namespace codedge {
+
+struct RowOp {
+  enum class Kind { kProduct, kIm2colProduct, kProductCol2im };
+  Kind kind = Kind::kProduct;
+  ConvGeometry conv;  // one image's geometry (conv.n is ignored); convolution kinds only
+
+  bool plain() const { return kind == Kind::kProduct; }
+  // Values per task row and per result row, for a B of `b_cols` columns.
+  int64_t InCols(int64_t b_rows) const;
+  int64_t OutCols(int64_t b_cols) const;
+  // Multiply-adds per task row.
+  int64_t MacsPerRow(int64_t a_cols, int64_t b_cols) const;
+  std::string ToString() const;
+};
+
+// Bounds of a convolution's geometry: sizes in [1, 2^16], stride >= 1,
+// 0 <= pad < kernel, kernel <= padded input, and an image of at most 2^28
+// values either way.
+inline constexpr int64_t kMaxConvSide = int64_t{1} << 16;
+
+// OK if rows of `a_cols` values and a `b_rows` x `b_cols` B fit `op`;
+// InvalidArgument naming what does not (a bad geometry included).
+absl::Status CheckRowOp(const RowOp& op, int64_t a_cols, int64_t b_rows, int64_t b_cols);
+
+// out = op(rows, b): rows.rows() x op.OutCols(b.cols()). The shapes must
+// have passed CheckRowOp (not checked again). `scratch` is reused across
+// calls (the convolution kinds' im2col rows).
+void ApplyRowOp(const RowOp& op, ConstMatrixRef rows, ConstMatrixRef b, Eigen::Map<Matrix> out, Matrix& scratch);
+
+}  // namespace codedge
+
+#endif  // CODEDGE_COMMON_ROW_OP_H_
