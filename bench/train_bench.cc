@@ -68,6 +68,14 @@ class RecordingEngine final : public cnn::MatmulEngine {
     seconds_.push_back(SecondsSince(start));
     return c;
   }
+  absl::StatusOr<Matrix> MultiplyIm2colTransposed(ConstMatrixRef x, ConstMatrixRef cols, const ConvGeometry& g,
+                                                  ConstMatrixRef dz) override {
+    shapes_.push_back({cols.cols(), cols.rows(), dz.cols()});
+    const auto start = SteadyClock::now();
+    auto c = inner_->MultiplyIm2colTransposed(x, cols, g, dz);
+    seconds_.push_back(SecondsSince(start));
+    return c;
+  }
   const std::vector<std::array<int64_t, 3>>& shapes() const { return shapes_; }
   // The wall time of the first n products (training's, before the final
   // evaluation's forward passes).

@@ -25,6 +25,24 @@ absl::Status CheckCol2imOperands(ConstMatrixRef dz, ConstMatrixRef wt, const Con
   return absl::OkStatus();
 }
 
+absl::Status CheckWeightGradientOperands(ConstMatrixRef x, ConstMatrixRef cols, const ConvGeometry& g,
+                                         ConstMatrixRef dz) {
+  if (g.n < 1 || x.rows() != g.n * g.h * g.w || x.cols() != g.c || cols.rows() != g.n * g.out_h() * g.out_w() ||
+      cols.cols() != g.patch() || dz.rows() != cols.rows()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "weight gradient operands do not fit ", g.n, " images of ", g.h, "x", g.w, "x", g.c, " and a ", g.kh, "x",
+        g.kw, " kernel: images ", x.rows(), "x", x.cols(), ", im2col rows ", cols.rows(), "x", cols.cols(), ", dz ",
+        dz.rows(), "x", dz.cols()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Matrix> MatmulEngine::MultiplyIm2colTransposed(ConstMatrixRef x, ConstMatrixRef cols,
+                                                              const ConvGeometry& g, ConstMatrixRef dz) {
+  if (absl::Status s = CheckWeightGradientOperands(x, cols, g, dz); !s.ok()) return s;
+  return MultiplyTransposedA(cols, dz, ProductKind::kBackwardWeights);
+}
+
 absl::StatusOr<Matrix> MatmulEngine::MultiplyIm2col(ConstMatrixRef x, ConstMatrixRef cols, const ConvGeometry& g,
                                                     ConstMatrixRef w) {
   if (absl::Status s = CheckIm2colOperands(x, cols, g, w); !s.ok()) return s;

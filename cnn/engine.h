@@ -45,6 +45,13 @@ class MatmulEngine {
   // Col2Im here; a distributing engine can have its workers return each
   // image's col2im'd gradient instead of its im2col rows.
   virtual absl::StatusOr<Matrix> MultiplyCol2im(ConstMatrixRef dz, ConstMatrixRef wt, const ConvGeometry& g);
+  // The convolution's weight gradient Im2Col(x)^T . dz for the g.n images
+  // x (N*H*W, C), their im2col rows `cols` and dz (N*OH*OW, F):
+  // (KH*KW*C, F). The default is MultiplyTransposedA(cols, dz); a
+  // distributing engine can send the images' channels instead of the
+  // im2col rows' columns.
+  virtual absl::StatusOr<Matrix> MultiplyIm2colTransposed(ConstMatrixRef x, ConstMatrixRef cols,
+                                                          const ConvGeometry& g, ConstMatrixRef dz);
   // How many rows of a layer's first operand the engine wants per product:
   // 0 (default) means the whole batch in one product -- what a distributing
   // engine codes over its workers. A local engine asks for cache-sized
@@ -58,6 +65,8 @@ class MatmulEngine {
 // InvalidArgument naming the mismatch otherwise.
 absl::Status CheckIm2colOperands(ConstMatrixRef x, ConstMatrixRef cols, const ConvGeometry& g, ConstMatrixRef w);
 absl::Status CheckCol2imOperands(ConstMatrixRef dz, ConstMatrixRef wt, const ConvGeometry& g);
+absl::Status CheckWeightGradientOperands(ConstMatrixRef x, ConstMatrixRef cols, const ConvGeometry& g,
+                                         ConstMatrixRef dz);
 
 class LocalEngine final : public MatmulEngine {
  public:

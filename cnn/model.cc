@@ -44,7 +44,7 @@ class ConvLayer final : public Layer {
     chunk_ = ImagesPerProduct(engine, n);
     if (chunk_ >= n) {  // the whole batch in one product (a distributing engine codes it)
       cols_ = Im2Col(x, g_);  // (N*H*W, k*k*C), kept for the weight gradient
-      x_.resize(0, 0);
+      x_ = x;                 // likewise (a distributing engine sends its channels)
       ASSIGN_OR_RETURN(Matrix z, engine.MultiplyIm2col(x, cols_, g_, w_.value));  // (N*H*W, F)
       AddBias(z, b_.value);
       return z;
@@ -70,7 +70,7 @@ class ConvLayer final : public Layer {
   absl::StatusOr<Matrix> Backward(const Matrix& dz, MatmulEngine& engine, bool need_dx) override {
     b_.grad = dz.colwise().sum();
     if (chunk_ >= g_.n) {
-      ASSIGN_OR_RETURN(w_.grad, engine.MultiplyTransposedA(cols_, dz, ProductKind::kBackwardWeights));  // (k*k*C, F)
+      ASSIGN_OR_RETURN(w_.grad, engine.MultiplyIm2colTransposed(x_, cols_, g_, dz));  // (k*k*C, F)
       if (!need_dx) return Matrix();
       const Matrix wt = w_.value.transpose();
       return engine.MultiplyCol2im(dz, wt, g_);  // (N*H*W, C)
@@ -104,7 +104,7 @@ class ConvLayer final : public Layer {
   ConvGeometry g_;
   int64_t chunk_ = 0;  // images per product in the last Forward
   Matrix cols_;        // whole-batch products: the im2col rows
-  Matrix x_;           // chunked products: the input (im2col is recomputed)
+  Matrix x_;           // the input (chunked products recompute im2col from it)
 
   // Images per product: enough for the engine's preferred rows, at least 1.
   int64_t ImagesPerProduct(const MatmulEngine& engine, int64_t n) const {

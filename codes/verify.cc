@@ -46,16 +46,16 @@ absl::Status FreivaldsCheck(ConstMatrixRef rows, ConstMatrixRef b, ConstMatrixRe
     return absl::InvalidArgumentError(absl::StrCat("Freivalds check: ", rows.rows(), " rows under ", op.ToString(),
                                                    " cannot give ", result.rows(), "x", result.cols()));
   }
-  const bool forward = op.kind == RowOp::Kind::kIm2colProduct;
+  // v runs over B's columns, except for col2im, whose result's channels are
+  // the image's.
+  const bool forward = op.kind != RowOp::Kind::kProductCol2im;
   const ConvGeometry& g = op.conv;
-  // v over the result's channels: the filters (forward) or the input
-  // channels (col2im).
   Eigen::VectorXf v(forward ? b.cols() : g.c);
   for (int64_t j = 0; j < v.size(); ++j) {
     const float mag = static_cast<float>(rng.Uniform(0.5, 1.5));
     v(j) = rng.UniformInt(2) == 0 ? mag : -mag;
   }
-  // B folded with v: forward B . v (patch x 1); col2im, per kernel offset i,
+  // B folded with v: B . v (one column); col2im, per kernel offset i,
   // B'(f, i) = sum_c B(f, i*C + c) v_c (F x KH*KW). And the same in |.|.
   Matrix bv, scale_b;
   RowOp reduced = op;
@@ -72,7 +72,9 @@ absl::Status FreivaldsCheck(ConstMatrixRef rows, ConstMatrixRef b, ConstMatrixRe
     }
     reduced.conv.c = 1;
   }
-  const int64_t pixels = forward ? g.out_h() * g.out_w() : g.h * g.w;
+  // Entries of a result row per channel of v: output pixels (forward),
+  // kernel offsets (weight gradient), input pixels (col2im).
+  const int64_t pixels = reduced.OutCols(1);
   Matrix expect(rows.rows(), pixels), scale(rows.rows(), pixels), scratch;
   ApplyRowOp(reduced, rows, bv, Eigen::Map<Matrix>(expect.data(), expect.rows(), expect.cols()), scratch);
   const Matrix abs_rows = rows.cwiseAbs();

@@ -29,10 +29,11 @@ absl::Status FreivaldsCheck(ConstMatrixRef rows, ConstMatrixRef b, ConstMatrixRe
                             double tolerance = 1e-3);
 
 // The same for result = op(rows, B) (common/row_op.h). For the convolution
-// kinds each result row is checked pixel by pixel: v runs over the output's
-// channels, and the expected side is op applied to the rows with B . v
-// (im2col: a 1-filter convolution; col2im: a 1-channel one), so the check
-// never builds a task's im2col rows in full. InvalidArgument if the shapes
+// kinds each result row is checked pixel by pixel (kernel offset by offset
+// for the weight gradient): v runs over the result's channels, and the
+// expected side is op applied to the rows with B folded by v (a 1-filter
+// convolution, or col2im of a 1-channel one), so the check costs about one
+// channel's worth of the task's compute. InvalidArgument if the shapes
 // do not fit `op`.
 absl::Status FreivaldsCheck(ConstMatrixRef rows, ConstMatrixRef b, ConstMatrixRef result, Pcg32& rng,
                             double tolerance, const RowOp& op);

@@ -80,6 +80,37 @@ CODEDGE_VECTOR_KERNEL void Col2ImInto(ConstMatrixRef dcols, const ConvGeometry& 
   }
 }
 
+CODEDGE_VECTOR_KERNEL void ChannelShiftsInto(const float* x, const ConvGeometry& g, MatrixRef out) {
+  const int64_t oh = g.out_h(), ow = g.out_w();
+  for (int64_t i = 0; i < g.kh; ++i) {
+    for (int64_t j = 0; j < g.kw; ++j) {
+      float* __restrict row = out.row(i * g.kw + j).data();
+      // Output columns whose input column ox*stride + j - pad is inside.
+      int64_t lo = 0, hi = ow;
+      while (lo < ow && lo * g.stride + j - g.pad < 0) ++lo;
+      while (hi > lo && (hi - 1) * g.stride + j - g.pad >= g.w) --hi;
+      for (int64_t n = 0; n < g.n; ++n) {
+        for (int64_t y = 0; y < oh; ++y) {
+          float* __restrict dst = row + (n * oh + y) * ow;
+          const int64_t iy = y * g.stride + i - g.pad;
+          if (iy < 0 || iy >= g.h) {
+            for (int64_t e = 0; e < ow; ++e) dst[e] = 0.0f;
+            continue;
+          }
+          const float* __restrict src = x + (n * g.h + iy) * g.w + j - g.pad;
+          for (int64_t e = 0; e < lo; ++e) dst[e] = 0.0f;
+          if (g.stride == 1) {
+            for (int64_t e = lo; e < hi; ++e) dst[e] = src[e];
+          } else {
+            for (int64_t e = lo; e < hi; ++e) dst[e] = src[e * g.stride];
+          }
+          for (int64_t e = hi; e < ow; ++e) dst[e] = 0.0f;
+        }
+      }
+    }
+  }
+}
+
 Matrix Im2Col(ConstMatrixRef x, const ConvGeometry& g) {
   Matrix cols(g.n * g.out_h() * g.out_w(), g.patch());
   Im2ColInto(x, g, cols);

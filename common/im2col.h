@@ -29,6 +29,11 @@ struct ConvGeometry {
 Matrix Im2Col(ConstMatrixRef x, const ConvGeometry& g);
 // dcols: (N*OH*OW, KH*KW*C) -> (N*H*W, C), the adjoint of Im2Col.
 Matrix Col2Im(ConstMatrixRef dcols, const ConvGeometry& g);
+// One channel of g.n images, x (g.n*H*W values, (image, y, x); g.c is
+// ignored): its im2col rows transposed, (KH*KW, g.n*OH*OW): row (kh, kw)
+// holds the input under that kernel offset at every output pixel. Built
+// run by run (an image row at a time), not value by value.
+void ChannelShiftsInto(const float* x, const ConvGeometry& g, MatrixRef out);
 // The same into caller-owned memory of exactly those shapes (not checked).
 void Im2ColInto(ConstMatrixRef x, const ConvGeometry& g, MatrixRef cols);
 void Col2ImInto(ConstMatrixRef dcols, const ConvGeometry& g, MatrixRef dx);

@@ -12,6 +12,8 @@ int64_t RowOp::InCols(int64_t b_rows) const {
       return conv.h * conv.w * conv.c;
     case Kind::kProductCol2im:
       return conv.out_h() * conv.out_w() * b_rows;
+    case Kind::kIm2colTransposedProduct:
+      return conv.n * conv.h * conv.w;
   }
   return 0;
 }
@@ -24,6 +26,8 @@ int64_t RowOp::OutCols(int64_t b_cols) const {
       return conv.out_h() * conv.out_w() * b_cols;
     case Kind::kProductCol2im:
       return conv.h * conv.w * conv.c;
+    case Kind::kIm2colTransposedProduct:
+      return conv.kh * conv.kw * b_cols;
   }
   return 0;
 }
@@ -31,15 +35,31 @@ int64_t RowOp::OutCols(int64_t b_cols) const {
 int64_t RowOp::MacsPerRow(int64_t a_cols, int64_t b_cols) const {
   // A gradient row (OH*OW*F values) times B (F x patch) is a_cols * patch;
   // an image's im2col rows (OH*OW x patch) times B (patch x F) more than its
-  // a_cols * F.
-  return kind == Kind::kIm2colProduct ? conv.out_h() * conv.out_w() * conv.patch() * b_cols : a_cols * b_cols;
+  // a_cols * F, and so are a channel's (n*OH*OW x KH*KW, transposed).
+  switch (kind) {
+    case Kind::kIm2colProduct:
+      return conv.out_h() * conv.out_w() * conv.patch() * b_cols;
+    case Kind::kIm2colTransposedProduct:
+      return conv.n * conv.out_h() * conv.out_w() * conv.kh * conv.kw * b_cols;
+    default:
+      return a_cols * b_cols;
+  }
 }
 
 std::string RowOp::ToString() const {
-  if (kind == Kind::kProduct) return "product";
-  return absl::StrCat(kind == Kind::kIm2colProduct ? "im2col.product" : "product.col2im", " of ", conv.h, "x",
-                      conv.w, "x", conv.c, " images, ", conv.kh, "x", conv.kw, " kernel, stride ", conv.stride,
-                      ", pad ", conv.pad);
+  const std::string kernel =
+      absl::StrCat(conv.kh, "x", conv.kw, " kernel, stride ", conv.stride, ", pad ", conv.pad);
+  switch (kind) {
+    case Kind::kProduct:
+      return "product";
+    case Kind::kIm2colProduct:
+      return absl::StrCat("im2col.product of ", conv.h, "x", conv.w, "x", conv.c, " images, ", kernel);
+    case Kind::kProductCol2im:
+      return absl::StrCat("product.col2im of ", conv.h, "x", conv.w, "x", conv.c, " images, ", kernel);
+    case Kind::kIm2colTransposedProduct:
+      return absl::StrCat("im2col^T.product of channels of ", conv.n, " ", conv.h, "x", conv.w, " images, ", kernel);
+  }
+  return "?";
 }
 
 absl::Status CheckRowOp(const RowOp& op, int64_t a_cols, int64_t b_rows, int64_t b_cols) {
@@ -51,6 +71,12 @@ absl::Status CheckRowOp(const RowOp& op, int64_t a_cols, int64_t b_rows, int64_t
     return absl::OkStatus();
   }
   const ConvGeometry& g = op.conv;
+  const bool transposed = op.kind == RowOp::Kind::kIm2colTransposedProduct;
+  if (transposed && (g.c != 1 || g.n < 1 || g.n > kMaxConvSide)) {
+    return absl::InvalidArgumentError(absl::StrCat("bad convolution geometry (", op.ToString(),
+                                                   "): a channel row needs 1 channel and 1 to ", kMaxConvSide,
+                                                   " images"));
+  }
   for (int64_t v : {g.h, g.w, g.c, g.kh, g.kw, g.stride}) {
     if (v < 1 || v > kMaxConvSide) {
       return absl::InvalidArgumentError(absl::StrCat("bad convolution geometry (", op.ToString(),
@@ -63,18 +89,21 @@ absl::Status CheckRowOp(const RowOp& op, int64_t a_cols, int64_t b_rows, int64_t
                                                    "padded image"));
   }
   constexpr int64_t kMaxValues = int64_t{1} << 26;  // per image, either way
-  if (g.h * g.w * g.c > kMaxValues || g.out_h() * g.out_w() * g.patch() > kMaxValues) {
+  const int64_t images = transposed ? g.n : 1;
+  if (images * g.h * g.w * g.c > kMaxValues || images * g.out_h() * g.out_w() * g.patch() > kMaxValues) {
     return absl::InvalidArgumentError(
         absl::StrCat("convolution too large (", op.ToString(), "): an image or its im2col rows over ", kMaxValues,
                      " values"));
   }
-  const int64_t want_b_rows = op.kind == RowOp::Kind::kIm2colProduct ? g.patch() : b_rows;
-  const int64_t want_b_cols = op.kind == RowOp::Kind::kIm2colProduct ? b_cols : g.patch();
-  if (b_rows != want_b_rows || b_cols != want_b_cols || b_rows < 1 || b_cols < 1 ||
-      b_rows * b_cols > kMaxValues) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "B is ", b_rows, "x", b_cols, " but ", op.ToString(), " needs ",
-        op.kind == RowOp::Kind::kIm2colProduct ? absl::StrCat(g.patch(), " rows") : absl::StrCat(g.patch(), " columns")));
+  // B's fixed side: the filters' rows (forward), the filters' columns
+  // (input gradient), or the output gradient's rows (weight gradient).
+  const bool b_rows_fixed = op.kind != RowOp::Kind::kProductCol2im;
+  const int64_t fixed = op.kind == RowOp::Kind::kIm2colProduct   ? g.patch()
+                        : op.kind == RowOp::Kind::kProductCol2im ? g.patch()
+                                                                 : g.n * g.out_h() * g.out_w();
+  if ((b_rows_fixed ? b_rows : b_cols) != fixed || b_rows < 1 || b_cols < 1 || b_rows * b_cols > kMaxValues) {
+    return absl::InvalidArgumentError(absl::StrCat("B is ", b_rows, "x", b_cols, " but ", op.ToString(), " needs ",
+                                                   fixed, b_rows_fixed ? " rows" : " columns"));
   }
   if (a_cols != op.InCols(b_rows)) {
     return absl::InvalidArgumentError(absl::StrCat("rows of ", a_cols, " values, but ", op.ToString(), " with a ",
@@ -98,6 +127,16 @@ void ApplyRowOp(const RowOp& op, ConstMatrixRef rows, ConstMatrixRef b, Eigen::M
     data = copy.data();
   }
   ConvGeometry g = op.conv;
+  if (op.kind == RowOp::Kind::kIm2colTransposedProduct) {
+    // Row by row: one channel of the batch, expanded, transposed, times dz.
+    const int64_t in_cols = g.n * g.h * g.w, offsets = g.kh * g.kw;
+    scratch.resize(offsets, g.n * g.out_h() * g.out_w());
+    for (int64_t r = 0; r < n; ++r) {
+      ChannelShiftsInto(data + r * in_cols, g, scratch);
+      Eigen::Map<Matrix>(out.row(r).data(), offsets, b.cols()).noalias() = scratch * b;
+    }
+    return;
+  }
   g.n = n;
   const int64_t out_pixels = n * g.out_h() * g.out_w();
   if (op.kind == RowOp::Kind::kIm2colProduct) {

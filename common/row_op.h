@@ -9,13 +9,20 @@
 //                  values); its result row is Col2Im(dz . B), H*W*C values:
 //                  the input gradient, B being the filters transposed
 //                  (F, KH*KW*C).
+//   kIm2colTransposedProduct
+//                  every row is one channel of a whole batch of n images
+//                  (n*H*W values, (image, y, x)); its result row is
+//                  Im2Col(channel)^T . B, KH*KW*F values: that channel's
+//                  rows of the weight gradient, B being the output gradient
+//                  dz (n*OH*OW, F). conv.n is the batch, conv.c is 1.
 //
-// Both convolution kinds are linear in the row, so a coded combination of
+// Every convolution kind is linear in the row, so a coded combination of
 // images (or of gradients) gives the same combination of their results and
 // every code decodes them unchanged. What they save is bytes: for a 3x3
 // kernel an image's im2col rows are 9x the image, so sending the image and
-// letting the worker expand it moves 9x less (forward), and returning the
-// col2im'd gradient instead of its im2col rows 9x less (backward).
+// letting the worker expand it moves 9x less (forward, weight gradient),
+// and returning the col2im'd gradient instead of its im2col rows 9x less
+// (input gradient).
 #ifndef CODEDGE_COMMON_ROW_OP_H_
 #define CODEDGE_COMMON_ROW_OP_H_
 
@@ -29,9 +36,12 @@
 namespace codedge {
 
 struct RowOp {
-  enum class Kind { kProduct, kIm2colProduct, kProductCol2im };
+  enum class Kind { kProduct, kIm2colProduct, kProductCol2im, kIm2colTransposedProduct };
   Kind kind = Kind::kProduct;
-  ConvGeometry conv;  // one image's geometry (conv.n is ignored); convolution kinds only
+  // Convolution kinds only: one image's geometry (conv.n is ignored), or
+  // for kIm2colTransposedProduct one channel of the batch's (conv.n images,
+  // conv.c = 1).
+  ConvGeometry conv;
 
   bool plain() const { return kind == Kind::kProduct; }
   // Values per task row and per result row, for a B of `b_cols` columns.

@@ -134,7 +134,10 @@ absl::Status WireMatrix::Append(v1::MatrixProto* piece, absl::string_view what, 
 void RowOpToProto(const RowOp& op, v1::RowOp* out) {
   out->Clear();
   if (op.plain()) return;
-  out->set_kind(op.kind == RowOp::Kind::kIm2colProduct ? v1::RowOp::IM2COL_PRODUCT : v1::RowOp::PRODUCT_COL2IM);
+  out->set_kind(op.kind == RowOp::Kind::kIm2colProduct   ? v1::RowOp::IM2COL_PRODUCT
+                : op.kind == RowOp::Kind::kProductCol2im ? v1::RowOp::PRODUCT_COL2IM
+                                                         : v1::RowOp::IM2COL_T_PRODUCT);
+  if (op.kind == RowOp::Kind::kIm2colTransposedProduct) out->set_images(op.conv.n);
   out->set_height(op.conv.h);
   out->set_width(op.conv.w);
   out->set_channels(op.conv.c);
@@ -155,10 +158,14 @@ absl::StatusOr<RowOp> RowOpFromProto(const v1::RowOp& m) {
     case v1::RowOp::PRODUCT_COL2IM:
       op.kind = RowOp::Kind::kProductCol2im;
       break;
+    case v1::RowOp::IM2COL_T_PRODUCT:
+      op.kind = RowOp::Kind::kIm2colTransposedProduct;
+      break;
     default:
       return absl::InvalidArgumentError(absl::StrCat("unknown row operation kind ", static_cast<int>(m.kind())));
   }
-  op.conv = ConvGeometry{1, m.height(), m.width(), m.channels(), m.kernel_h(), m.kernel_w(), m.stride(), m.pad()};
+  const int64_t images = op.kind == RowOp::Kind::kIm2colTransposedProduct ? m.images() : 1;
+  op.conv = ConvGeometry{images, m.height(), m.width(), m.channels(), m.kernel_h(), m.kernel_w(), m.stride(), m.pad()};
   return op;
 }
 

@@ -67,8 +67,30 @@ absl::StatusOr<Matrix> ClusterEngine::MultiplyCol2im(ConstMatrixRef dz, ConstMat
   return Matrix(Eigen::Map<const Matrix>(dx.data(), g.n * g.h * g.w, g.c));
 }
 
+absl::StatusOr<Matrix> ClusterEngine::MultiplyIm2colTransposed(ConstMatrixRef x, ConstMatrixRef cols,
+                                                               const ConvGeometry& g, ConstMatrixRef dz) {
+  RETURN_IF_ERROR(cnn::CheckWeightGradientOperands(x, cols, g, dz));
+  const CodeSpec spec = SpecFor(cnn::ProductKind::kBackwardWeights, g.c);
+  if (spec.strategy == Strategy::kPrivate || g.c < kMinChannelRows ||
+      cols.rows() * cols.cols() * dz.cols() < options_.min_remote_macs) {
+    return MultiplyTransposedA(cols, dz, cnn::ProductKind::kBackwardWeights);
+  }
+  RowOp op{RowOp::Kind::kIm2colTransposedProduct, g};
+  op.conv.c = 1;  // a row is one channel of the g.n images
+  // Row c of the product: channel c's KH*KW x F block of the gradient,
+  // whose rows are the gradient's rows (offset, c) for every kernel offset.
+  ASSIGN_OR_RETURN(Matrix d, RunRemote(x.transpose(), Matrix(dz), spec, op));
+  const int64_t offsets = g.kh * g.kw, f = dz.cols();
+  Matrix dw(g.patch(), f);
+  for (int64_t c = 0; c < g.c; ++c) {
+    for (int64_t i = 0; i < offsets; ++i) dw.row(i * g.c + c) = d.row(c).segment(i * f, f);
+  }
+  return dw;
+}
+
 absl::StatusOr<Matrix> ClusterEngine::RunRemote(Matrix a, Matrix b, const CodeSpec& spec, const RowOp& op) {
   ++remote_;
+  if (!op.plain()) ++conv_;
   const std::string what = absl::StrCat(a.rows(), "x", a.cols(), " . ", b.rows(), "x", b.cols());
   // The pool's callback may run on another thread; the result outlives it.
   struct Shared {

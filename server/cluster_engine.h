@@ -47,9 +47,20 @@ class ClusterEngine final : public cnn::MatmulEngine {
   absl::StatusOr<Matrix> MultiplyIm2col(ConstMatrixRef x, ConstMatrixRef cols, const ConvGeometry& g,
                                         ConstMatrixRef w) override;
   absl::StatusOr<Matrix> MultiplyCol2im(ConstMatrixRef dz, ConstMatrixRef wt, const ConvGeometry& g) override;
+  // The weight gradient with the batch's channels as source rows (each
+  // N*H*W values; the workers expand them), for layers of at least
+  // kMinChannelRows input channels: with fewer, a code would have too few
+  // source rows to mix (one channel is a whole raw batch, and every coded
+  // task of it a scaled copy), so those take the im2col rows' way.
+  static constexpr int64_t kMinChannelRows = 8;
+  absl::StatusOr<Matrix> MultiplyIm2colTransposed(ConstMatrixRef x, ConstMatrixRef cols, const ConvGeometry& g,
+                                                  ConstMatrixRef dz) override;
 
   int64_t remote_products() const { return remote_; }
   int64_t local_products() const { return local_; }
+  // Remote products sent as convolution RowOp jobs (images or channels, not
+  // im2col rows).
+  int64_t conv_products() const { return conv_; }
   // The remote products' job statistics, summed (encode, queue, decode,
   // submit-to-done times; tasks): where a product's time went. Like the
   // counters above, kept unlocked: one training thread calls Multiply.
@@ -64,7 +75,7 @@ class ClusterEngine final : public cnn::MatmulEngine {
   TaskPool* const pool_;
   const ClusterEngineOptions options_;
   cnn::LocalEngine local_engine_;
-  int64_t remote_ = 0, local_ = 0;
+  int64_t remote_ = 0, local_ = 0, conv_ = 0;
   JobStats stats_;
 };
 

@@ -76,15 +76,16 @@ TEST_CASE("Freivalds' check of convolution tasks passes right results and catche
     const RowOp& op;
     const Matrix &rows, &b;
   };
-  for (const Task& t : {Task{"im2col . W", c.fwd, c.x, c.w}, Task{"col2im(dz . W^T)", c.bwd, c.dz, c.wt}}) {
+  for (const Task& t : {Task{"im2col . W", c.fwd, c.x, c.w}, Task{"col2im(dz . W^T)", c.bwd, c.dz, c.wt},
+                        Task{"im2col^T . dz", c.wgt, c.channels, c.dz_pixels}}) {
     INFO(t.what);
-    Matrix good(images, t.op.OutCols(t.b.cols())), scratch;
+    Matrix good(t.rows.rows(), t.op.OutCols(t.b.cols())), scratch;
     ApplyRowOp(t.op, t.rows, t.b, Eigen::Map<Matrix>(good.data(), good.rows(), good.cols()), scratch);
     CHECK(FreivaldsCheck(t.rows, t.b, good, rng, 1e-3, t.op).ok());
     // Every entry, changed by 1.5 % of its row's scale (the largest sum of
     // |terms| of an entry: as the plain check's test), is caught.
-    Matrix scale(images, good.cols());
-    ApplyRowOp(t.op, t.rows.cwiseAbs(), t.b.cwiseAbs(), Eigen::Map<Matrix>(scale.data(), images, good.cols()),
+    Matrix scale(good.rows(), good.cols());
+    ApplyRowOp(t.op, t.rows.cwiseAbs(), t.b.cwiseAbs(), Eigen::Map<Matrix>(scale.data(), scale.rows(), scale.cols()),
                scratch);
     int64_t caught = 0;
     for (int64_t i = 0; i < good.rows(); ++i) {
@@ -97,7 +98,7 @@ TEST_CASE("Freivalds' check of convolution tasks passes right results and catche
     }
     CHECK(caught == good.size());
     // A result of the plain product's shape is refused, not checked.
-    CHECK(FreivaldsCheck(t.rows, t.b, Matrix::Zero(images, t.b.cols()), rng, 1e-3, t.op).code() ==
+    CHECK(FreivaldsCheck(t.rows, t.b, Matrix::Zero(t.rows.rows(), t.b.cols()), rng, 1e-3, t.op).code() ==
           absl::StatusCode::kInvalidArgument);
   }
   CHECK(FreivaldsCheck(c.x, c.wt, Matrix::Zero(images, c.dz.cols()), rng, 1e-3, c.fwd).code() ==

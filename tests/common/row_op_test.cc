@@ -97,6 +97,49 @@ TEST_CASE("A task's convolution rows give each image's direct convolution and in
   }
 }
 
+TEST_CASE("A task's channel rows give each channel's part of the direct weight gradient", "[row_op]") {
+  Pcg32 rng(32, 7);
+  for (const ConvGeometry& image : kGeometries) {
+    INFO("image " << image.h << "x" << image.w << "x" << image.c << ", kernel " << image.kh << "x" << image.kw
+                  << ", stride " << image.stride << ", pad " << image.pad);
+    const int64_t images = 3, filters = 4, pixels = image.h * image.w, out_pixels = image.out_h() * image.out_w();
+    const Matrix x = RandomUniformMatrix(images * pixels, image.c, rng);  // NHWC pixels
+    const Matrix dz = RandomUniformMatrix(images * out_pixels, filters, rng);
+    RowOp op{RowOp::Kind::kIm2colTransposedProduct, image};
+    op.conv.n = images;
+    op.conv.c = 1;
+    REQUIRE(CheckRowOp(op, images * pixels, dz.rows(), filters).ok());
+    CHECK(op.OutCols(filters) == image.kh * image.kw * filters);
+    const Matrix channels = x.transpose();
+    Matrix d(image.c, op.OutCols(filters)), scratch;
+    ApplyRowOp(op, channels, dz, Eigen::Map<Matrix>(d.data(), d.rows(), d.cols()), scratch);
+    // dW((i, j, c), f) = sum over images and output pixels of the input
+    // under kernel offset (i, j) times dz.
+    for (int64_t c = 0; c < image.c; ++c) {
+      MatrixD want = MatrixD::Zero(1, d.cols());
+      for (int64_t n = 0; n < images; ++n)
+        for (int64_t y = 0; y < image.out_h(); ++y)
+          for (int64_t xo = 0; xo < image.out_w(); ++xo)
+            for (int64_t i = 0; i < image.kh; ++i)
+              for (int64_t j = 0; j < image.kw; ++j) {
+                const int64_t iy = y * image.stride + i - image.pad, ix = xo * image.stride + j - image.pad;
+                if (iy < 0 || iy >= image.h || ix < 0 || ix >= image.w) continue;
+                for (int64_t f = 0; f < filters; ++f) {
+                  want(0, (i * image.kw + j) * filters + f) +=
+                      static_cast<double>(x((n * image.h + iy) * image.w + ix, c)) *
+                      dz((n * image.out_h() + y) * image.out_w() + xo, f);
+                }
+              }
+      CHECK(RelativeError(d.row(c), want) < 1e-5);
+    }
+    CHECK(CheckRowOp(op, images * pixels, dz.rows() - 1, filters).code() == absl::StatusCode::kInvalidArgument);
+    RowOp two_channels = op;
+    two_channels.conv.c = 2;
+    CHECK(CheckRowOp(two_channels, images * pixels, dz.rows(), filters).code() ==
+          absl::StatusCode::kInvalidArgument);
+  }
+}
+
 TEST_CASE("Row operations that do not fit their operands are refused clearly", "[row_op][bad-input]") {
   const ConvGeometry g{1, 6, 6, 2, 3, 3, 1, 1};
   const RowOp fwd{RowOp::Kind::kIm2colProduct, g}, bwd{RowOp::Kind::kProductCol2im, g};

@@ -266,7 +266,7 @@ TEST_CASE("Verification drops every corrupted result, bans its worker, and jobs 
 
 TEST_CASE("Verification catches corrupted results of convolution jobs too", "[cluster][verify][cnn]") {
   Pcg32 rng(10, 5);
-  const ConvGeometry g{6, 8, 8, 4, 3, 3, 1, 1};
+  const ConvGeometry g{6, 8, 8, ClusterEngine::kMinChannelRows, 3, 3, 1, 1};
   const Matrix x = RandomUniformMatrix(g.n * g.h * g.w, g.c, rng), w = RandomUniformMatrix(g.patch(), 5, rng);
   const Matrix dz = RandomUniformMatrix(g.n * g.out_h() * g.out_w(), 5, rng);
   const Matrix cols = Im2Col(x, g), wt = w.transpose();
@@ -283,7 +283,11 @@ TEST_CASE("Verification catches corrupted results of convolution jobs too", "[cl
     auto dx = engine.MultiplyCol2im(dz, wt, g);
     REQUIRE(dx.ok());
     CHECK(RelativeError(*dx, Col2Im(dz * wt, g).cast<double>()) < 1e-4);
-    CHECK(engine.remote_products() == 2);
+    auto dw = engine.MultiplyIm2colTransposed(x, cols, g, dz);
+    REQUIRE(dw.ok());
+    CHECK(RelativeError(*dw, cols.cast<double>().transpose() * dz.cast<double>()) < 1e-4);
+    CHECK(engine.remote_products() == 3);
+    CHECK(engine.conv_products() == 3);
   }
   // Both corrupting workers were caught and banned (ids 1 and 2).
   CHECK(verifying->server->pool().IsFaulty(1));
@@ -698,6 +702,13 @@ struct CheckingEngine : cnn::MatmulEngine {
     ++conv_products;
     return r;
   }
+  absl::StatusOr<Matrix> MultiplyIm2colTransposed(ConstMatrixRef x, ConstMatrixRef cols, const ConvGeometry& g,
+                                                  ConstMatrixRef dz) override {
+    auto r = inner->MultiplyIm2colTransposed(x, cols, g, dz);
+    if (r.ok()) Check(*r, Im2Col(x, g).cast<double>().transpose() * dz.cast<double>(), "weight gradient", g);
+    ++conv_products;
+    return r;
+  }
   void Check(const Matrix& got, const MatrixD& want, const char* what, const ConvGeometry& g) {
     const double e = RelativeError(got, want);
     worst = std::max(worst, e);
@@ -744,8 +755,11 @@ TEST_CASE("A distributed training step equals the local step", "[cluster][cnn]")
     // 4 conv + 2 dense layers, 3 products each, less the first layer's input
     // gradient (nobody needs the gradient of the images).
     CHECK(engine.remote_products() == 6 * 3 - 1);
-    // Of which the convolutions' forward and input-gradient products: 4 + 3.
-    CHECK(check.conv_products == 7);
+    // Of which the convolutions' own: 4 forward, 3 input gradients, 4
+    // weight gradients (conv1's, of 1 channel, by its im2col rows).
+    CHECK(check.conv_products == 11);
+    // All but conv1's weight gradient as convolution jobs.
+    CHECK(engine.conv_products() == 10);
     // The whole update: uncoded equals the local one up to float rounding;
     // coded products differ by their decode error, which ReLU and max-pool
     // decisions may amplify locally (zero-initialised biases make single

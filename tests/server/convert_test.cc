@@ -33,7 +33,8 @@ TEST_CASE("Matrices round-trip through the wire format bit for bit", "[convert]"
 
 TEST_CASE("Row operations round-trip through JobData; an unknown kind is refused", "[convert][bad-input]") {
   for (const RowOp& op : {RowOp(), RowOp{RowOp::Kind::kIm2colProduct, ConvGeometry{1, 28, 27, 16, 3, 5, 2, 1}},
-                          RowOp{RowOp::Kind::kProductCol2im, ConvGeometry{1, 14, 14, 32, 3, 3, 1, 1}}}) {
+                          RowOp{RowOp::Kind::kProductCol2im, ConvGeometry{1, 14, 14, 32, 3, 3, 1, 1}},
+                          RowOp{RowOp::Kind::kIm2colTransposedProduct, ConvGeometry{50, 14, 14, 1, 3, 3, 1, 1}}}) {
     INFO(op.ToString());
     v1::JobData m;
     RowOpToProto(op, m.mutable_op());
@@ -44,7 +45,8 @@ TEST_CASE("Row operations round-trip through JobData; an unknown kind is refused
     CHECK(back->kind == op.kind);
     if (op.plain()) continue;
     const ConvGeometry &a = op.conv, &b = back->conv;
-    CHECK(std::tie(a.h, a.w, a.c, a.kh, a.kw, a.stride, a.pad) == std::tie(b.h, b.w, b.c, b.kh, b.kw, b.stride, b.pad));
+    CHECK(std::tie(a.n, a.h, a.w, a.c, a.kh, a.kw, a.stride, a.pad) ==
+          std::tie(b.n, b.h, b.w, b.c, b.kh, b.kw, b.stride, b.pad));
   }
   v1::RowOp unknown;
   unknown.set_kind(static_cast<v1::RowOp::Kind>(7));

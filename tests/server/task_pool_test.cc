@@ -113,7 +113,7 @@ TEST_CASE("Every strategy returns A·B through the pool with 1, 3 and 10 workers
   }
 }
 
-TEST_CASE("Convolution jobs decode every image's output and input gradient under every strategy", "[pool]") {
+TEST_CASE("Convolution jobs decode every image's output, input gradient and the weight gradient under every strategy", "[pool]") {
   Pcg32 rng(3, 4);
   const ConvCase c = ConvCase::Make(ConvGeometry{1, 6, 5, 3, 3, 3, 1, 1}, 13, 4, rng);
   const Matrix &x = c.x, &w = c.w, &dz = c.dz, &wt = c.wt;
@@ -123,14 +123,20 @@ TEST_CASE("Convolution jobs decode every image's output and input gradient under
     INFO(spec);
     TaskPool pool;
     auto workers = Workers(3);
-    Outcome forward, backward;
+    Outcome forward, backward, weights;
     REQUIRE(pool.Submit(x, w, *ParseCodeSpec(spec), [&](auto r) { forward.result = std::move(r); },
                         absl::InfiniteFuture(), fwd)
                 .ok());
     REQUIRE(pool.Submit(dz, wt, *ParseCodeSpec(spec), [&](auto r) { backward.result = std::move(r); },
                         absl::InfiniteFuture(), bwd)
                 .ok());
-    Run(pool, workers, {&forward, &backward});
+    REQUIRE(pool.Submit(c.channels, c.dz_pixels, *ParseCodeSpec(spec),
+                        [&](auto r) { weights.result = std::move(r); }, absl::InfiniteFuture(), c.wgt)
+                .ok());
+    Run(pool, workers, {&forward, &backward, &weights});
+    REQUIRE(weights.result.has_value());
+    REQUIRE(weights.result->ok());
+    CHECK(RelativeError(c.AsWeightGradient((*weights.result)->product), c.dw_want) < 1e-4);
     REQUIRE(forward.result.has_value());
     REQUIRE(forward.result->ok());
     REQUIRE(backward.result.has_value());

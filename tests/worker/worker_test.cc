@@ -83,7 +83,7 @@ TEST_CASE("The executor computes rows . B exactly as a plain product", "[worker]
         absl::StatusCode::kInvalidArgument);
 }
 
-TEST_CASE("The executor's convolution tasks equal im2col then product, and col2im after it, chunk by chunk", "[worker][executor]") {
+TEST_CASE("The executor's convolution tasks equal the layer kernels' products, chunk by chunk", "[worker][executor]") {
   Pcg32 rng(5, 2);
   const ConvCase c = ConvCase::Make(ConvGeometry{1, 7, 6, 3, 3, 3, 1, 1}, 9, 5, rng);
   for (int64_t chunk : {1, 4, 0}) {  // 0: automatic (the whole task here)
@@ -96,6 +96,9 @@ TEST_CASE("The executor's convolution tasks equal im2col then product, and col2i
     auto dx = ex->Run(c.dz, c.wt, absl::ZeroDuration(), nullptr, c.bwd);
     REQUIRE(dx.ok());
     CHECK(RelativeError(c.AsInputPixels(dx->product), c.dx_want) < 1e-6);
+    auto dw = ex->Run(c.channels, c.dz_pixels, absl::ZeroDuration(), nullptr, c.wgt);
+    REQUIRE(dw.ok());
+    CHECK(RelativeError(c.AsWeightGradient(dw->product), c.dw_want) < 1e-6);
   }
   auto ex = TaskExecutor::Create({});
   REQUIRE(ex.ok());
