@@ -45,36 +45,21 @@ class RecordingEngine final : public cnn::MatmulEngine {
  public:
   explicit RecordingEngine(cnn::MatmulEngine* inner) : inner_(inner) {}
   absl::StatusOr<Matrix> Multiply(ConstMatrixRef a, ConstMatrixRef b, cnn::ProductKind kind) override {
-    shapes_.push_back({a.rows(), a.cols(), b.cols()});
-    const auto start = SteadyClock::now();
-    auto c = inner_->Multiply(a, b, kind);
-    seconds_.push_back(SecondsSince(start));
-    return c;
+    return Record({a.rows(), a.cols(), b.cols()}, [&] { return inner_->Multiply(a, b, kind); });
   }
   // A convolution's products are recorded as the plain products they
   // stand for (the same multiply-adds), and passed on as they are.
   absl::StatusOr<Matrix> MultiplyIm2col(ConstMatrixRef x, ConstMatrixRef cols, const ConvGeometry& g,
                                         ConstMatrixRef w) override {
-    shapes_.push_back({cols.rows(), cols.cols(), w.cols()});
-    const auto start = SteadyClock::now();
-    auto c = inner_->MultiplyIm2col(x, cols, g, w);
-    seconds_.push_back(SecondsSince(start));
-    return c;
+    return Record({cols.rows(), cols.cols(), w.cols()}, [&] { return inner_->MultiplyIm2col(x, cols, g, w); });
   }
   absl::StatusOr<Matrix> MultiplyCol2im(ConstMatrixRef dz, ConstMatrixRef wt, const ConvGeometry& g) override {
-    shapes_.push_back({dz.rows(), dz.cols(), wt.cols()});
-    const auto start = SteadyClock::now();
-    auto c = inner_->MultiplyCol2im(dz, wt, g);
-    seconds_.push_back(SecondsSince(start));
-    return c;
+    return Record({dz.rows(), dz.cols(), wt.cols()}, [&] { return inner_->MultiplyCol2im(dz, wt, g); });
   }
   absl::StatusOr<Matrix> MultiplyIm2colTransposed(ConstMatrixRef x, ConstMatrixRef cols, const ConvGeometry& g,
                                                   ConstMatrixRef dz) override {
-    shapes_.push_back({cols.cols(), cols.rows(), dz.cols()});
-    const auto start = SteadyClock::now();
-    auto c = inner_->MultiplyIm2colTransposed(x, cols, g, dz);
-    seconds_.push_back(SecondsSince(start));
-    return c;
+    return Record({cols.cols(), cols.rows(), dz.cols()},
+                  [&] { return inner_->MultiplyIm2colTransposed(x, cols, g, dz); });
   }
   const std::vector<std::array<int64_t, 3>>& shapes() const { return shapes_; }
   // The wall time of the first n products (training's, before the final
@@ -86,6 +71,15 @@ class RecordingEngine final : public cnn::MatmulEngine {
   }
 
  private:
+  template <typename Product>
+  absl::StatusOr<Matrix> Record(std::array<int64_t, 3> shape, Product product) {
+    shapes_.push_back(shape);
+    const auto start = SteadyClock::now();
+    absl::StatusOr<Matrix> c = product();
+    seconds_.push_back(SecondsSince(start));
+    return c;
+  }
+
   cnn::MatmulEngine* inner_;
   std::vector<std::array<int64_t, 3>> shapes_;
   std::vector<double> seconds_;
