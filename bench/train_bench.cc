@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <numeric>
 
 #include <unistd.h>
 
@@ -69,6 +70,14 @@ class RecordingEngine final : public cnn::MatmulEngine {
     for (size_t i = 0; i < std::min(n, seconds_.size()); ++i) sum += seconds_[i];
     return sum;
   }
+  // The mean time of product i of each of `batches` steps of `per_batch`
+  // products.
+  double MeanSecondsOf(size_t i, size_t per_batch, int64_t batches) const {
+    double sum = 0;
+    int64_t count = 0;
+    for (size_t at = i; at < seconds_.size() && count < batches; at += per_batch, ++count) sum += seconds_[at];
+    return count > 0 ? sum / static_cast<double>(count) : 0.0;
+  }
 
  private:
   template <typename Product>
@@ -98,23 +107,25 @@ std::vector<double> LocalSeconds(const std::vector<std::array<int64_t, 3>>& shap
   return out;
 }
 
-// Sum over one batch's products of T* (see TrainBenchRow::bound_ms_per_batch).
-absl::StatusOr<double> BatchBoundSeconds(const std::vector<std::array<int64_t, 3>>& shapes,
-                                         const std::vector<double>& local_seconds, const std::vector<double>& starts,
-                                         double core_fraction, int64_t min_remote_macs) {
-  double total = 0;
+// T* of each of one batch's products (their sum: see
+// TrainBenchRow::bound_ms_per_batch).
+absl::StatusOr<std::vector<double>> ProductBoundSeconds(const std::vector<std::array<int64_t, 3>>& shapes,
+                                                        const std::vector<double>& local_seconds,
+                                                        const std::vector<double>& starts, double core_fraction,
+                                                        int64_t min_remote_macs) {
+  std::vector<double> bounds;
   for (size_t i = 0; i < shapes.size(); ++i) {
     const auto& [m, k, n] = shapes[i];
     if (m * k * n < min_remote_macs) {
-      total += local_seconds[i];
+      bounds.push_back(local_seconds[i]);
       continue;
     }
     const std::vector<double> speeds(starts.size(),
                                      core_fraction * static_cast<double>(m) / std::max(local_seconds[i], 1e-9));
     ASSIGN_OR_RETURN(double t_star, IdealCompletionTime(starts, speeds, static_cast<double>(m)));
-    total += t_star;
+    bounds.push_back(t_star);
   }
-  return total;
+  return bounds;
 }
 
 }  // namespace
@@ -177,8 +188,9 @@ absl::StatusOr<std::vector<TrainBenchRow>> RunTrainBench(const TrainBenchOptions
     lo.server_address = absl::StrCat("127.0.0.1:", server->port());
     lo.log_dir = absl::StrCat("/tmp/codedge-bench-", getpid());
     ASSIGN_OR_RETURN(std::unique_ptr<LocalCluster> cluster, LocalCluster::Start(lo, launch));
-    ASSIGN_OR_RETURN(const double bound_s,
-                     BatchBoundSeconds(batch_shapes, local_seconds, starts, fraction, min_remote_macs));
+    ASSIGN_OR_RETURN(const std::vector<double> bounds,
+                     ProductBoundSeconds(batch_shapes, local_seconds, starts, fraction, min_remote_macs));
+    const double bound_s = std::accumulate(bounds.begin(), bounds.end(), 0.0);
     for (const std::string& name : o.strategies) {
       ASSIGN_OR_RETURN(CodeSpec spec, BenchSpec(name, o.workers));
       ASSIGN_OR_RETURN(cnn::Model model, cnn::Model::Create("vgg-mini", o.seed));
@@ -209,6 +221,14 @@ absl::StatusOr<std::vector<TrainBenchRow>> RunTrainBench(const TrainBenchOptions
       row.batches = report->batches;
       row.bound_ms_per_batch = 1e3 * bound_s;
       rows.push_back(row);
+      // Where the batch's time goes, product by product (mean over the
+      // batches), against each product's bound.
+      for (size_t i = 0; i < batch_shapes.size(); ++i) {
+        const auto& [m, k, n] = batch_shapes[i];
+        Log().debug("train bench: {} latencies, {}: product {} ({}x{} . {}x{}) {:.1f} ms, bound {:.1f} ms", d.dist,
+                    name, i + 1, m, k, k, n, 1e3 * engine.MeanSecondsOf(i, batch_shapes.size(), report->batches),
+                    1e3 * bounds[i]);
+      }
       const JobStats& js = cluster_engine.remote_stats();
       const double products = static_cast<double>(std::max<int64_t>(1, cluster_engine.remote_products()));
       const double ms = 1e3 / products;  // seconds summed -> ms per product
