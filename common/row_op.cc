@@ -62,14 +62,8 @@ std::string RowOp::ToString() const {
   return "?";
 }
 
-absl::Status CheckRowOp(const RowOp& op, int64_t a_cols, int64_t b_rows, int64_t b_cols) {
-  if (op.plain()) {
-    if (a_cols != b_rows) {
-      return absl::InvalidArgumentError(absl::StrCat("rows of ", a_cols, " values do not chain with a ", b_rows,
-                                                     "x", b_cols, " B"));
-    }
-    return absl::OkStatus();
-  }
+absl::Status CheckConvGeometry(const RowOp& op) {
+  if (op.plain()) return absl::OkStatus();
   const ConvGeometry& g = op.conv;
   const bool transposed = op.kind == RowOp::Kind::kIm2colTransposedProduct;
   if (transposed && (g.c != 1 || g.n < 1 || g.n > kMaxConvSide)) {
@@ -88,26 +82,53 @@ absl::Status CheckRowOp(const RowOp& op, int64_t a_cols, int64_t b_rows, int64_t
                                                    "): the padding must be in [0, kernel) and the kernel fit the "
                                                    "padded image"));
   }
-  constexpr int64_t kMaxValues = int64_t{1} << 26;  // per image, either way
-  const int64_t images = transposed ? g.n : 1;
-  if (images * g.h * g.w * g.c > kMaxValues || images * g.out_h() * g.out_w() * g.patch() > kMaxValues) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("convolution too large (", op.ToString(), "): an image or its im2col rows over ", kMaxValues,
-                     " values"));
+  // In double: with sides up to 2^16 the products overflow int64.
+  const double images = transposed ? static_cast<double>(g.n) : 1.0;
+  const double in_values = images * static_cast<double>(g.h) * static_cast<double>(g.w) * static_cast<double>(g.c);
+  const double expanded = images * static_cast<double>(g.out_h()) * static_cast<double>(g.out_w()) *
+                          static_cast<double>(g.kh) * static_cast<double>(g.kw) * static_cast<double>(g.c);
+  if (in_values > kMaxRowOpValues || expanded > kMaxRowOpValues) {
+    return absl::InvalidArgumentError(absl::StrCat("convolution too large (", op.ToString(),
+                                                   "): an image or its im2col rows over ", kMaxRowOpValues,
+                                                   " values"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status CheckRowOp(const RowOp& op, int64_t a_cols, int64_t b_rows, int64_t b_cols) {
+  if (op.plain()) {
+    if (a_cols != b_rows) {
+      return absl::InvalidArgumentError(absl::StrCat("rows of ", a_cols, " values do not chain with a ", b_rows,
+                                                     "x", b_cols, " B"));
+    }
+    return absl::OkStatus();
+  }
+  if (absl::Status s = CheckConvGeometry(op); !s.ok()) return s;
+  const ConvGeometry& g = op.conv;
   // B's fixed side: the filters' rows (forward), the filters' columns
   // (input gradient), or the output gradient's rows (weight gradient).
   const bool b_rows_fixed = op.kind != RowOp::Kind::kProductCol2im;
   const int64_t fixed = op.kind == RowOp::Kind::kIm2colProduct   ? g.patch()
                         : op.kind == RowOp::Kind::kProductCol2im ? g.patch()
                                                                  : g.n * g.out_h() * g.out_w();
-  if ((b_rows_fixed ? b_rows : b_cols) != fixed || b_rows < 1 || b_cols < 1 || b_rows * b_cols > kMaxValues) {
+  if ((b_rows_fixed ? b_rows : b_cols) != fixed || b_rows < 1 || b_cols < 1) {
     return absl::InvalidArgumentError(absl::StrCat("B is ", b_rows, "x", b_cols, " but ", op.ToString(), " needs ",
                                                    fixed, b_rows_fixed ? " rows" : " columns"));
   }
   if (a_cols != op.InCols(b_rows)) {
     return absl::InvalidArgumentError(absl::StrCat("rows of ", a_cols, " values, but ", op.ToString(), " with a ",
                                                    b_rows, "x", b_cols, " B takes rows of ", op.InCols(b_rows)));
+  }
+  // The result row: B's free side times a fixed count of at most 2^32
+  // (pixels or kernel offsets), in double for the same reason.
+  const double out_values = op.kind == RowOp::Kind::kIm2colProduct
+                                ? static_cast<double>(g.out_h()) * static_cast<double>(g.out_w()) * b_cols
+                            : op.kind == RowOp::Kind::kProductCol2im
+                                ? static_cast<double>(g.h) * static_cast<double>(g.w) * static_cast<double>(g.c)
+                                : static_cast<double>(g.kh) * static_cast<double>(g.kw) * b_cols;
+  if (out_values > kMaxRowOpValues) {
+    return absl::InvalidArgumentError(absl::StrCat("convolution too large (", op.ToString(), ", B ", b_rows, "x",
+                                                   b_cols, "): a result row over ", kMaxRowOpValues, " values"));
   }
   return absl::OkStatus();
 }

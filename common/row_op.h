@@ -44,7 +44,9 @@ struct RowOp {
   ConvGeometry conv;
 
   bool plain() const { return kind == Kind::kProduct; }
-  // Values per task row and per result row, for a B of `b_cols` columns.
+  // Values per task row (B having `b_rows` rows) and per result row (B
+  // having `b_cols` columns). Only for an op whose geometry passed
+  // CheckConvGeometry (they divide by the stride).
   int64_t InCols(int64_t b_rows) const;
   int64_t OutCols(int64_t b_cols) const;
   // Multiply-adds per task row.
@@ -53,12 +55,18 @@ struct RowOp {
 };
 
 // Bounds of a convolution's geometry: sizes in [1, 2^16], stride >= 1,
-// 0 <= pad < kernel, kernel <= padded input, and an image of at most 2^28
-// values either way.
+// 0 <= pad < kernel, kernel <= padded input, and at most kMaxRowOpValues
+// values in a task row, in its expanded (im2col) form and in its result row.
 inline constexpr int64_t kMaxConvSide = int64_t{1} << 16;
+inline constexpr int64_t kMaxRowOpValues = int64_t{1} << 26;
 
-// OK if rows of `a_cols` values and a `b_rows` x `b_cols` B fit `op`;
-// InvalidArgument naming what does not (a bad geometry included).
+// OK if op's geometry is within those bounds (always OK for kProduct);
+// InvalidArgument naming what is not. Whatever comes from the wire passes
+// this before anything computes with it (RowOpFromProto does).
+absl::Status CheckConvGeometry(const RowOp& op);
+// OK if rows of `a_cols` values and a `b_rows` x `b_cols` B fit `op`, its
+// geometry and its result rows within the bounds; InvalidArgument naming
+// what does not.
 absl::Status CheckRowOp(const RowOp& op, int64_t a_cols, int64_t b_rows, int64_t b_cols);
 
 // out = op(rows, b): rows.rows() x op.OutCols(b.cols()). The shapes must

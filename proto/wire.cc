@@ -166,6 +166,7 @@ absl::StatusOr<RowOp> RowOpFromProto(const v1::RowOp& m) {
   }
   const int64_t images = op.kind == RowOp::Kind::kIm2colTransposedProduct ? m.images() : 1;
   op.conv = ConvGeometry{images, m.height(), m.width(), m.channels(), m.kernel_h(), m.kernel_w(), m.stride(), m.pad()};
+  if (absl::Status s = CheckConvGeometry(op); !s.ok()) return s;
   return op;
 }
 

@@ -74,11 +74,12 @@ class WireMatrix {
 absl::StatusOr<WireMatrix> TakeMatrixFromProto(v1::MatrixProto* m, absl::string_view what, bool check_finite = true,
                                                int64_t max_elements = kMaxWireElements);
 
-// Packs `m` (any strides) into `out`.
 // A job's RowOp (common/row_op.h) on the wire. RowOpFromProto refuses an
-// unknown kind (InvalidArgument); the geometry is checked by CheckRowOp.
+// unknown kind and a geometry CheckConvGeometry refuses (InvalidArgument).
 void RowOpToProto(const RowOp& op, v1::RowOp* out);
 absl::StatusOr<RowOp> RowOpFromProto(const v1::RowOp& m);
+
+// Packs `m` (any strides) into `out`.
 
 void MatrixToProto(ConstMatrixRef m, v1::MatrixProto* out);
 void FieldMatrixToProto(ConstFieldMatrixRef m, v1::MatrixProto* out);

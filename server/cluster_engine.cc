@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "common/logging.h"
 #include "common/status.h"
 
 namespace codedge {
@@ -23,6 +24,16 @@ CodeSpec ClusterEngine::SpecFor(cnn::ProductKind kind, int64_t rows) const {
   return spec;
 }
 
+bool ClusterEngine::Convolutional(const CodeSpec& spec, const RowOp& op, int64_t a_cols, int64_t b_rows,
+                                  int64_t b_cols) {
+  if (spec.strategy == Strategy::kPrivate) return false;  // plain products only
+  if (absl::Status s = CheckRowOp(op, a_cols, b_rows, b_cols); !s.ok()) {
+    Log().debug("the convolution's product goes as plain rows: {}", std::string(s.message()));
+    return false;
+  }
+  return true;
+}
+
 absl::StatusOr<Matrix> ClusterEngine::Multiply(ConstMatrixRef a, ConstMatrixRef b, cnn::ProductKind kind) {
   if (a.cols() != b.rows()) {
     return absl::InvalidArgumentError(
@@ -39,14 +50,15 @@ absl::StatusOr<Matrix> ClusterEngine::MultiplyIm2col(ConstMatrixRef x, ConstMatr
                                                      ConstMatrixRef w) {
   RETURN_IF_ERROR(cnn::CheckIm2colOperands(x, cols, g, w));
   const CodeSpec spec = SpecFor(cnn::ProductKind::kForward, g.n);
-  if (spec.strategy == Strategy::kPrivate || cols.rows() * cols.cols() * w.cols() < options_.min_remote_macs) {
+  RowOp op{RowOp::Kind::kIm2colProduct, g};
+  op.conv.n = 1;
+  if (!Convolutional(spec, op, x.cols() * g.h * g.w, w.rows(), w.cols()) ||
+      cols.rows() * cols.cols() * w.cols() < options_.min_remote_macs) {
     return Multiply(cols, w, cnn::ProductKind::kForward);
   }
   // NHWC: the batch's (N*H*W, C) pixels are, in memory, N rows of one
   // image each; the product's N rows of OH*OW*F values are (N*OH*OW, F).
   const int64_t pixels_out = g.out_h() * g.out_w();
-  RowOp op{RowOp::Kind::kIm2colProduct, g};
-  op.conv.n = 1;
   Matrix images(g.n, g.h * g.w * g.c);
   Eigen::Map<Matrix>(images.data(), x.rows(), x.cols()) = x;
   ASSIGN_OR_RETURN(Matrix z, RunRemote(std::move(images), Matrix(w), spec, op));
@@ -56,11 +68,12 @@ absl::StatusOr<Matrix> ClusterEngine::MultiplyIm2col(ConstMatrixRef x, ConstMatr
 absl::StatusOr<Matrix> ClusterEngine::MultiplyCol2im(ConstMatrixRef dz, ConstMatrixRef wt, const ConvGeometry& g) {
   RETURN_IF_ERROR(cnn::CheckCol2imOperands(dz, wt, g));
   const CodeSpec spec = SpecFor(cnn::ProductKind::kBackwardData, g.n);
-  if (spec.strategy == Strategy::kPrivate || dz.rows() * dz.cols() * wt.cols() < options_.min_remote_macs) {
-    return MatmulEngine::MultiplyCol2im(dz, wt, g);  // Multiply (remote or local), then Col2Im here
-  }
   RowOp op{RowOp::Kind::kProductCol2im, g};
   op.conv.n = 1;
+  if (!Convolutional(spec, op, g.out_h() * g.out_w() * dz.cols(), wt.rows(), wt.cols()) ||
+      dz.rows() * dz.cols() * wt.cols() < options_.min_remote_macs) {
+    return MatmulEngine::MultiplyCol2im(dz, wt, g);  // Multiply (remote or local), then Col2Im here
+  }
   Matrix grads(g.n, g.out_h() * g.out_w() * dz.cols());
   Eigen::Map<Matrix>(grads.data(), dz.rows(), dz.cols()) = dz;
   ASSIGN_OR_RETURN(Matrix dx, RunRemote(std::move(grads), Matrix(wt), spec, op));
@@ -71,12 +84,12 @@ absl::StatusOr<Matrix> ClusterEngine::MultiplyIm2colTransposed(ConstMatrixRef x,
                                                                const ConvGeometry& g, ConstMatrixRef dz) {
   RETURN_IF_ERROR(cnn::CheckWeightGradientOperands(x, cols, g, dz));
   const CodeSpec spec = SpecFor(cnn::ProductKind::kBackwardWeights, g.c);
-  if (spec.strategy == Strategy::kPrivate || g.c < kMinChannelRows ||
+  RowOp op{RowOp::Kind::kIm2colTransposedProduct, g};
+  op.conv.c = 1;  // a row is one channel of the g.n images
+  if (g.c < kMinChannelRows || !Convolutional(spec, op, g.n * g.h * g.w, dz.rows(), dz.cols()) ||
       cols.rows() * cols.cols() * dz.cols() < options_.min_remote_macs) {
     return MultiplyTransposedA(cols, dz, cnn::ProductKind::kBackwardWeights);
   }
-  RowOp op{RowOp::Kind::kIm2colTransposedProduct, g};
-  op.conv.c = 1;  // a row is one channel of the g.n images
   // Row c of the product: channel c's KH*KW x F block of the gradient,
   // whose rows are the gradient's rows (offset, c) for every kernel offset.
   ASSIGN_OR_RETURN(Matrix d, RunRemote(x.transpose(), Matrix(dz), spec, op));

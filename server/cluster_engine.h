@@ -43,7 +43,8 @@ class ClusterEngine final : public cnn::MatmulEngine {
   // get coded whole images (forward) and return coded col2im'd gradients
   // (backward), not im2col rows -- 9x fewer bytes each way for a 3x3
   // kernel. The images are the source rows (LT: one image per symbol).
-  // The private strategy and small products take the plain way.
+  // The private strategy, small products and shapes beyond the row
+  // operations' bounds (CheckRowOp) take the plain way.
   absl::StatusOr<Matrix> MultiplyIm2col(ConstMatrixRef x, ConstMatrixRef cols, const ConvGeometry& g,
                                         ConstMatrixRef w) override;
   absl::StatusOr<Matrix> MultiplyCol2im(ConstMatrixRef dz, ConstMatrixRef wt, const ConvGeometry& g) override;
@@ -67,6 +68,9 @@ class ClusterEngine final : public cnn::MatmulEngine {
   const JobStats& remote_stats() const { return stats_; }
 
  private:
+  // Can the product go as a RowOp job (common/row_op.h)? Not for the
+  // private strategy, nor beyond the row operations' bounds (CheckRowOp).
+  static bool Convolutional(const CodeSpec& spec, const RowOp& op, int64_t a_cols, int64_t b_rows, int64_t b_cols);
   // The strategy for `kind`, LT symbols sized for `rows` source rows.
   CodeSpec SpecFor(cnn::ProductKind kind, int64_t rows) const;
   // Submits op(a, b) (A's rows the source rows) and waits for the product.

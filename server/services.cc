@@ -262,10 +262,10 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
 
  private:
   void OnHello(const v1::Hello& h) {
-    if (h.version() != v1::PROTOCOL_VERSION_2) {
+    if (h.version() != v1::PROTOCOL_VERSION_3) {
       Close(grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                          absl::StrCat("worker speaks protocol version ", h.version(), ", this server speaks ",
-                                      v1::PROTOCOL_VERSION_2, "; upgrade the worker or the server")));
+                                      v1::PROTOCOL_VERSION_3, "; upgrade the worker or the server")));
       return;
     }
     {

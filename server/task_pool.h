@@ -142,8 +142,9 @@ class TaskPool {
   //
   // `op` (common/row_op.h): what a worker computes from a task's rows and
   // B; by default rows . B. With a convolution op every row of A is one
-  // image (or one image's output gradient) and the product has
-  // op.OutCols(B's columns) columns; not for kPrivate (InvalidArgument).
+  // image, one image's output gradient or one channel of a batch, and the
+  // product has op.OutCols(B's columns) columns; not for kPrivate
+  // (InvalidArgument).
   absl::StatusOr<JobId> Submit(Matrix a, Matrix b, const CodeSpec& spec, JobCallback done,
                                absl::Time deadline = absl::InfiniteFuture(), const RowOp& op = RowOp());
 

@@ -150,11 +150,12 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, absl::Notificatio
     if (ours) ctx.TryCancel();
     if (!writes_done) stream->WritesDone();
     grpc::Status st = stream->Finish();
-    return st.ok() ? why : FromGrpc(st);
+    // Our own reason, not the CANCELLED our TryCancel caused.
+    return st.ok() || ours ? why : FromGrpc(st);
   };
 
   v1::WorkerMessage hello;
-  hello.mutable_hello()->set_version(v1::PROTOCOL_VERSION_2);
+  hello.mutable_hello()->set_version(v1::PROTOCOL_VERSION_3);
   hello.mutable_hello()->set_worker_name(options_.name);
   hello.mutable_hello()->set_threads(options_.threads);
 #if defined(__aarch64__)
@@ -226,6 +227,13 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, absl::Notificatio
           r = absl::InvalidArgumentError(absl::StrCat("a field task for job ", t.job, " under ", b->op.ToString()));
         } else if (t.rows.field()) {
           r = executor_.RunField(t.rows.field_view(), b->b, delay, &t.cancel->note);
+        } else if (absl::Status fit = CheckRowOp(b->op, t.rows.cols(), b->b.rows(), b->b.cols()); !fit.ok()) {
+          r = absl::InvalidArgumentError(absl::StrCat("task ", t.task, " of job ", t.job, ": ", fit.message()));
+        } else if (static_cast<double>(t.rows.rows()) * static_cast<double>(b->op.OutCols(b->b.cols())) >
+                   static_cast<double>(kMaxWireElements)) {
+          r = absl::InvalidArgumentError(absl::StrCat("task ", t.task, " of job ", t.job, ": a result of ",
+                                                      t.rows.rows(), " rows of ", b->op.OutCols(b->b.cols()),
+                                                      " values is more than one message may carry"));
         } else {
           product_rows = t.rows.rows();
           product_cols = b->op.OutCols(b->b.cols());

@@ -23,6 +23,10 @@ absl::StatusOr<TaskExecutor> TaskExecutor::Create(ExecOptions options, Clock* cl
 
 absl::StatusOr<ExecResult> TaskExecutor::Run(ConstMatrixRef rows, const Matrix& b, absl::Duration delay,
                                              absl::Notification* cancel, const RowOp& op) const {
+  if (absl::Status s = CheckRowOp(op, rows.cols(), b.rows(), b.cols()); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("task rows are ", rows.rows(), "x", rows.cols(), ": ",
+                                                   s.message()));
+  }
   Matrix product(rows.rows(), op.OutCols(b.cols()));
   absl::StatusOr<ExecResult> out =
       RunInto(rows, b, delay, cancel, Eigen::Map<Matrix>(product.data(), product.rows(), product.cols()), op);

@@ -168,6 +168,16 @@ TEST_CASE("Row operations that do not fit their operands are refused clearly", "
       {"negative padding", with(fwd, [](ConvGeometry& c) { c.pad = -1; }), 72, 18, 4, "padding"},
       {"a kernel wider than the padded image", with(fwd, [](ConvGeometry& c) { c.kw = 9; }), 72, 54, 4, "fit"},
       {"an image too large", with(fwd, [](ConvGeometry& c) { c.h = c.w = 1 << 14; }), 1 << 29, 18, 4, "too large"},
+      // 2^32 output pixels of 2^48 values each: 2^80, which wraps to 0 in
+      // int64 arithmetic.
+      {"im2col rows too large",
+       with(fwd,
+            [](ConvGeometry& c) {
+              c.h = c.w = 1;
+              c.c = c.kh = c.kw = 1 << 16;
+              c.pad = (1 << 16) - 1;
+            }),
+       1 << 16, 18, 4, "too large"},
   };
   for (const Case& c : cases) {
     INFO(c.what);

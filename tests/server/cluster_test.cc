@@ -157,13 +157,13 @@ TEST_CASE("A worker with the wrong protocol version is refused clearly", "[clust
   CHECK(st.error_message().find("protocol version 1") != std::string::npos);
 }
 
-// A hand-driven worker stream: says Hello (protocol 2) and reads the
+// A hand-driven worker stream: says Hello (protocol 3) and reads the
 // Welcome, so a test can then send what a real worker never would.
 using RawWorkerStream = grpc::ClientReaderWriter<v1::WorkerMessage, v1::ServerMessage>;
 std::unique_ptr<RawWorkerStream> GreetedWorkerStream(v1::Worker::Stub& stub, grpc::ClientContext* ctx) {
   auto stream = stub.Connect(ctx);
   v1::WorkerMessage hello;
-  hello.mutable_hello()->set_version(v1::PROTOCOL_VERSION_2);
+  hello.mutable_hello()->set_version(v1::PROTOCOL_VERSION_3);
   REQUIRE(stream->Write(hello));
   v1::ServerMessage in;
   REQUIRE(stream->Read(&in));

@@ -297,3 +297,120 @@ TEST_CASE("A task cancelled while its pieces arrive gives its credit back", "[wo
 
 }  // namespace
 }  // namespace codedge
+
+namespace codedge {
+namespace {
+
+// A server that greets the worker, then plays `script` on the stream and
+// notes what the worker answers: a hostile or careless server, to see that
+// the worker refuses clearly and lives on.
+class ScriptedServer final : public v1::Worker::Service {
+ public:
+  using Stream = grpc::ServerReaderWriter<v1::ServerMessage, v1::WorkerMessage>;
+  explicit ScriptedServer(std::function<void(Stream*)> script) : script_(std::move(script)) {}
+  grpc::Status Connect(grpc::ServerContext*, Stream* stream) override {
+    v1::WorkerMessage in;
+    if (!stream->Read(&in) || !in.has_hello()) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "no hello");
+    v1::ServerMessage m;
+    m.mutable_welcome()->set_worker_id(1);
+    stream->Write(m);
+    const int connection = connections_.fetch_add(1);
+    if (connection == 0) script_(stream);
+    if (connection == 1) reconnected_.Notify();
+    while (stream->Read(&in)) {
+      if (in.has_result()) {
+        failed_results_ += in.result().has_product() ? 0 : 1;
+        answered_.Notify();
+      }
+    }
+    return grpc::Status::OK;
+  }
+  std::atomic<int> connections_{0}, failed_results_{0};
+  absl::Notification answered_, reconnected_;
+
+ private:
+  std::function<void(Stream*)> script_;
+};
+
+void SendJobData(ScriptedServer::Stream* stream, const Matrix& b, const v1::RowOp& op) {
+  v1::ServerMessage m;
+  m.mutable_job_data()->set_job_id(1);
+  MatrixToProto(b, m.mutable_job_data()->mutable_b());
+  *m.mutable_job_data()->mutable_op() = op;
+  stream->Write(m);
+}
+
+// Runs a worker against `service` until `until` is notified (10 s at most).
+bool RunWorkerUntil(ScriptedServer& service, absl::Notification& until) {
+  int port = 0;
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  REQUIRE(server != nullptr);
+  WorkerOptions o;
+  o.server = absl::StrCat("127.0.0.1:", port);
+  o.backoff_min = absl::Milliseconds(10);
+  auto worker = WorkerClient::Create(o);
+  REQUIRE(worker.ok());
+  absl::Notification stop;
+  std::thread run([&] { (void)(*worker)->Run(&stop); });
+  const bool seen = until.WaitForNotificationWithTimeout(absl::Seconds(10));
+  stop.Notify();
+  server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+  run.join();
+  return seen;
+}
+
+TEST_CASE("A worker refuses a hostile row operation and a task that does not fit it, and lives on", "[worker][client][bad-input]") {
+  // A stride of 0 (the output size would divide by it), and a geometry
+  // whose result rows would be 2^45 values (kernel 8192 x 8192 over a
+  // 2 MiB B): refused when B arrives; the worker drops the stream and
+  // connects again.
+  v1::RowOp stride0;
+  stride0.set_kind(v1::RowOp::PRODUCT_COL2IM);
+  for (auto v : {&v1::RowOp::set_height, &v1::RowOp::set_width, &v1::RowOp::set_channels, &v1::RowOp::set_kernel_h,
+                 &v1::RowOp::set_kernel_w}) {
+    (stride0.*v)(3);
+  }
+  v1::RowOp huge;
+  huge.set_kind(v1::RowOp::IM2COL_T_PRODUCT);
+  huge.set_images(1);
+  huge.set_height(1);
+  huge.set_width(1);
+  huge.set_channels(1);
+  huge.set_kernel_h(8192);
+  huge.set_kernel_w(8192);
+  huge.set_pad(4096);
+  huge.set_stride(2);
+  struct Case {
+    const char* what;
+    v1::RowOp op;
+    Matrix b;
+  };
+  for (const Case& c : {Case{"stride 0", stride0, Matrix::Ones(2, 27)}, Case{"2^45-value result rows", huge,
+                                                                             Matrix::Ones(1, 1 << 19)}}) {
+    INFO(c.what);
+    ScriptedServer service([&](ScriptedServer::Stream* s) { SendJobData(s, c.b, c.op); });
+    CHECK(RunWorkerUntil(service, service.reconnected_));
+    CHECK(service.failed_results_ == 0);
+  }
+  // A good op, then a task whose rows are not the op's images: the task
+  // fails (a result without a product), the stream stays.
+  v1::RowOp conv;
+  RowOpToProto(RowOp{RowOp::Kind::kIm2colProduct, ConvGeometry{1, 4, 4, 1, 3, 3, 1, 1}}, &conv);
+  ScriptedServer service([&](ScriptedServer::Stream* s) {
+    SendJobData(s, Matrix::Ones(9, 2), conv);
+    v1::ServerMessage m;
+    m.mutable_task()->set_job_id(1);
+    m.mutable_task()->set_task_id(0);
+    MatrixToProto(Matrix::Ones(2, 15), m.mutable_task()->mutable_coded_rows());
+    s->Write(m);
+  });
+  CHECK(RunWorkerUntil(service, service.answered_));
+  CHECK(service.failed_results_ == 1);
+  CHECK(service.connections_ == 1);
+}
+
+}  // namespace
+}  // namespace codedge
