@@ -272,27 +272,37 @@ class HalfTaskServer final : public v1::Worker::Service {
   std::atomic<bool> got_result{false};
 };
 
-TEST_CASE("A task cancelled while its pieces arrive gives its credit back", "[worker][client]") {
-  HalfTaskServer service;
+// Runs a worker (`o`, its server address set here) against `service` on
+// loopback until `until` is notified (10 s at most); false on time-out.
+bool RunWorkerUntil(grpc::Service& service, absl::Notification& until, WorkerOptions o,
+                    int64_t* tasks_cancelled = nullptr) {
   int port = 0;
   grpc::ServerBuilder builder;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(&service);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   REQUIRE(server != nullptr);
-  WorkerOptions o;
   o.server = absl::StrCat("127.0.0.1:", port);
-  o.credits = 1;  // without the credit back the worker would never be given work again
   auto worker = WorkerClient::Create(o);
   REQUIRE(worker.ok());
   absl::Notification stop;
   std::thread run([&] { (void)(*worker)->Run(&stop); });
-  CHECK(service.credit_back.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  const bool seen = until.WaitForNotificationWithTimeout(absl::Seconds(10));
   stop.Notify();
-  run.join();
   server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
+  run.join();
+  if (tasks_cancelled != nullptr) *tasks_cancelled = (*worker)->tasks_cancelled();
+  return seen;
+}
+
+TEST_CASE("A task cancelled while its pieces arrive gives its credit back", "[worker][client]") {
+  HalfTaskServer service;
+  WorkerOptions o;
+  o.credits = 1;  // without the credit back the worker would never be given work again
+  int64_t cancelled = 0;
+  CHECK(RunWorkerUntil(service, service.credit_back, o, &cancelled));
   CHECK_FALSE(service.got_result);  // the half task was never computed
-  CHECK((*worker)->tasks_cancelled() == 1);
+  CHECK(cancelled == 1);
 }
 
 }  // namespace
@@ -340,26 +350,10 @@ void SendJobData(ScriptedServer::Stream* stream, const Matrix& b, const v1::RowO
   stream->Write(m);
 }
 
-// Runs a worker against `service` until `until` is notified (10 s at most).
-bool RunWorkerUntil(ScriptedServer& service, absl::Notification& until) {
-  int port = 0;
-  grpc::ServerBuilder builder;
-  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-  builder.RegisterService(&service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  REQUIRE(server != nullptr);
+WorkerOptions QuickReconnect() {
   WorkerOptions o;
-  o.server = absl::StrCat("127.0.0.1:", port);
   o.backoff_min = absl::Milliseconds(10);
-  auto worker = WorkerClient::Create(o);
-  REQUIRE(worker.ok());
-  absl::Notification stop;
-  std::thread run([&] { (void)(*worker)->Run(&stop); });
-  const bool seen = until.WaitForNotificationWithTimeout(absl::Seconds(10));
-  stop.Notify();
-  server->Shutdown(absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
-  run.join();
-  return seen;
+  return o;
 }
 
 TEST_CASE("A worker refuses a hostile row operation and a task that does not fit it, and lives on", "[worker][client][bad-input]") {
@@ -392,7 +386,7 @@ TEST_CASE("A worker refuses a hostile row operation and a task that does not fit
                                                                              Matrix::Ones(1, 1 << 19)}}) {
     INFO(c.what);
     ScriptedServer service([&](ScriptedServer::Stream* s) { SendJobData(s, c.b, c.op); });
-    CHECK(RunWorkerUntil(service, service.reconnected_));
+    CHECK(RunWorkerUntil(service, service.reconnected_, QuickReconnect()));
     CHECK(service.failed_results_ == 0);
   }
   // A good op, then a task whose rows are not the op's images: the task
@@ -407,7 +401,7 @@ TEST_CASE("A worker refuses a hostile row operation and a task that does not fit
     MatrixToProto(Matrix::Ones(2, 15), m.mutable_task()->mutable_coded_rows());
     s->Write(m);
   });
-  CHECK(RunWorkerUntil(service, service.answered_));
+  CHECK(RunWorkerUntil(service, service.answered_, QuickReconnect()));
   CHECK(service.failed_results_ == 1);
   CHECK(service.connections_ == 1);
 }
