@@ -50,17 +50,15 @@ class RecordingEngine final : public cnn::MatmulEngine {
   }
   // A convolution's products are recorded as the plain products they
   // stand for (the same multiply-adds), and passed on as they are.
-  absl::StatusOr<Matrix> MultiplyIm2col(ConstMatrixRef x, ConstMatrixRef cols, const ConvGeometry& g,
-                                        ConstMatrixRef w) override {
-    return Record({cols.rows(), cols.cols(), w.cols()}, [&] { return inner_->MultiplyIm2col(x, cols, g, w); });
+  absl::StatusOr<Matrix> MultiplyIm2col(ConstMatrixRef x, const ConvGeometry& g, ConstMatrixRef w) override {
+    return Record({g.n * g.out_h() * g.out_w(), g.patch(), w.cols()}, [&] { return inner_->MultiplyIm2col(x, g, w); });
   }
   absl::StatusOr<Matrix> MultiplyCol2im(ConstMatrixRef dz, ConstMatrixRef wt, const ConvGeometry& g) override {
     return Record({dz.rows(), dz.cols(), wt.cols()}, [&] { return inner_->MultiplyCol2im(dz, wt, g); });
   }
-  absl::StatusOr<Matrix> MultiplyIm2colTransposed(ConstMatrixRef x, ConstMatrixRef cols, const ConvGeometry& g,
+  absl::StatusOr<Matrix> MultiplyIm2colTransposed(ConstMatrixRef x, const ConvGeometry& g,
                                                   ConstMatrixRef dz) override {
-    return Record({cols.cols(), cols.rows(), dz.cols()},
-                  [&] { return inner_->MultiplyIm2colTransposed(x, cols, g, dz); });
+    return Record({g.patch(), dz.rows(), dz.cols()}, [&] { return inner_->MultiplyIm2colTransposed(x, g, dz); });
   }
   const std::vector<std::array<int64_t, 3>>& shapes() const { return shapes_; }
   // The wall time of the first n products (training's, before the final

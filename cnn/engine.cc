@@ -4,13 +4,11 @@
 
 namespace codedge::cnn {
 
-absl::Status CheckIm2colOperands(ConstMatrixRef x, ConstMatrixRef cols, const ConvGeometry& g, ConstMatrixRef w) {
-  if (g.n < 1 || x.rows() != g.n * g.h * g.w || x.cols() != g.c || cols.rows() != g.n * g.out_h() * g.out_w() ||
-      cols.cols() != g.patch() || w.rows() != g.patch()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "convolution operands do not fit ", g.n, " images of ", g.h, "x", g.w, "x", g.c, " and a ", g.kh, "x", g.kw,
-        " kernel: images ", x.rows(), "x", x.cols(), ", im2col rows ", cols.rows(), "x", cols.cols(), ", filters ",
-        w.rows(), "x", w.cols()));
+absl::Status CheckIm2colOperands(ConstMatrixRef x, const ConvGeometry& g, ConstMatrixRef w) {
+  if (g.n < 1 || x.rows() != g.n * g.h * g.w || x.cols() != g.c || w.rows() != g.patch()) {
+    return absl::InvalidArgumentError(absl::StrCat("convolution operands do not fit ", g.n, " images of ", g.h, "x",
+                                                   g.w, "x", g.c, " and a ", g.kh, "x", g.kw, " kernel: images ",
+                                                   x.rows(), "x", x.cols(), ", filters ", w.rows(), "x", w.cols()));
   }
   return absl::OkStatus();
 }
@@ -25,30 +23,26 @@ absl::Status CheckCol2imOperands(ConstMatrixRef dz, ConstMatrixRef wt, const Con
   return absl::OkStatus();
 }
 
-absl::Status CheckWeightGradientOperands(ConstMatrixRef x, ConstMatrixRef cols, const ConvGeometry& g,
-                                         ConstMatrixRef dz) {
-  if (g.n < 1 || x.rows() != g.n * g.h * g.w || x.cols() != g.c || cols.rows() != g.n * g.out_h() * g.out_w() ||
-      cols.cols() != g.patch() || dz.rows() != cols.rows()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "weight gradient operands do not fit ", g.n, " images of ", g.h, "x", g.w, "x", g.c, " and a ", g.kh, "x",
-        g.kw, " kernel: images ", x.rows(), "x", x.cols(), ", im2col rows ", cols.rows(), "x", cols.cols(), ", dz ",
-        dz.rows(), "x", dz.cols()));
+absl::Status CheckWeightGradientOperands(ConstMatrixRef x, const ConvGeometry& g, ConstMatrixRef dz) {
+  if (g.n < 1 || x.rows() != g.n * g.h * g.w || x.cols() != g.c || dz.rows() != g.n * g.out_h() * g.out_w()) {
+    return absl::InvalidArgumentError(absl::StrCat("weight gradient operands do not fit ", g.n, " images of ", g.h,
+                                                   "x", g.w, "x", g.c, " and a ", g.kh, "x", g.kw,
+                                                   " kernel: images ", x.rows(), "x", x.cols(), ", dz ", dz.rows(),
+                                                   "x", dz.cols()));
   }
   return absl::OkStatus();
 }
 
-absl::StatusOr<Matrix> MatmulEngine::MultiplyIm2colTransposed(ConstMatrixRef x, ConstMatrixRef cols,
-                                                              const ConvGeometry& g, ConstMatrixRef dz) {
-  if (absl::Status s = CheckWeightGradientOperands(x, cols, g, dz); !s.ok()) return s;
-  return MultiplyTransposedA(cols, dz, ProductKind::kBackwardWeights);
+absl::StatusOr<Matrix> MatmulEngine::MultiplyIm2colTransposed(ConstMatrixRef x, const ConvGeometry& g,
+                                                              ConstMatrixRef dz) {
+  if (absl::Status s = CheckWeightGradientOperands(x, g, dz); !s.ok()) return s;
+  return MultiplyTransposedA(Im2Col(x, g), dz, ProductKind::kBackwardWeights);
 }
 
-absl::StatusOr<Matrix> MatmulEngine::MultiplyIm2col(ConstMatrixRef x, ConstMatrixRef cols, const ConvGeometry& g,
-                                                    ConstMatrixRef w) {
-  if (absl::Status s = CheckIm2colOperands(x, cols, g, w); !s.ok()) return s;
-  return Multiply(cols, w, ProductKind::kForward);
+absl::StatusOr<Matrix> MatmulEngine::MultiplyIm2col(ConstMatrixRef x, const ConvGeometry& g, ConstMatrixRef w) {
+  if (absl::Status s = CheckIm2colOperands(x, g, w); !s.ok()) return s;
+  return Multiply(Im2Col(x, g), w, ProductKind::kForward);
 }
-
 absl::StatusOr<Matrix> MatmulEngine::MultiplyCol2im(ConstMatrixRef dz, ConstMatrixRef wt, const ConvGeometry& g) {
   if (absl::Status s = CheckCol2imOperands(dz, wt, g); !s.ok()) return s;
   absl::StatusOr<Matrix> dcols = Multiply(dz, wt, ProductKind::kBackwardData);

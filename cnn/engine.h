@@ -32,26 +32,22 @@ class MatmulEngine {
     return Multiply(at, b, kind);
   }
   // A convolution's forward product Im2Col(x) . w for g.n images x
-  // (N*H*W, C) and filters w (KH*KW*C, F): (N*OH*OW, F). `cols` are x's
-  // im2col rows, built by the caller (a layer keeps them for its weight
-  // gradient). The default multiplies them; a distributing engine can send
-  // the images instead -- 9x fewer bytes for a 3x3 kernel -- and have its
+  // (N*H*W, C) and filters w (KH*KW*C, F): (N*OH*OW, F). The default builds
+  // the im2col rows and multiplies them; a distributing engine can send the
+  // images instead -- 9x fewer bytes for a 3x3 kernel -- and have its
   // workers expand them (common/row_op.h). InvalidArgument for shapes that
   // do not fit g.
-  virtual absl::StatusOr<Matrix> MultiplyIm2col(ConstMatrixRef x, ConstMatrixRef cols, const ConvGeometry& g,
-                                                ConstMatrixRef w);
+  virtual absl::StatusOr<Matrix> MultiplyIm2col(ConstMatrixRef x, const ConvGeometry& g, ConstMatrixRef w);
   // The convolution's input gradient Col2Im(dz . wt) for dz (N*OH*OW, F)
   // and wt (F, KH*KW*C): (N*H*W, C). The default multiplies, then runs
   // Col2Im here; a distributing engine can have its workers return each
   // image's col2im'd gradient instead of its im2col rows.
   virtual absl::StatusOr<Matrix> MultiplyCol2im(ConstMatrixRef dz, ConstMatrixRef wt, const ConvGeometry& g);
   // The convolution's weight gradient Im2Col(x)^T . dz for the g.n images
-  // x (N*H*W, C), their im2col rows `cols` and dz (N*OH*OW, F):
-  // (KH*KW*C, F). The default is MultiplyTransposedA(cols, dz); a
-  // distributing engine can send the images' channels instead of the
-  // im2col rows' columns.
-  virtual absl::StatusOr<Matrix> MultiplyIm2colTransposed(ConstMatrixRef x, ConstMatrixRef cols,
-                                                          const ConvGeometry& g, ConstMatrixRef dz);
+  // x (N*H*W, C) and dz (N*OH*OW, F): (KH*KW*C, F). The default builds the
+  // im2col rows and calls MultiplyTransposedA; a distributing engine can
+  // send the images' channels instead of the im2col rows' columns.
+  virtual absl::StatusOr<Matrix> MultiplyIm2colTransposed(ConstMatrixRef x, const ConvGeometry& g, ConstMatrixRef dz);
   // How many rows of a layer's first operand the engine wants per product:
   // 0 (default) means the whole batch in one product -- what a distributing
   // engine codes over its workers. A local engine asks for cache-sized
@@ -61,12 +57,12 @@ class MatmulEngine {
   virtual int64_t preferred_rows() const { return 0; }
 };
 
-// OK if the operands of MultiplyIm2col / MultiplyCol2im fit `g`;
+// OK if the operands of MultiplyIm2col / MultiplyCol2im /
+// MultiplyIm2colTransposed fit `g`;
 // InvalidArgument naming the mismatch otherwise.
-absl::Status CheckIm2colOperands(ConstMatrixRef x, ConstMatrixRef cols, const ConvGeometry& g, ConstMatrixRef w);
+absl::Status CheckIm2colOperands(ConstMatrixRef x, const ConvGeometry& g, ConstMatrixRef w);
 absl::Status CheckCol2imOperands(ConstMatrixRef dz, ConstMatrixRef wt, const ConvGeometry& g);
-absl::Status CheckWeightGradientOperands(ConstMatrixRef x, ConstMatrixRef cols, const ConvGeometry& g,
-                                         ConstMatrixRef dz);
+absl::Status CheckWeightGradientOperands(ConstMatrixRef x, const ConvGeometry& g, ConstMatrixRef dz);
 
 class LocalEngine final : public MatmulEngine {
  public:

@@ -43,16 +43,14 @@ class ConvLayer final : public Layer {
     g_ = ConvGeometry{n, in_.h, in_.w, in_.c, k_, k_, 1, k_ / 2};
     chunk_ = ImagesPerProduct(engine, n);
     if (chunk_ >= n) {  // the whole batch in one product (a distributing engine codes it)
-      cols_ = Im2Col(x, g_);  // (N*H*W, k*k*C), kept for the weight gradient
-      x_ = x;                 // likewise (a distributing engine sends its channels)
-      ASSIGN_OR_RETURN(Matrix z, engine.MultiplyIm2col(x, cols_, g_, w_.value));  // (N*H*W, F)
+      x_ = x;  // for the weight gradient
+      ASSIGN_OR_RETURN(Matrix z, engine.MultiplyIm2col(x, g_, w_.value));  // (N*H*W, F)
       AddBias(z, b_.value);
       return z;
     }
     // A few images at a time: their im2col rows stay in cache for the
     // product. Backward recomputes them from the input kept here.
     x_ = x;
-    cols_.resize(0, 0);
     const int64_t pixels = in_.h * in_.w;
     Matrix z(n * pixels, filters_);
     for (int64_t first = 0; first < n; first += chunk_) {
@@ -70,7 +68,7 @@ class ConvLayer final : public Layer {
   absl::StatusOr<Matrix> Backward(const Matrix& dz, MatmulEngine& engine, bool need_dx) override {
     b_.grad = dz.colwise().sum();
     if (chunk_ >= g_.n) {
-      ASSIGN_OR_RETURN(w_.grad, engine.MultiplyIm2colTransposed(x_, cols_, g_, dz));  // (k*k*C, F)
+      ASSIGN_OR_RETURN(w_.grad, engine.MultiplyIm2colTransposed(x_, g_, dz));  // (k*k*C, F)
       if (!need_dx) return Matrix();
       const Matrix wt = w_.value.transpose();
       return engine.MultiplyCol2im(dz, wt, g_);  // (N*H*W, C)
@@ -103,8 +101,7 @@ class ConvLayer final : public Layer {
   Param w_, b_;
   ConvGeometry g_;
   int64_t chunk_ = 0;  // images per product in the last Forward
-  Matrix cols_;        // whole-batch products: the im2col rows
-  Matrix x_;           // the input (chunked products recompute im2col from it)
+  Matrix x_;           // the input (the weight gradient's im2col rows are recomputed from it)
 
   // Images per product: enough for the engine's preferred rows, at least 1.
   int64_t ImagesPerProduct(const MatmulEngine& engine, int64_t n) const {

@@ -46,15 +46,14 @@ absl::StatusOr<Matrix> ClusterEngine::Multiply(ConstMatrixRef a, ConstMatrixRef 
   return RunRemote(Matrix(a), Matrix(b), SpecFor(kind, a.rows()), RowOp());
 }
 
-absl::StatusOr<Matrix> ClusterEngine::MultiplyIm2col(ConstMatrixRef x, ConstMatrixRef cols, const ConvGeometry& g,
-                                                     ConstMatrixRef w) {
-  RETURN_IF_ERROR(cnn::CheckIm2colOperands(x, cols, g, w));
+absl::StatusOr<Matrix> ClusterEngine::MultiplyIm2col(ConstMatrixRef x, const ConvGeometry& g, ConstMatrixRef w) {
+  RETURN_IF_ERROR(cnn::CheckIm2colOperands(x, g, w));
   const CodeSpec spec = SpecFor(cnn::ProductKind::kForward, g.n);
   RowOp op{RowOp::Kind::kIm2colProduct, g};
   op.conv.n = 1;
   if (!Convolutional(spec, op, x.cols() * g.h * g.w, w.rows(), w.cols()) ||
-      cols.rows() * cols.cols() * w.cols() < options_.min_remote_macs) {
-    return Multiply(cols, w, cnn::ProductKind::kForward);
+      g.n * g.out_h() * g.out_w() * g.patch() * w.cols() < options_.min_remote_macs) {
+    return Multiply(Im2Col(x, g), w, cnn::ProductKind::kForward);
   }
   // NHWC: the batch's (N*H*W, C) pixels are, in memory, N rows of one
   // image each; the product's N rows of OH*OW*F values are (N*OH*OW, F).
@@ -80,15 +79,15 @@ absl::StatusOr<Matrix> ClusterEngine::MultiplyCol2im(ConstMatrixRef dz, ConstMat
   return Matrix(Eigen::Map<const Matrix>(dx.data(), g.n * g.h * g.w, g.c));
 }
 
-absl::StatusOr<Matrix> ClusterEngine::MultiplyIm2colTransposed(ConstMatrixRef x, ConstMatrixRef cols,
-                                                               const ConvGeometry& g, ConstMatrixRef dz) {
-  RETURN_IF_ERROR(cnn::CheckWeightGradientOperands(x, cols, g, dz));
+absl::StatusOr<Matrix> ClusterEngine::MultiplyIm2colTransposed(ConstMatrixRef x, const ConvGeometry& g,
+                                                               ConstMatrixRef dz) {
+  RETURN_IF_ERROR(cnn::CheckWeightGradientOperands(x, g, dz));
   const CodeSpec spec = SpecFor(cnn::ProductKind::kBackwardWeights, g.c);
   RowOp op{RowOp::Kind::kIm2colTransposedProduct, g};
   op.conv.c = 1;  // a row is one channel of the g.n images
   if (g.c < kMinChannelRows || !Convolutional(spec, op, g.n * g.h * g.w, dz.rows(), dz.cols()) ||
-      cols.rows() * cols.cols() * dz.cols() < options_.min_remote_macs) {
-    return MultiplyTransposedA(cols, dz, cnn::ProductKind::kBackwardWeights);
+      dz.rows() * g.patch() * dz.cols() < options_.min_remote_macs) {
+    return MultiplyTransposedA(Im2Col(x, g), dz, cnn::ProductKind::kBackwardWeights);
   }
   // Row c of the product: channel c's KH*KW x F block of the gradient,
   // whose rows are the gradient's rows (offset, c) for every kernel offset.

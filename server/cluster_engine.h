@@ -45,8 +45,7 @@ class ClusterEngine final : public cnn::MatmulEngine {
   // kernel. The images are the source rows (LT: one image per symbol).
   // The private strategy, small products and shapes beyond the row
   // operations' bounds (CheckRowOp) take the plain way.
-  absl::StatusOr<Matrix> MultiplyIm2col(ConstMatrixRef x, ConstMatrixRef cols, const ConvGeometry& g,
-                                        ConstMatrixRef w) override;
+  absl::StatusOr<Matrix> MultiplyIm2col(ConstMatrixRef x, const ConvGeometry& g, ConstMatrixRef w) override;
   absl::StatusOr<Matrix> MultiplyCol2im(ConstMatrixRef dz, ConstMatrixRef wt, const ConvGeometry& g) override;
   // The weight gradient with the batch's channels as source rows (each
   // N*H*W values; the workers expand them), for layers of at least
@@ -54,8 +53,7 @@ class ClusterEngine final : public cnn::MatmulEngine {
   // source rows to mix (one channel is a whole raw batch, and every coded
   // task of it a scaled copy), so those take the im2col rows' way.
   static constexpr int64_t kMinChannelRows = 8;
-  absl::StatusOr<Matrix> MultiplyIm2colTransposed(ConstMatrixRef x, ConstMatrixRef cols, const ConvGeometry& g,
-                                                  ConstMatrixRef dz) override;
+  absl::StatusOr<Matrix> MultiplyIm2colTransposed(ConstMatrixRef x, const ConvGeometry& g, ConstMatrixRef dz) override;
 
   int64_t remote_products() const { return remote_; }
   int64_t local_products() const { return local_; }

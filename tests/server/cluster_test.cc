@@ -277,13 +277,13 @@ TEST_CASE("Verification catches corrupted results of convolution jobs too", "[cl
     ClusterEngineOptions o{code, code, code};
     o.min_remote_macs = 0;
     ClusterEngine engine(&verifying->server->pool(), o);
-    auto z = engine.MultiplyIm2col(x, cols, g, w);
+    auto z = engine.MultiplyIm2col(x, g, w);
     REQUIRE(z.ok());
     CHECK(RelativeError(*z, cols.cast<double>() * w.cast<double>()) < 1e-4);
     auto dx = engine.MultiplyCol2im(dz, wt, g);
     REQUIRE(dx.ok());
     CHECK(RelativeError(*dx, Col2Im(dz * wt, g).cast<double>()) < 1e-4);
-    auto dw = engine.MultiplyIm2colTransposed(x, cols, g, dz);
+    auto dw = engine.MultiplyIm2colTransposed(x, g, dz);
     REQUIRE(dw.ok());
     CHECK(RelativeError(*dw, cols.cast<double>().transpose() * dz.cast<double>()) < 1e-4);
     CHECK(engine.remote_products() == 3);
@@ -689,9 +689,8 @@ struct CheckingEngine : cnn::MatmulEngine {
   }
   // The convolution's products are passed on as such (the cluster engine
   // sends images, not im2col rows) and checked against the local kernels.
-  absl::StatusOr<Matrix> MultiplyIm2col(ConstMatrixRef x, ConstMatrixRef cols, const ConvGeometry& g,
-                                        ConstMatrixRef w) override {
-    auto r = inner->MultiplyIm2col(x, cols, g, w);
+  absl::StatusOr<Matrix> MultiplyIm2col(ConstMatrixRef x, const ConvGeometry& g, ConstMatrixRef w) override {
+    auto r = inner->MultiplyIm2col(x, g, w);
     if (r.ok()) Check(*r, Im2Col(x, g).cast<double>() * w.cast<double>(), "convolution", g);
     ++conv_products;
     return r;
@@ -702,9 +701,9 @@ struct CheckingEngine : cnn::MatmulEngine {
     ++conv_products;
     return r;
   }
-  absl::StatusOr<Matrix> MultiplyIm2colTransposed(ConstMatrixRef x, ConstMatrixRef cols, const ConvGeometry& g,
+  absl::StatusOr<Matrix> MultiplyIm2colTransposed(ConstMatrixRef x, const ConvGeometry& g,
                                                   ConstMatrixRef dz) override {
-    auto r = inner->MultiplyIm2colTransposed(x, cols, g, dz);
+    auto r = inner->MultiplyIm2colTransposed(x, g, dz);
     if (r.ok()) Check(*r, Im2Col(x, g).cast<double>().transpose() * dz.cast<double>(), "weight gradient", g);
     ++conv_products;
     return r;
