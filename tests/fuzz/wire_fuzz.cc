@@ -6,6 +6,8 @@
 #include <cstdint>
 
 #include "codes/factory.h"
+#include "codes/verify.h"
+#include "common/row_op.h"
 #include "proto/codedge.pb.h"
 #include "proto/wire.h"
 #include "server/convert.h"
@@ -15,6 +17,26 @@ namespace {
 
 // Small limits: the fuzzer should explore the checks, not allocate 1 GiB.
 constexpr int64_t kMaxElements = int64_t{1} << 16;
+
+// B and its row operation as a worker takes them, and, when they fit and
+// are small, the operation run on a task of two rows and checked as a
+// verifying server would: the geometry arithmetic under ASan.
+void JobData(const v1::JobData& d) {
+  auto b = MatrixFromProto(d.b(), "B", kMaxElements);
+  auto op = RowOpFromProto(d.op());
+  if (!b.ok() || !op.ok()) return;
+  const int64_t in_cols = op->InCols(b->rows());
+  if (!CheckRowOp(*op, in_cols, b->rows(), b->cols()).ok()) return;
+  const int64_t rows = 2, out_cols = op->OutCols(b->cols());
+  if (op->MacsPerRow(in_cols, b->cols()) > kMaxElements || in_cols * rows > kMaxElements ||
+      out_cols * rows > kMaxElements) {
+    return;
+  }
+  Matrix task = Matrix::Ones(rows, in_cols), result(rows, out_cols), scratch;
+  ApplyRowOp(*op, task, *b, Eigen::Map<Matrix>(result.data(), rows, out_cols), scratch);
+  Pcg32 rng(1, 2);
+  (void)FreivaldsCheck(task, *b, result, rng, 1e-3, *op);
+}
 
 void ServerMessage(const uint8_t* data, size_t size) {
   v1::ServerMessage m;
@@ -33,7 +55,7 @@ void ServerMessage(const uint8_t* data, size_t size) {
       }
     }
   }
-  if (m.has_job_data()) (void)MatrixFromProto(m.job_data().b(), "B", kMaxElements);
+  if (m.has_job_data()) JobData(m.job_data());
 }
 
 void WorkerMessage(const uint8_t* data, size_t size) {
