@@ -43,6 +43,7 @@ absl::StatusOr<Matrix> MatmulEngine::MultiplyIm2col(ConstMatrixRef x, const Conv
   if (absl::Status s = CheckIm2colOperands(x, g, w); !s.ok()) return s;
   return Multiply(Im2Col(x, g), w, ProductKind::kForward);
 }
+
 absl::StatusOr<Matrix> MatmulEngine::MultiplyCol2im(ConstMatrixRef dz, ConstMatrixRef wt, const ConvGeometry& g) {
   if (absl::Status s = CheckCol2imOperands(dz, wt, g); !s.ok()) return s;
   absl::StatusOr<Matrix> dcols = Multiply(dz, wt, ProductKind::kBackwardData);

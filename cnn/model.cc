@@ -42,15 +42,14 @@ class ConvLayer final : public Layer {
   absl::StatusOr<Matrix> Forward(const Matrix& x, int64_t n, MatmulEngine& engine) override {
     g_ = ConvGeometry{n, in_.h, in_.w, in_.c, k_, k_, 1, k_ / 2};
     chunk_ = ImagesPerProduct(engine, n);
+    x_ = x;  // backward recomputes the im2col rows from it
     if (chunk_ >= n) {  // the whole batch in one product (a distributing engine codes it)
-      x_ = x;  // for the weight gradient
       ASSIGN_OR_RETURN(Matrix z, engine.MultiplyIm2col(x, g_, w_.value));  // (N*H*W, F)
       AddBias(z, b_.value);
       return z;
     }
     // A few images at a time: their im2col rows stay in cache for the
-    // product. Backward recomputes them from the input kept here.
-    x_ = x;
+    // product.
     const int64_t pixels = in_.h * in_.w;
     Matrix z(n * pixels, filters_);
     for (int64_t first = 0; first < n; first += chunk_) {

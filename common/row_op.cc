@@ -46,6 +46,19 @@ int64_t RowOp::MacsPerRow(int64_t a_cols, int64_t b_cols) const {
   }
 }
 
+int64_t RowOp::ScratchPerRow() const {
+  switch (kind) {
+    case Kind::kProduct:
+      return 0;
+    case Kind::kIm2colProduct:
+    case Kind::kProductCol2im:
+      return conv.out_h() * conv.out_w() * conv.patch();
+    case Kind::kIm2colTransposedProduct:
+      return 0;  // one row at a time: a single KH*KW x n*OH*OW block, whatever the chunk
+  }
+  return 0;
+}
+
 std::string RowOp::ToString() const {
   const std::string kernel =
       absl::StrCat(conv.kh, "x", conv.kw, " kernel, stride ", conv.stride, ", pad ", conv.pad);
@@ -129,6 +142,15 @@ absl::Status CheckRowOp(const RowOp& op, int64_t a_cols, int64_t b_rows, int64_t
   if (out_values > kMaxRowOpValues) {
     return absl::InvalidArgumentError(absl::StrCat("convolution too large (", op.ToString(), ", B ", b_rows, "x",
                                                    b_cols, "): a result row over ", kMaxRowOpValues, " values"));
+  }
+  // The work of a row, bounded from the double-checked sizes above.
+  const double macs = op.kind == RowOp::Kind::kProductCol2im
+                          ? static_cast<double>(a_cols) * static_cast<double>(b_cols)
+                          : static_cast<double>(op.MacsPerRow(a_cols, b_cols));
+  if (macs > kMaxRowOpMacs) {
+    return absl::InvalidArgumentError(absl::StrCat("convolution too large (", op.ToString(), ", B ", b_rows, "x",
+                                                   b_cols, "): a row of ", macs, " multiply-adds, over ",
+                                                   kMaxRowOpMacs));
   }
   return absl::OkStatus();
 }

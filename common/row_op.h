@@ -51,14 +51,20 @@ struct RowOp {
   int64_t OutCols(int64_t b_cols) const;
   // Multiply-adds per task row.
   int64_t MacsPerRow(int64_t a_cols, int64_t b_cols) const;
+  // Scratch values ApplyRowOp needs per row of a chunk (the expanded im2col
+  // rows; 0 for kProduct).
+  int64_t ScratchPerRow() const;
   std::string ToString() const;
 };
 
 // Bounds of a convolution's geometry: sizes in [1, 2^16], stride >= 1,
 // 0 <= pad < kernel, kernel <= padded input, and at most kMaxRowOpValues
 // values in a task row, in its expanded (im2col) form and in its result row.
+// A row's work is bounded too (kMaxRowOpMacs: ~2 minutes on a Raspberry
+// Pi 4), since a worker notices a cancel only between rows.
 inline constexpr int64_t kMaxConvSide = int64_t{1} << 16;
 inline constexpr int64_t kMaxRowOpValues = int64_t{1} << 26;
+inline constexpr int64_t kMaxRowOpMacs = int64_t{1} << 32;
 
 // OK if op's geometry is within those bounds (always OK for kProduct);
 // InvalidArgument naming what is not. Whatever comes from the wire passes

@@ -172,7 +172,7 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, absl::Notificatio
   Log().info("{}: connected to {} as worker {}", options_.name, options_.server, in.welcome().worker_id());
   v1::WorkerMessage ready;
   ready.mutable_ready()->set_credits(options_.credits);
-  if (!stream->Write(ready)) return finish(absl::UnavailableError("stream closed"));
+  if (!stream->Write(ready)) return finish(absl::UnavailableError("stream closed"), /*ours=*/false);
 
   Session session;
   // From here on two threads write (compute: results and credits; heartbeat):
@@ -230,7 +230,8 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, absl::Notificatio
         } else if (absl::Status fit = CheckRowOp(b->op, t.rows.cols(), b->b.rows(), b->b.cols()); !fit.ok()) {
           r = absl::InvalidArgumentError(absl::StrCat("task ", t.task, " of job ", t.job, ": ", fit.message()));
         } else if (static_cast<double>(t.rows.rows()) * static_cast<double>(b->op.OutCols(b->b.cols())) >
-                   static_cast<double>(kMaxWireElements)) {
+                   std::min(static_cast<double>(kMaxWireElements),
+                            (static_cast<double>(options_.max_message_bytes) - 4096) / sizeof(float))) {
           r = absl::InvalidArgumentError(absl::StrCat("task ", t.task, " of job ", t.job, ": a result of ",
                                                       t.rows.rows(), " rows of ", b->op.OutCols(b->b.cols()),
                                                       " values is more than one message may carry"));
@@ -353,7 +354,9 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, absl::Notificatio
       session.live[{t.job, t.task}] = t.cancel;
       auto it = session.b.find(t.job);
       const bool tiny = may_inline && !t.rows.field() && session.queue.empty() && it != session.b.end() &&
-                        t.rows.rows() * it->second->op.MacsPerRow(t.rows.cols(), it->second->b.cols()) <= kInlineMacs;
+                        static_cast<double>(t.rows.rows()) *
+                                static_cast<double>(it->second->op.MacsPerRow(t.rows.cols(), it->second->b.cols())) <=
+                            kInlineMacs;
       if (!tiny) {
         session.queue.push_back(std::move(t));
         session.cv.notify_one();

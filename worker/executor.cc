@@ -47,13 +47,14 @@ absl::StatusOr<ExecResult> TaskExecutor::RunInto(ConstMatrixRef rows, const Matr
                                                    rows.rows(), "x", out_cols, " result"));
   }
   ExecResult out;
-  Matrix scratch;  // a convolution's im2col rows, one chunk at a time
+  Matrix scratch;  // a convolution's im2col rows, one chunk at a time: at most kMaxRowOpValues
+  const int64_t scratch_per_row = op.ScratchPerRow();
   absl::Status s = Execute(
       rows.rows(), op.MacsPerRow(rows.cols(), b.cols()), delay, cancel,
       [&](int64_t r, int64_t n) {
         ApplyRowOp(op, rows.middleRows(r, n), b, Eigen::Map<Matrix>(product.row(r).data(), n, out_cols), scratch);
       },
-      &out);
+      &out, scratch_per_row > 0 ? std::max<int64_t>(1, kMaxRowOpValues / scratch_per_row) : INT64_MAX);
   if (!s.ok()) return s;
   return out;
 }
@@ -80,7 +81,7 @@ absl::StatusOr<ExecResult> TaskExecutor::RunField(Eigen::Map<const FieldMatrix> 
 
 absl::Status TaskExecutor::Execute(int64_t num_rows, int64_t macs_per_row, absl::Duration delay,
                                    absl::Notification* cancel, const std::function<void(int64_t, int64_t)>& compute_rows,
-                                   ExecResult* result) const {
+                                   ExecResult* result, int64_t max_chunk) const {
   ExecResult& out = *result;
   auto cancelled = [&] { return cancel != nullptr && cancel->HasBeenNotified(); };
   const absl::Time start = clock_->Now();
@@ -90,9 +91,10 @@ absl::Status TaskExecutor::Execute(int64_t num_rows, int64_t macs_per_row, absl:
   if (cancelled()) return absl::CancelledError("cancelled before compute");
   out.delay_seconds = absl::ToDoubleSeconds(clock_->Now() - start);
   const absl::Time compute_start = clock_->Now();
-  const int64_t chunk = options_.chunk_rows > 0
-                            ? options_.chunk_rows
-                            : std::max<int64_t>(1, ExecOptions::kChunkMacs / std::max<int64_t>(1, macs_per_row));
+  const int64_t chunk = std::min(
+      max_chunk, options_.chunk_rows > 0
+                     ? options_.chunk_rows
+                     : std::max<int64_t>(1, ExecOptions::kChunkMacs / std::max<int64_t>(1, macs_per_row)));
   for (int64_t r = 0; r < num_rows; r += chunk) {
     const int64_t n = std::min(chunk, num_rows - r);
     compute_rows(r, n);

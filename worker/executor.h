@@ -71,9 +71,11 @@ class TaskExecutor {
 
  private:
   // The delay, then `compute(first_row, count)` over row chunks of about
-  // kChunkMacs (`macs_per_row` each), then the emulated slowness.
+  // kChunkMacs (`macs_per_row` each; at most `max_chunk` rows, whatever
+  // chunk_rows says), then the emulated slowness.
   absl::Status Execute(int64_t rows, int64_t macs_per_row, absl::Duration delay, absl::Notification* cancel,
-                       const std::function<void(int64_t, int64_t)>& compute_rows, ExecResult* out) const;
+                       const std::function<void(int64_t, int64_t)>& compute_rows, ExecResult* out,
+                       int64_t max_chunk = INT64_MAX) const;
   TaskExecutor(ExecOptions options, Clock* clock) : options_(options), clock_(clock) {}
   ExecOptions options_;
   Clock* clock_;
