@@ -121,9 +121,8 @@ absl::Status CheckRowOp(const RowOp& op, int64_t a_cols, int64_t b_rows, int64_t
   // B's fixed side: the filters' rows (forward), the filters' columns
   // (input gradient), or the output gradient's rows (weight gradient).
   const bool b_rows_fixed = op.kind != RowOp::Kind::kProductCol2im;
-  const int64_t fixed = op.kind == RowOp::Kind::kIm2colProduct   ? g.patch()
-                        : op.kind == RowOp::Kind::kProductCol2im ? g.patch()
-                                                                 : g.n * g.out_h() * g.out_w();
+  const int64_t fixed =
+      op.kind == RowOp::Kind::kIm2colTransposedProduct ? g.n * g.out_h() * g.out_w() : g.patch();
   if ((b_rows_fixed ? b_rows : b_cols) != fixed || b_rows < 1 || b_cols < 1) {
     return absl::InvalidArgumentError(absl::StrCat("B is ", b_rows, "x", b_cols, " but ", op.ToString(), " needs ",
                                                    fixed, b_rows_fixed ? " rows" : " columns"));
