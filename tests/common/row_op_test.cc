@@ -10,22 +10,31 @@
 namespace codedge {
 namespace {
 
+// Calls tap(out_pixel, offset, in_pixel) for every output pixel (oy, ox)
+// of one image, kernel offset (i, j) and the input pixel (iy, ix) under it,
+// padding skipped: the whole of a convolution's index arithmetic, written
+// out the direct way (pixels and offsets as row-major indices).
+template <typename Tap>
+void ForEachTap(const ConvGeometry& g, Tap tap) {
+  for (int64_t y = 0; y < g.out_h(); ++y)
+    for (int64_t xo = 0; xo < g.out_w(); ++xo)
+      for (int64_t i = 0; i < g.kh; ++i)
+        for (int64_t j = 0; j < g.kw; ++j) {
+          const int64_t iy = y * g.stride + i - g.pad, ix = xo * g.stride + j - g.pad;
+          if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
+          tap(y * g.out_w() + xo, i * g.kw + j, iy * g.w + ix);
+        }
+}
+
 // One image x (H*W*C values, NHWC), filters w ((kh, kw, c) x F): the output
 // (OH*OW*F values, (oy, ox, f)).
 MatrixD DirectConv(const float* x, const Matrix& w, const ConvGeometry& g) {
   const int64_t f = w.cols();
   MatrixD z = MatrixD::Zero(1, g.out_h() * g.out_w() * f);
-  for (int64_t y = 0; y < g.out_h(); ++y)
-    for (int64_t xo = 0; xo < g.out_w(); ++xo)
-      for (int64_t o = 0; o < f; ++o)
-        for (int64_t i = 0; i < g.kh; ++i)
-          for (int64_t j = 0; j < g.kw; ++j)
-            for (int64_t c = 0; c < g.c; ++c) {
-              const int64_t iy = y * g.stride + i - g.pad, ix = xo * g.stride + j - g.pad;
-              if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
-              z(0, (y * g.out_w() + xo) * f + o) +=
-                  static_cast<double>(x[(iy * g.w + ix) * g.c + c]) * w((i * g.kw + j) * g.c + c, o);
-            }
+  ForEachTap(g, [&](int64_t out, int64_t offset, int64_t in) {
+    for (int64_t o = 0; o < f; ++o)
+      for (int64_t c = 0; c < g.c; ++c) z(0, out * f + o) += static_cast<double>(x[in * g.c + c]) * w(offset * g.c + c, o);
+  });
   return z;
 }
 
@@ -35,18 +44,10 @@ MatrixD DirectConv(const float* x, const Matrix& w, const ConvGeometry& g) {
 MatrixD DirectInputGradient(const float* dz, const Matrix& wt, const ConvGeometry& g) {
   const int64_t f = wt.rows();
   MatrixD dx = MatrixD::Zero(1, g.h * g.w * g.c);
-  for (int64_t y = 0; y < g.out_h(); ++y)
-    for (int64_t xo = 0; xo < g.out_w(); ++xo)
-      for (int64_t i = 0; i < g.kh; ++i)
-        for (int64_t j = 0; j < g.kw; ++j) {
-          const int64_t iy = y * g.stride + i - g.pad, ix = xo * g.stride + j - g.pad;
-          if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
-          for (int64_t c = 0; c < g.c; ++c)
-            for (int64_t o = 0; o < f; ++o) {
-              dx(0, (iy * g.w + ix) * g.c + c) +=
-                  static_cast<double>(dz[(y * g.out_w() + xo) * f + o]) * wt(o, (i * g.kw + j) * g.c + c);
-            }
-        }
+  ForEachTap(g, [&](int64_t out, int64_t offset, int64_t in) {
+    for (int64_t c = 0; c < g.c; ++c)
+      for (int64_t o = 0; o < f; ++o) dx(0, in * g.c + c) += static_cast<double>(dz[out * f + o]) * wt(o, offset * g.c + c);
+  });
   return dx;
 }
 
@@ -117,19 +118,14 @@ TEST_CASE("A task's channel rows give each channel's part of the direct weight g
     // under kernel offset (i, j) times dz.
     for (int64_t c = 0; c < image.c; ++c) {
       MatrixD want = MatrixD::Zero(1, d.cols());
-      for (int64_t n = 0; n < images; ++n)
-        for (int64_t y = 0; y < image.out_h(); ++y)
-          for (int64_t xo = 0; xo < image.out_w(); ++xo)
-            for (int64_t i = 0; i < image.kh; ++i)
-              for (int64_t j = 0; j < image.kw; ++j) {
-                const int64_t iy = y * image.stride + i - image.pad, ix = xo * image.stride + j - image.pad;
-                if (iy < 0 || iy >= image.h || ix < 0 || ix >= image.w) continue;
-                for (int64_t f = 0; f < filters; ++f) {
-                  want(0, (i * image.kw + j) * filters + f) +=
-                      static_cast<double>(x((n * image.h + iy) * image.w + ix, c)) *
-                      dz((n * image.out_h() + y) * image.out_w() + xo, f);
-                }
-              }
+      for (int64_t n = 0; n < images; ++n) {
+        ForEachTap(image, [&](int64_t out, int64_t offset, int64_t in) {
+          for (int64_t f = 0; f < filters; ++f) {
+            want(0, offset * filters + f) +=
+                static_cast<double>(x(n * pixels + in, c)) * dz(n * out_pixels + out, f);
+          }
+        });
+      }
       CHECK(RelativeError(d.row(c), want) < 1e-5);
     }
     CHECK(CheckRowOp(op, images * pixels, dz.rows() - 1, filters).code() == absl::StatusCode::kInvalidArgument);
