@@ -131,11 +131,19 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, absl::Notificatio
   grpc::ClientContext ctx;
   options_.security.Apply(&ctx);
   std::unique_ptr<grpc::ClientReaderWriter<v1::WorkerMessage, v1::ServerMessage>> stream = stub_->Connect(&ctx);
-  absl::Notification done;
-  // Cancels the stream when the worker is asked to stop.
+  absl::Notification done, greeted;
+  std::atomic<bool> welcome_late{false};
+  // Cancels the stream when the worker is asked to stop, or when no Welcome
+  // came in time.
   std::thread watcher([&] {
+    const absl::Time welcome_by = absl::Now() + options_.welcome_timeout;
     while (!done.WaitForNotificationWithTimeout(absl::Milliseconds(20))) {
       if (stop->HasBeenNotified()) {
+        ctx.TryCancel();
+        return;
+      }
+      if (!greeted.HasBeenNotified() && absl::Now() > welcome_by) {
+        welcome_late = true;
         ctx.TryCancel();
         return;
       }
@@ -164,7 +172,14 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, absl::Notificatio
   hello.mutable_hello()->set_arch("x86_64");
 #endif
   v1::ServerMessage in;
-  if (!stream->Write(hello) || !stream->Read(&in)) return finish(absl::UnavailableError("no welcome"), /*ours=*/false);
+  if (!stream->Write(hello) || !stream->Read(&in)) {
+    if (welcome_late) {
+      return finish(absl::DeadlineExceededError(absl::StrCat(options_.server, " sent no welcome in ",
+                                                             absl::FormatDuration(options_.welcome_timeout))));
+    }
+    return finish(absl::UnavailableError("no welcome"), /*ours=*/false);
+  }
+  greeted.Notify();
   if (in.msg_case() != v1::ServerMessage::kWelcome) {
     return finish(absl::InternalError("first server message was not a welcome"));
   }

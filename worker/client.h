@@ -43,6 +43,9 @@ struct WorkerOptions {
   double corrupt_results = 0;  // fault tests: this fraction of results get one entry changed (seeded)
   absl::Duration backoff_min = absl::Milliseconds(50);
   absl::Duration backoff_max = absl::Seconds(2);
+  // A server that takes the stream but sends no Welcome within this time
+  // (hung, or not an edge server) is left, and connected to again.
+  absl::Duration welcome_timeout = absl::Seconds(30);
   int max_message_bytes = 1 << 30;
   // Transport security (proto/credentials.h); plaintext by default for
   // in-process use; edge-worker asks for it explicitly.

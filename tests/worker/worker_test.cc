@@ -406,5 +406,29 @@ TEST_CASE("A worker refuses a hostile row operation and a task that does not fit
   CHECK(service.connections_ == 1);
 }
 
+// A server that takes the stream and the Hello, then says nothing until
+// the worker gives up on it.
+class SilentServer final : public v1::Worker::Service {
+ public:
+  grpc::Status Connect(grpc::ServerContext*, ScriptedServer::Stream* stream) override {
+    if (connections_.fetch_add(1) == 1) reconnected_.Notify();
+    v1::WorkerMessage in;
+    while (stream->Read(&in)) {
+    }
+    return grpc::Status::OK;
+  }
+  std::atomic<int> connections_{0};
+  absl::Notification reconnected_;
+};
+
+TEST_CASE("A worker leaves a server that sends no welcome and connects again", "[worker][client][bad-input]") {
+  SilentServer service;
+  WorkerOptions o = QuickReconnect();
+  o.welcome_timeout = absl::Milliseconds(200);
+  const absl::Time start = absl::Now();
+  CHECK(RunWorkerUntil(service, service.reconnected_, o));
+  CHECK(absl::Now() - start < absl::Seconds(5));
+}
+
 }  // namespace
 }  // namespace codedge
