@@ -84,10 +84,13 @@ int main(int argc, char** argv) {
     std::cerr << "edge-server: --log_level: " << s.message() << "\n";
     return 2;
   }
-  // Training computes locally on every core; serving moves bytes and
-  // encodes, one BLAS thread (idle pool threads would spin on the network
-  // threads' cores).
-  // Local training with the batch split over threads: one BLAS thread each.
+  // Local training computes on every core: all BLAS threads for one
+  // training thread, one BLAS thread each when the batch is split over
+  // threads. Serving and cluster training move bytes, encode and decode,
+  // and their local products are small: one BLAS thread (idle pool threads
+  // spin in sched_yield on the network threads' cores: ~20 % of a cluster
+  // training server's samples with two; LT training without stragglers
+  // 240/238 -> 234/232 ms per batch with one, BENCHMARKS.md session 9).
   int train_threads = 1;
   if (train && absl::GetFlag(FLAGS_local)) {
     train_threads = absl::GetFlag(FLAGS_train_threads);
@@ -97,7 +100,8 @@ int main(int argc, char** argv) {
     }
     if (train_threads == 0) train_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }
-  codedge::EnsureBlasEnvironment(train ? (train_threads > 1 ? 1 : 0) : 1, argv);
+  const bool local_train = train && absl::GetFlag(FLAGS_local);
+  codedge::EnsureBlasEnvironment(local_train && train_threads == 1 ? 0 : 1, argv);
   codedge::EdgeServerOptions options;
   options.address = absl::GetFlag(FLAGS_listen);
   options.workers.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
