@@ -53,7 +53,7 @@ absl::StatusOr<Matrix> ClusterEngine::MultiplyIm2col(ConstMatrixRef x, const Con
   op.conv.n = 1;
   if (!Convolutional(spec, op, x.cols() * g.h * g.w, w.rows(), w.cols()) ||
       g.n * g.out_h() * g.out_w() * g.patch() * w.cols() < options_.min_remote_macs) {
-    return Multiply(Im2Col(x, g), w, cnn::ProductKind::kForward);
+    return MatmulEngine::MultiplyIm2col(x, g, w);  // im2col here, then Multiply (remote or local)
   }
   // NHWC: the batch's (N*H*W, C) pixels are, in memory, N rows of one
   // image each; the product's N rows of OH*OW*F values are (N*OH*OW, F).
@@ -87,7 +87,7 @@ absl::StatusOr<Matrix> ClusterEngine::MultiplyIm2colTransposed(ConstMatrixRef x,
   op.conv.c = 1;  // a row is one channel of the g.n images
   if (g.c < kMinChannelRows || !Convolutional(spec, op, g.n * g.h * g.w, dz.rows(), dz.cols()) ||
       dz.rows() * g.patch() * dz.cols() < options_.min_remote_macs) {
-    return MultiplyTransposedA(Im2Col(x, g), dz, cnn::ProductKind::kBackwardWeights);
+    return MatmulEngine::MultiplyIm2colTransposed(x, g, dz);  // im2col here, then MultiplyTransposedA
   }
   // Row c of the product: channel c's KH*KW x F block of the gradient,
   // whose rows are the gradient's rows (offset, c) for every kernel offset.

@@ -21,15 +21,23 @@ absl::StatusOr<TaskExecutor> TaskExecutor::Create(ExecOptions options, Clock* cl
   return TaskExecutor(options, clock);
 }
 
+namespace {
+
+// The task's rows and B fit `op` (InvalidArgument naming the task if not).
+absl::Status CheckTask(ConstMatrixRef rows, const Matrix& b, const RowOp& op) {
+  absl::Status s = CheckRowOp(op, rows.cols(), b.rows(), b.cols());
+  if (s.ok()) return s;
+  return absl::InvalidArgumentError(absl::StrCat("task rows are ", rows.rows(), "x", rows.cols(), ": ", s.message()));
+}
+
+}  // namespace
+
 absl::StatusOr<ExecResult> TaskExecutor::Run(ConstMatrixRef rows, const Matrix& b, absl::Duration delay,
                                              absl::Notification* cancel, const RowOp& op) const {
-  if (absl::Status s = CheckRowOp(op, rows.cols(), b.rows(), b.cols()); !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("task rows are ", rows.rows(), "x", rows.cols(), ": ",
-                                                   s.message()));
-  }
+  if (absl::Status s = CheckTask(rows, b, op); !s.ok()) return s;  // before sizing the product
   Matrix product(rows.rows(), op.OutCols(b.cols()));
   absl::StatusOr<ExecResult> out =
-      RunInto(rows, b, delay, cancel, Eigen::Map<Matrix>(product.data(), product.rows(), product.cols()), op);
+      Compute(rows, b, delay, cancel, Eigen::Map<Matrix>(product.data(), product.rows(), product.cols()), op);
   if (out.ok()) out->product = std::move(product);
   return out;
 }
@@ -37,15 +45,19 @@ absl::StatusOr<ExecResult> TaskExecutor::Run(ConstMatrixRef rows, const Matrix& 
 absl::StatusOr<ExecResult> TaskExecutor::RunInto(ConstMatrixRef rows, const Matrix& b, absl::Duration delay,
                                                  absl::Notification* cancel, Eigen::Map<Matrix> product,
                                                  const RowOp& op) const {
-  if (absl::Status s = CheckRowOp(op, rows.cols(), b.rows(), b.cols()); !s.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("task rows are ", rows.rows(), "x", rows.cols(), ": ",
-                                                   s.message()));
-  }
+  if (absl::Status s = CheckTask(rows, b, op); !s.ok()) return s;
   const int64_t out_cols = op.OutCols(b.cols());
   if (product.rows() != rows.rows() || product.cols() != out_cols) {
     return absl::InvalidArgumentError(absl::StrCat("a ", product.rows(), "x", product.cols(), " output for a ",
                                                    rows.rows(), "x", out_cols, " result"));
   }
+  return Compute(rows, b, delay, cancel, product, op);
+}
+
+absl::StatusOr<ExecResult> TaskExecutor::Compute(ConstMatrixRef rows, const Matrix& b, absl::Duration delay,
+                                                 absl::Notification* cancel, Eigen::Map<Matrix> product,
+                                                 const RowOp& op) const {
+  const int64_t out_cols = product.cols();
   ExecResult out;
   Matrix scratch;  // a convolution's im2col rows, one chunk at a time: at most kMaxRowOpValues
   const int64_t scratch_per_row = op.ScratchPerRow();

@@ -70,6 +70,9 @@ class TaskExecutor {
                                       absl::Notification* cancel) const;
 
  private:
+  // RunInto's work once the shapes are checked.
+  absl::StatusOr<ExecResult> Compute(ConstMatrixRef rows, const Matrix& b, absl::Duration delay,
+                                     absl::Notification* cancel, Eigen::Map<Matrix> product, const RowOp& op) const;
   // The delay, then `compute(first_row, count)` over row chunks of about
   // kChunkMacs (`macs_per_row` each; at most `max_chunk` rows, whatever
   // chunk_rows says), then the emulated slowness.
