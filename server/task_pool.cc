@@ -16,10 +16,6 @@ absl::StatusOr<JobId> TaskPool::Submit(Matrix a, Matrix b, const CodeSpec& spec,
     return absl::InvalidArgumentError(absl::StrCat("empty matrix: A is ", a.rows(), "x", a.cols(), ", B is ",
                                                    b.rows(), "x", b.cols()));
   }
-  if (op.plain() && a.cols() != b.rows()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("shapes do not chain: A is ", a.rows(), "x", a.cols(), ", B is ", b.rows(), "x", b.cols()));
-  }
   if (absl::Status s = CheckRowOp(op, a.cols(), b.rows(), b.cols()); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("A is ", a.rows(), "x", a.cols(), ": ", s.message()));
   }

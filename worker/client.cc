@@ -242,8 +242,6 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, absl::Notificatio
           r = absl::InvalidArgumentError(absl::StrCat("a field task for job ", t.job, " under ", b->op.ToString()));
         } else if (t.rows.field()) {
           r = executor_.RunField(t.rows.field_view(), b->b, delay, &t.cancel->note);
-        } else if (absl::Status fit = CheckRowOp(b->op, t.rows.cols(), b->b.rows(), b->b.cols()); !fit.ok()) {
-          r = absl::InvalidArgumentError(absl::StrCat("task ", t.task, " of job ", t.job, ": ", fit.message()));
         } else if (static_cast<double>(t.rows.rows()) * static_cast<double>(b->op.OutCols(b->b.cols())) >
                    std::min(static_cast<double>(kMaxWireElements),
                             (static_cast<double>(options_.max_message_bytes) - 4096) / sizeof(float))) {
