@@ -609,16 +609,31 @@ TEST_CASE("ForgetB: a worker whose first task of a job was not sent gets B with 
 namespace codedge {
 namespace {
 
-TEST_CASE("A very fast worker's LT tasks are capped at an eighth of k", "[task_pool]") {
+// A 2000-row LT product whose tasks the pool sizes to 10 ms of each
+// worker's speed, on a clock that stands still: a speed then comes from the
+// reported compute time alone, not from how long this (possibly sanitized,
+// loaded) process took between hand-out and result.
+struct SizedLtJob {
+  explicit SizedLtJob(uint64_t seed) : rng(seed, 1) {}
   FakeClock clock;
-  TaskPool pool(&clock);
-  Pcg32 rng(41, 1);
+  TaskPool pool{&clock};
+  Pcg32 rng;
   const Matrix a = RandomUniformMatrix(2000, 6, rng), b = RandomUniformMatrix(6, 3, rng);
-  auto spec = ParseCodeSpec("lt:symbols_per_task=20,task_seconds=0.01");
-  REQUIRE(spec.ok());
+  const absl::StatusOr<CodeSpec> spec = ParseCodeSpec("lt:symbols_per_task=20,task_seconds=0.01");
+  // Submits the product; its outcome lands in `out`.
+  void Submit(std::optional<absl::StatusOr<JobResult>>& out) {
+    REQUIRE(spec.ok());
+    REQUIRE(pool.Submit(a, b, *spec, [&out](absl::StatusOr<JobResult> r) { out = std::move(r); }).ok());
+  }
+};
+
+TEST_CASE("A very fast worker's LT tasks are capped at an eighth of k", "[task_pool]") {
+  SizedLtJob setup(41);
+  TaskPool& pool = setup.pool;
+  const Matrix &a = setup.a, &b = setup.b;
   for (int job = 0; job < 2; ++job) {
     std::optional<absl::StatusOr<JobResult>> out;
-    REQUIRE(pool.Submit(a, b, *spec, [&](absl::StatusOr<JobResult> r) { out = std::move(r); }).ok());
+    setup.Submit(out);
     std::vector<int64_t> sizes;
     for (int round = 0; round < 1000 && !out; ++round) {
       auto t = pool.NextTask(1);
@@ -638,19 +653,13 @@ TEST_CASE("A very fast worker's LT tasks are capped at an eighth of k", "[task_p
 }
 
 TEST_CASE("LT tasks are sized to each worker's measured speed and still decode A·B", "[task_pool]") {
-  // A clock that stands still: the speed comes from the reported compute
-  // time alone, not from how long this (possibly sanitized, loaded) process
-  // took between hand-out and result.
-  FakeClock clock;
-  TaskPool pool(&clock);
-  Pcg32 rng(40, 1);
-  const Matrix a = RandomUniformMatrix(2000, 6, rng), b = RandomUniformMatrix(6, 3, rng);
-  auto spec = ParseCodeSpec("lt:symbols_per_task=20,task_seconds=0.01");
-  REQUIRE(spec.ok());
+  SizedLtJob setup(40);
+  TaskPool& pool = setup.pool;
+  const Matrix &a = setup.a, &b = setup.b;
   // Two jobs: the first teaches the pool the speeds, the second uses them.
   for (int job = 0; job < 2; ++job) {
     std::optional<absl::StatusOr<JobResult>> out;
-    REQUIRE(pool.Submit(a, b, *spec, [&](absl::StatusOr<JobResult> r) { out = std::move(r); }).ok());
+    setup.Submit(out);
     std::map<WorkerId, std::vector<int64_t>> sizes;
     // Worker 1 computes 20 000 rows/s, worker 2 2 000 rows/s (as reported).
     for (int round = 0; round < 1000 && !out; ++round) {
@@ -686,9 +695,9 @@ TEST_CASE("LT tasks are sized to each worker's measured speed and still decode A
   CHECK(pool.MacsPerSecond(2) == Approx(36000.0));
   CHECK(pool.MacsPerSecond(3) == 0);  // never seen
   {
-    const Matrix wide = RandomUniformMatrix(2000, 60, rng), bw = RandomUniformMatrix(60, 3, rng);
+    const Matrix wide = RandomUniformMatrix(2000, 60, setup.rng), bw = RandomUniformMatrix(60, 3, setup.rng);
     std::optional<absl::StatusOr<JobResult>> out;
-    REQUIRE(pool.Submit(wide, bw, *spec, [&](absl::StatusOr<JobResult> r) { out = std::move(r); }).ok());
+    REQUIRE(pool.Submit(wide, bw, *setup.spec, [&](absl::StatusOr<JobResult> r) { out = std::move(r); }).ok());
     auto t = pool.NextTask(1);
     REQUIRE(t.has_value());
     CHECK(t->rows == 5);
