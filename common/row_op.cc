@@ -54,9 +54,18 @@ int64_t RowOp::ScratchPerRow() const {
     case Kind::kProductCol2im:
       return conv.out_h() * conv.out_w() * conv.patch();
     case Kind::kIm2colTransposedProduct:
-      return 0;  // one row at a time: a single KH*KW x n*OH*OW block, whatever the chunk
+      return conv.kh * conv.kw * conv.n * conv.out_h() * conv.out_w();
   }
   return 0;
+}
+
+int64_t RowOp::MinChunkRows() const {
+  // At least 32 rows of the stacked product (4 channels of a 3x3 kernel):
+  // per channel, 4 took 0.25 ms and 16 0.26 ms for 50 28x28 images and 16
+  // filters, 1 took 0.42 ms (single thread, this machine).
+  if (kind != Kind::kIm2colTransposedProduct) return 1;
+  const int64_t offsets = std::max<int64_t>(1, conv.kh * conv.kw);
+  return (32 + offsets - 1) / offsets;
 }
 
 std::string RowOp::ToString() const {
@@ -170,13 +179,15 @@ void ApplyRowOp(const RowOp& op, ConstMatrixRef rows, ConstMatrixRef b, Eigen::M
   }
   ConvGeometry g = op.conv;
   if (op.kind == RowOp::Kind::kIm2colTransposedProduct) {
-    // Row by row: one channel of the batch, expanded, transposed, times dz.
+    // Each row (one channel of the batch) expanded into its KH*KW shifted
+    // rows, stacked, then one product with dz for the whole block: dz is
+    // read once per block, not once per channel (3x faster for 16 channels
+    // of 50 28x28 images). Row r's KH*KW x cols result is rows r*KH*KW..
+    // of that product, which is exactly out's layout.
     const int64_t in_cols = g.n * g.h * g.w, offsets = g.kh * g.kw;
-    scratch.resize(offsets, g.n * g.out_h() * g.out_w());
-    for (int64_t r = 0; r < n; ++r) {
-      ChannelShiftsInto(data + r * in_cols, g, scratch);
-      Eigen::Map<Matrix>(out.row(r).data(), offsets, b.cols()).noalias() = scratch * b;
-    }
+    scratch.resize(n * offsets, g.n * g.out_h() * g.out_w());
+    for (int64_t r = 0; r < n; ++r) ChannelShiftsInto(data + r * in_cols, g, scratch.middleRows(r * offsets, offsets));
+    Eigen::Map<Matrix>(out.data(), n * offsets, b.cols()).noalias() = scratch * b;
     return;
   }
   g.n = n;

@@ -54,6 +54,10 @@ struct RowOp {
   // Scratch values ApplyRowOp needs per row of a chunk (the expanded im2col
   // rows; 0 for kProduct).
   int64_t ScratchPerRow() const;
+  // Rows worth computing together, whatever their multiply-adds: a weight
+  // gradient's rows share one product with dz only within a chunk (a single
+  // channel's KH*KW x dz product is memory-bound, ~3x slower per channel).
+  int64_t MinChunkRows() const;
   std::string ToString() const;
 };
 

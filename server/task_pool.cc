@@ -159,8 +159,12 @@ std::optional<std::pair<int64_t, bool>> TaskPool::PickTask(Job& job, WorkerId wo
         const int handed = job.rateless_handed[worker]++;
         const double ramp = handed >= 2 ? 1.0 : handed == 1 ? 0.5 : 0.25;
         const double rows = ramp * r->second * job.task_seconds / job.macs_per_row;
-        n = std::clamp<int64_t>(static_cast<int64_t>(rows / static_cast<double>(l.symbol_rows)), 1,
-                                std::max<int64_t>(n, l.num_symbols / 8));
+        // Never fewer rows than the worker computes together anyway
+        // (RowOp::MinChunkRows: a weight gradient's channels).
+        const int64_t fewest = std::min<int64_t>(
+            l.num_symbols, (job.op.MinChunkRows() + l.symbol_rows - 1) / l.symbol_rows);
+        n = std::clamp<int64_t>(static_cast<int64_t>(rows / static_cast<double>(l.symbol_rows)), fewest,
+                                std::max<int64_t>({n, l.num_symbols / 8, fewest}));
       }
       job.ranges[id] = {job.next_symbol, n};
       job.next_symbol += n;

@@ -66,7 +66,8 @@ absl::StatusOr<ExecResult> TaskExecutor::Compute(ConstMatrixRef rows, const Matr
       [&](int64_t r, int64_t n) {
         ApplyRowOp(op, rows.middleRows(r, n), b, Eigen::Map<Matrix>(product.row(r).data(), n, out_cols), scratch);
       },
-      &out, scratch_per_row > 0 ? std::max<int64_t>(1, kMaxRowOpValues / scratch_per_row) : INT64_MAX);
+      &out, scratch_per_row > 0 ? std::max<int64_t>(1, kMaxRowOpValues / scratch_per_row) : INT64_MAX,
+      op.MinChunkRows());
   if (!s.ok()) return s;
   return out;
 }
@@ -93,7 +94,7 @@ absl::StatusOr<ExecResult> TaskExecutor::RunField(Eigen::Map<const FieldMatrix> 
 
 absl::Status TaskExecutor::Execute(int64_t num_rows, int64_t macs_per_row, absl::Duration delay,
                                    absl::Notification* cancel, const std::function<void(int64_t, int64_t)>& compute_rows,
-                                   ExecResult* result, int64_t max_chunk) const {
+                                   ExecResult* result, int64_t max_chunk, int64_t min_chunk) const {
   ExecResult& out = *result;
   auto cancelled = [&] { return cancel != nullptr && cancel->HasBeenNotified(); };
   const absl::Time start = clock_->Now();
@@ -106,7 +107,7 @@ absl::Status TaskExecutor::Execute(int64_t num_rows, int64_t macs_per_row, absl:
   const int64_t chunk = std::min(
       max_chunk, options_.chunk_rows > 0
                      ? options_.chunk_rows
-                     : std::max<int64_t>(1, ExecOptions::kChunkMacs / std::max<int64_t>(1, macs_per_row)));
+                     : std::max<int64_t>(min_chunk, ExecOptions::kChunkMacs / std::max<int64_t>(1, macs_per_row)));
   for (int64_t r = 0; r < num_rows; r += chunk) {
     const int64_t n = std::min(chunk, num_rows - r);
     compute_rows(r, n);

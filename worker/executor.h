@@ -74,11 +74,11 @@ class TaskExecutor {
   absl::StatusOr<ExecResult> Compute(ConstMatrixRef rows, const Matrix& b, absl::Duration delay,
                                      absl::Notification* cancel, Eigen::Map<Matrix> product, const RowOp& op) const;
   // The delay, then `compute(first_row, count)` over row chunks of about
-  // kChunkMacs (`macs_per_row` each; at most `max_chunk` rows, whatever
-  // chunk_rows says), then the emulated slowness.
+  // kChunkMacs (`macs_per_row` each, but at least `min_chunk` rows; at most
+  // `max_chunk` rows, whatever chunk_rows says), then the emulated slowness.
   absl::Status Execute(int64_t rows, int64_t macs_per_row, absl::Duration delay, absl::Notification* cancel,
                        const std::function<void(int64_t, int64_t)>& compute_rows, ExecResult* out,
-                       int64_t max_chunk = INT64_MAX) const;
+                       int64_t max_chunk = INT64_MAX, int64_t min_chunk = 1) const;
   TaskExecutor(ExecOptions options, Clock* clock) : options_(options), clock_(clock) {}
   ExecOptions options_;
   Clock* clock_;

@@ -652,6 +652,45 @@ TEST_CASE("A very fast worker's LT tasks are capped at an eighth of k", "[task_p
   }
 }
 
+TEST_CASE("A weight gradient's LT tasks carry at least the channels a worker computes together", "[task_pool]") {
+  // A worker multiplies a chunk's channels with dz in one product
+  // (RowOp::MinChunkRows: 4 for a 3x3 kernel); a task of fewer channels
+  // would read dz once per channel.
+  Pcg32 rng(42, 1);
+  const ConvCase c = ConvCase::Make(ConvGeometry{1, 6, 5, 12, 3, 3, 1, 1}, 5, 4, rng);
+  CHECK(c.wgt.MinChunkRows() == 4);
+  CHECK(c.fwd.MinChunkRows() == 1);
+  CHECK(c.bwd.MinChunkRows() == 1);
+  FakeClock clock;
+  TaskPool pool{&clock};
+  const absl::StatusOr<CodeSpec> spec = ParseCodeSpec("lt:task_seconds=0.01");
+  REQUIRE(spec.ok());
+  for (int job = 0; job < 2; ++job) {  // the first teaches the pool the worker's speed
+    std::optional<absl::StatusOr<JobResult>> out;
+    REQUIRE(pool.Submit(c.channels, c.dz_pixels, *spec, [&out](absl::StatusOr<JobResult> r) { out = std::move(r); },
+                        absl::InfiniteFuture(), c.wgt)
+                .ok());
+    std::vector<int64_t> sizes;
+    for (int round = 0; round < 1000 && !out; ++round) {
+      auto t = pool.NextTask(1);
+      REQUIRE(t.has_value());
+      sizes.push_back(t->rows);
+      Matrix result(t->rows, c.wgt.OutCols(c.filters)), scratch;
+      ApplyRowOp(c.wgt, t->coded_rows(), c.dz_pixels, Eigen::Map<Matrix>(result.data(), result.rows(), result.cols()),
+                 scratch);
+      // A second per channel: 10 ms tasks would hold a hundredth of one.
+      REQUIRE(pool.OnResult(1, t->job, t->task, result, static_cast<double>(t->rows)).ok());
+    }
+    REQUIRE(out.has_value());
+    REQUIRE(out->ok());
+    CHECK(RelativeError(c.AsWeightGradient((*out)->product), c.dw_want) < 1e-4);
+    if (job == 1) {
+      REQUIRE(!sizes.empty());
+      for (int64_t s : sizes) CHECK(s == 4);
+    }
+  }
+}
+
 TEST_CASE("LT tasks are sized to each worker's measured speed and still decode A·B", "[task_pool]") {
   SizedLtJob setup(40);
   TaskPool& pool = setup.pool;
