@@ -232,6 +232,29 @@ TEST_CASE("Real processes: a frozen worker (SIGSTOP) is dropped and an uncoded j
   workers[1]->Signal(SIGCONT);
 }
 
+TEST_CASE("Real processes: a frozen worker with a write in flight is dropped at once, not at keepalive", "[process]") {
+  // The worker freezes before the job: its B (2 MB) is more than HTTP/2's
+  // window lets the server send, so that write stays in flight. Dropping
+  // the silent worker must not wait for it (gRPC keepalive: ~20 s more).
+  ServerProcess server(0, {"--heartbeat_interval=100ms", "--worker_timeout=1s"});
+  std::vector<std::unique_ptr<Process>> workers;
+  workers.push_back(StartWorker(server.port, 0, {}));
+  workers.push_back(StartWorker(server.port, 1, {}));
+  for (auto& w : workers) REQUIRE(w->WaitFor("connected to"));
+  workers[1]->Signal(SIGSTOP);
+  Pcg32 rng(24, 1);
+  const Matrix a = RandomUniformMatrix(40, 16, rng), b = RandomUniformMatrix(16, 262144, rng);
+  Matrix product;
+  const absl::Time start = absl::Now();
+  grpc::Status st = Multiply(server.port, a, b, "uncoded:k=20", &product);
+  const absl::Duration took = absl::Now() - start;
+  workers[1]->Signal(SIGCONT);
+  REQUIRE(st.ok());
+  CHECK(RelativeError(product, a.cast<double>() * b.cast<double>()) < 1e-5);
+  CHECK(server.proc->WaitFor("silent for", absl::Seconds(1)));
+  CHECK(took < absl::Seconds(8));  // the 1 s silence timeout and the work, not keepalive
+}
+
 TEST_CASE("Real processes: SIGTERM drains a worker: it finishes its tasks, sends them, and exits 0", "[process][drain]") {
   ServerProcess server;
   auto fast = StartWorker(server.port, 0, {});
