@@ -481,6 +481,9 @@ absl::Status WorkerClient::ServeOnce(absl::Notification* stop, absl::Notificatio
       if (!token->note.HasBeenNotified()) token->note.Notify();
   }
   session.cv.notify_all();
+  // Our own error ends the stream now: a write that is waiting for the
+  // server to read (a large result) must fail rather than hold these joins.
+  if (ours) ctx.TryCancel();
   compute.join();
   heartbeats_done.Notify();
   heartbeat.join();

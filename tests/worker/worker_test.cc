@@ -406,6 +406,40 @@ TEST_CASE("A worker refuses a hostile row operation and a task that does not fit
   CHECK(service.connections_ == 1);
 }
 
+TEST_CASE("A worker that refuses a server's message while its result waits to be read still leaves promptly", "[worker][client][bad-input]") {
+  // A 16 MB result the server does not read (its write waits on flow
+  // control), then a hostile B: the worker's own error must end the stream
+  // at once, not when the server reads again (here: once the worker has
+  // connected again, or after 20 s).
+  v1::RowOp stride0;
+  stride0.set_kind(v1::RowOp::PRODUCT_COL2IM);
+  for (auto v : {&v1::RowOp::set_height, &v1::RowOp::set_width, &v1::RowOp::set_channels, &v1::RowOp::set_kernel_h,
+                 &v1::RowOp::set_kernel_w}) {
+    (stride0.*v)(3);
+  }
+  absl::Time refused_at;
+  ScriptedServer* self = nullptr;
+  ScriptedServer service([&](ScriptedServer::Stream* s) {
+    SendJobData(s, Matrix::Ones(64, 65536), v1::RowOp());
+    v1::ServerMessage m;
+    m.mutable_task()->set_job_id(1);
+    m.mutable_task()->set_task_id(0);
+    MatrixToProto(Matrix::Ones(64, 64), m.mutable_task()->mutable_coded_rows());
+    s->Write(m);
+    absl::SleepFor(absl::Milliseconds(500));  // the worker is writing its result by now
+    m.Clear();
+    m.mutable_job_data()->set_job_id(2);
+    MatrixToProto(Matrix::Ones(2, 27), m.mutable_job_data()->mutable_b());
+    *m.mutable_job_data()->mutable_op() = stride0;
+    refused_at = absl::Now();
+    s->Write(m);
+    self->reconnected_.WaitForNotificationWithTimeout(absl::Seconds(20));  // reads nothing meanwhile
+  });
+  self = &service;
+  CHECK(RunWorkerUntil(service, service.reconnected_, QuickReconnect()));
+  CHECK(absl::Now() - refused_at < absl::Seconds(5));
+}
+
 // A server that takes the stream and the Hello, then says nothing until
 // the worker gives up on it.
 class SilentServer final : public v1::Worker::Service {
