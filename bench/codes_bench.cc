@@ -50,7 +50,7 @@ absl::StatusOr<LtOverheadRow> MeasureLtOverhead(int64_t k, const LtParams& base,
   row.k = k;
   row.decoder = base.elimination ? "peeling+elimination" : "peeling";
   row.runs = runs;
-  row.c = base.c;
+  row.c = base.c > 0 ? base.c : DefaultLtC(k);
   row.delta = base.delta;
   Pcg32 rng(seed, k);
   const Matrix a = RandomMatrix(k, 1, rng);

@@ -756,6 +756,8 @@ class LtDecoder : public Decoder {
 
 }  // namespace
 
+double DefaultLtC(int64_t k) { return k <= 100 ? 0.1 : 0.03; }
+
 absl::StatusOr<std::vector<double>> RobustSoliton(int64_t k, double c, double delta) {
   if (k < 1) return absl::InvalidArgumentError(absl::StrCat("LT needs k >= 1 source symbols, got ", k));
   if (!(c > 0.0) || !std::isfinite(c)) return absl::InvalidArgumentError(absl::StrCat("LT c must be > 0, got ", c));
@@ -813,8 +815,9 @@ absl::StatusOr<std::unique_ptr<LtCode>> LtCode::Create(int64_t rows, const LtPar
     return absl::InvalidArgumentError(absl::StrCat("LT elimination surplus must be in [0, 1] (a fraction of k), got ",
                                                    params.elimination_surplus));
   }
-  ASSIGN_OR_RETURN(std::vector<double> degrees, RobustSoliton(layout.num_symbols, params.c, params.delta));
   LtParams p = params;
+  if (p.c == 0) p.c = DefaultLtC(layout.num_symbols);
+  ASSIGN_OR_RETURN(std::vector<double> degrees, RobustSoliton(layout.num_symbols, p.c, p.delta));
   if (p.symbols_per_task == 0) p.symbols_per_task = std::max<int64_t>(1, (layout.num_symbols + 99) / 100);
   return std::unique_ptr<LtCode>(new LtCode(layout, p, std::move(degrees)));
 }

@@ -23,7 +23,7 @@ TEST_CASE("Bad code parameters give InvalidArgument", "[bad-input]") {
   CHECK(MdsCode::Create(0, 5, 3).status().code() == kInvalid);
   LtParams p;
   CHECK(LtCode::Create(0, p).status().code() == kInvalid);
-  p.c = 0;
+  p.c = -0.1;  // (0 is the default: c by k)
   CHECK(LtCode::Create(10, p).status().code() == kInvalid);
   p = LtParams{};
   p.delta = 1.0;
