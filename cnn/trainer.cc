@@ -415,8 +415,13 @@ absl::StatusOr<TrainReport> Train(Model& model, const Dataset& train, const Data
       if (std::chrono::duration<double>(std::chrono::steady_clock::now() - last_print).count() >= o.progress_seconds ||
           last) {
         const double ms = 1e3 * elapsed / static_cast<double>(report.batches);
-        Log().info("epoch {} batch {}/{}: loss {:.4f}, accuracy {:.1f}%, {:.1f} ms/batch, ETA {:.0f} s", epoch + 1,
-                   b + 1, per_epoch, window_loss / window_batches, 100.0 * window_correct / window_seen, ms,
+        // A run cut short by max_batches also says how far it is (batch 5
+        // of the epoch's 1200 was all `make demo` showed of its 20).
+        const std::string run_part =
+            total < static_cast<int64_t>(o.epochs) * per_epoch ? absl::StrCat(" (", done_before, "/", total, " of the run)")
+                                                               : "";
+        Log().info("epoch {} batch {}/{}{}: loss {:.4f}, accuracy {:.1f}%, {:.1f} ms/batch, ETA {:.0f} s", epoch + 1,
+                   b + 1, per_epoch, run_part, window_loss / window_batches, 100.0 * window_correct / window_seen, ms,
                    ms * static_cast<double>(total - done_before) / 1e3);
         report.last_loss = window_loss / window_batches;
         report.train_accuracy = static_cast<double>(window_correct) / window_seen;
