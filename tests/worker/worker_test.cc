@@ -350,6 +350,17 @@ void SendJobData(ScriptedServer::Stream* stream, const Matrix& b, const v1::RowO
   stream->Write(m);
 }
 
+// A row operation whose output size would divide by its stride of 0.
+v1::RowOp StrideZeroOp() {
+  v1::RowOp op;
+  op.set_kind(v1::RowOp::PRODUCT_COL2IM);
+  for (auto v : {&v1::RowOp::set_height, &v1::RowOp::set_width, &v1::RowOp::set_channels, &v1::RowOp::set_kernel_h,
+                 &v1::RowOp::set_kernel_w}) {
+    (op.*v)(3);
+  }
+  return op;
+}
+
 WorkerOptions QuickReconnect() {
   WorkerOptions o;
   o.backoff_min = absl::Milliseconds(10);
@@ -361,12 +372,7 @@ TEST_CASE("A worker refuses a hostile row operation and a task that does not fit
   // whose result rows would be 2^45 values (kernel 8192 x 8192 over a
   // 2 MiB B): refused when B arrives; the worker drops the stream and
   // connects again.
-  v1::RowOp stride0;
-  stride0.set_kind(v1::RowOp::PRODUCT_COL2IM);
-  for (auto v : {&v1::RowOp::set_height, &v1::RowOp::set_width, &v1::RowOp::set_channels, &v1::RowOp::set_kernel_h,
-                 &v1::RowOp::set_kernel_w}) {
-    (stride0.*v)(3);
-  }
+  const v1::RowOp stride0 = StrideZeroOp();
   v1::RowOp huge;
   huge.set_kind(v1::RowOp::IM2COL_T_PRODUCT);
   huge.set_images(1);
@@ -411,12 +417,7 @@ TEST_CASE("A worker that refuses a server's message while its result waits to be
   // control), then a hostile B: the worker's own error must end the stream
   // at once, not when the server reads again (here: once the worker has
   // connected again, or after 20 s).
-  v1::RowOp stride0;
-  stride0.set_kind(v1::RowOp::PRODUCT_COL2IM);
-  for (auto v : {&v1::RowOp::set_height, &v1::RowOp::set_width, &v1::RowOp::set_channels, &v1::RowOp::set_kernel_h,
-                 &v1::RowOp::set_kernel_w}) {
-    (stride0.*v)(3);
-  }
+  const v1::RowOp stride0 = StrideZeroOp();
   absl::Time refused_at;
   ScriptedServer* self = nullptr;
   ScriptedServer service([&](ScriptedServer::Stream* s) {
