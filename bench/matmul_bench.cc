@@ -20,7 +20,6 @@
 #include "bench/launcher.h"
 #include "bench/scenario.h"
 #include "bench/stats.h"
-#include "common/linalg.h"
 #include "common/logging.h"
 #include "common/matrix_util.h"
 #include "common/random.h"
@@ -141,9 +140,7 @@ absl::StatusOr<MatmulResult> RunMatmulBench(const MatmulOptions& o) {
   const auto wall_start = SteadyClock::now();
 
   // Worker speed for T*: emulated (initial-delay) or the measured local
-  // single-thread product rate per shape (paper model). Single-thread as the
-  // workers run (--threads=1): OpenBLAS would otherwise use every core here.
-  SetComputeThreads(1);
+  // single-thread product rate per shape (paper model).
   Pcg32 data_rng(o.seed, 0x6d6d);
   std::map<int64_t, std::pair<Matrix, double>> inputs;  // rows -> (A, rows per second)
   const Matrix b = RandomUniformMatrix(1000, 10, data_rng);

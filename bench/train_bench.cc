@@ -22,7 +22,6 @@
 #include "cnn/kernels.h"
 #include "cnn/model.h"
 #include "cnn/trainer.h"
-#include "common/linalg.h"
 #include "common/logging.h"
 #include "common/matrix_util.h"
 #include "common/random.h"
@@ -161,11 +160,6 @@ absl::StatusOr<std::vector<TrainBenchRow>> RunTrainBench(const TrainBenchOptions
     RETURN_IF_ERROR(model.Backward(d, rec));
     batch_shapes = rec.shapes();
   }
-  // One thread, for the bound's single-thread rates (OpenBLAS used both
-  // cores here: 288x9800 . 9800x32 took 1.2 ms, against 1.7 ms on the one
-  // thread a worker has) and for the server's own small products, as
-  // `edge-server train` on a cluster.
-  SetComputeThreads(1);
   const std::vector<double> local_seconds = LocalSeconds(batch_shapes, o.seed);
   // Without cgroups the launcher emulates the quota with --slowdown: the
   // workers run at that fraction either way.
