@@ -255,7 +255,6 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor {
     absl::MutexLock lock(&mu_);
     return WorkerInfo{id_, name_, credits_, results_, last_seen_, draining_};
   }
-  WorkerId id() const { return id_; }
   bool admitted() {  // said a Hello the server accepted
     absl::MutexLock lock(&mu_);
     return hello_;
@@ -550,16 +549,8 @@ void WorkerService::PumpRound() {
   // rounds (rateless jobs have tasks without end, and a round that looped
   // until nobody pulled kept both work threads encoding while the results
   // that would finish the job waited behind them).
-  // The fastest workers first (the pool's measured speeds; unknown ones
-  // last, in registry order): a new job's B and first tasks reach the
-  // workers likely to finish it before those of stragglers, which a round
-  // takes milliseconds to serialise for (a 2.5 MB B per worker).
-  std::vector<std::shared_ptr<Conn>> conns = Snapshot();
-  std::vector<std::pair<double, size_t>> order;
-  for (size_t i = 0; i < conns.size(); ++i) order.emplace_back(-pool_->MacsPerSecond(conns[i]->id()), i);
-  std::stable_sort(order.begin(), order.end());
   bool any = false;
-  for (const auto& [speed, i] : order) any |= conns[i]->Pump(1) > 0;
+  for (auto& conn : Snapshot()) any |= conn->Pump(1) > 0;
   if (any) Kick();
 }
 
