@@ -147,7 +147,12 @@ std::optional<std::pair<int64_t, bool>> TaskPool::PickTask(Job& job, WorkerId wo
     const int64_t id = job.next_new_task++;
     if (job.task_seconds > 0) {
       const SourceLayout& l = job.code->layout();
-      int64_t n = job.code->symbols_per_task();
+      // Never fewer rows than the worker computes together anyway
+      // (RowOp::MinChunkRows: a weight gradient's channels), whether its
+      // speed is known or not.
+      const int64_t fewest =
+          std::min<int64_t>(l.num_symbols, (job.op.MinChunkRows() + l.symbol_rows - 1) / l.symbol_rows);
+      int64_t n = std::max<int64_t>(job.code->symbols_per_task(), fewest);
       if (auto r = macs_per_second_.find(worker); r != macs_per_second_.end()) {
         // At most an eighth of k per task: a fast worker takes big tasks,
         // but never the whole job in a few pieces (the last one, which the
@@ -159,12 +164,8 @@ std::optional<std::pair<int64_t, bool>> TaskPool::PickTask(Job& job, WorkerId wo
         const int handed = job.rateless_handed[worker]++;
         const double ramp = handed >= 2 ? 1.0 : handed == 1 ? 0.5 : 0.25;
         const double rows = ramp * r->second * job.task_seconds / job.macs_per_row;
-        // Never fewer rows than the worker computes together anyway
-        // (RowOp::MinChunkRows: a weight gradient's channels).
-        const int64_t fewest = std::min<int64_t>(
-            l.num_symbols, (job.op.MinChunkRows() + l.symbol_rows - 1) / l.symbol_rows);
         n = std::clamp<int64_t>(static_cast<int64_t>(rows / static_cast<double>(l.symbol_rows)), fewest,
-                                std::max<int64_t>({n, l.num_symbols / 8, fewest}));
+                                std::max<int64_t>(n, l.num_symbols / 8));
       }
       job.ranges[id] = {job.next_symbol, n};
       job.next_symbol += n;
