@@ -65,9 +65,11 @@ struct RowOp {
 // Bounds of a convolution's geometry: sizes in [1, 2^16], stride >= 1,
 // 0 <= pad < kernel, kernel <= padded input, and at most kMaxRowOpValues
 // values in a task row, in its expanded (im2col) form and in its result row.
-// A row's work is bounded too (kMaxRowOpMacs: ~0.3 s at this machine's
-// single-thread rate, ~14 G multiply-adds/s; longer on slow devices),
-// since a worker notices a cancel only between rows.
+// A row's work is bounded too (kMaxRowOpMacs: 0.08-0.3 s at this
+// machine's single-thread rates, 14-53 G multiply-adds/s by shape; longer
+// on slow devices), since a worker notices a cancel only between chunks of
+// rows (the executor puts no more than that much work in a chunk of
+// several rows).
 inline constexpr int64_t kMaxConvSide = int64_t{1} << 16;
 inline constexpr int64_t kMaxRowOpValues = int64_t{1} << 26;
 inline constexpr int64_t kMaxRowOpMacs = int64_t{1} << 32;

@@ -107,7 +107,11 @@ absl::Status TaskExecutor::Execute(int64_t num_rows, int64_t macs_per_row, absl:
   const int64_t chunk = std::min(
       max_chunk, options_.chunk_rows > 0
                      ? options_.chunk_rows
-                     : std::max<int64_t>(min_chunk, ExecOptions::kChunkMacs / std::max<int64_t>(1, macs_per_row)));
+                     : std::max<int64_t>(
+                           // min_chunk rows, but never more than kMaxRowOpMacs of work between two looks at
+                           // the cancel
+                           std::clamp<int64_t>(kMaxRowOpMacs / std::max<int64_t>(1, macs_per_row), 1, min_chunk),
+                           ExecOptions::kChunkMacs / std::max<int64_t>(1, macs_per_row)));
   for (int64_t r = 0; r < num_rows; r += chunk) {
     const int64_t n = std::min(chunk, num_rows - r);
     compute_rows(r, n);
