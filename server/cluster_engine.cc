@@ -51,8 +51,8 @@ absl::StatusOr<Matrix> ClusterEngine::MultiplyIm2col(ConstMatrixRef x, const Con
   const CodeSpec spec = SpecFor(cnn::ProductKind::kForward, g.n);
   RowOp op{RowOp::Kind::kIm2colProduct, g};
   op.conv.n = 1;
-  if (!Convolutional(spec, op, x.cols() * g.h * g.w, w.rows(), w.cols()) ||
-      g.n * g.out_h() * g.out_w() * g.patch() * w.cols() < options_.min_remote_macs) {
+  if (g.n * g.out_h() * g.out_w() * g.patch() * w.cols() < options_.min_remote_macs ||
+      !Convolutional(spec, op, x.cols() * g.h * g.w, w.rows(), w.cols())) {
     return MatmulEngine::MultiplyIm2col(x, g, w);  // im2col here, then Multiply (remote or local)
   }
   // NHWC: the batch's (N*H*W, C) pixels are, in memory, N rows of one
@@ -69,8 +69,8 @@ absl::StatusOr<Matrix> ClusterEngine::MultiplyCol2im(ConstMatrixRef dz, ConstMat
   const CodeSpec spec = SpecFor(cnn::ProductKind::kBackwardData, g.n);
   RowOp op{RowOp::Kind::kProductCol2im, g};
   op.conv.n = 1;
-  if (!Convolutional(spec, op, g.out_h() * g.out_w() * dz.cols(), wt.rows(), wt.cols()) ||
-      dz.rows() * dz.cols() * wt.cols() < options_.min_remote_macs) {
+  if (dz.rows() * dz.cols() * wt.cols() < options_.min_remote_macs ||
+      !Convolutional(spec, op, g.out_h() * g.out_w() * dz.cols(), wt.rows(), wt.cols())) {
     return MatmulEngine::MultiplyCol2im(dz, wt, g);  // Multiply (remote or local), then Col2Im here
   }
   Matrix grads(g.n, g.out_h() * g.out_w() * dz.cols());
@@ -85,8 +85,8 @@ absl::StatusOr<Matrix> ClusterEngine::MultiplyIm2colTransposed(ConstMatrixRef x,
   const CodeSpec spec = SpecFor(cnn::ProductKind::kBackwardWeights, g.c);
   RowOp op{RowOp::Kind::kIm2colTransposedProduct, g};
   op.conv.c = 1;  // a row is one channel of the g.n images
-  if (g.c < kMinChannelRows || !Convolutional(spec, op, g.n * g.h * g.w, dz.rows(), dz.cols()) ||
-      dz.rows() * g.patch() * dz.cols() < options_.min_remote_macs) {
+  if (g.c < kMinChannelRows || dz.rows() * g.patch() * dz.cols() < options_.min_remote_macs ||
+      !Convolutional(spec, op, g.n * g.h * g.w, dz.rows(), dz.cols())) {
     return MatmulEngine::MultiplyIm2colTransposed(x, g, dz);  // im2col here, then MultiplyTransposedA
   }
   // Row c of the product: channel c's KH*KW x F block of the gradient,
