@@ -80,7 +80,6 @@ void RowOpToProto(const RowOp& op, v1::RowOp* out);
 absl::StatusOr<RowOp> RowOpFromProto(const v1::RowOp& m);
 
 // Packs `m` (any strides) into `out`.
-
 void MatrixToProto(ConstMatrixRef m, v1::MatrixProto* out);
 void FieldMatrixToProto(ConstFieldMatrixRef m, v1::MatrixProto* out);
 

@@ -92,7 +92,8 @@ int main(int argc, char** argv) {
   // training server's samples with two; LT training without stragglers
   // 240/238 -> 234/232 ms per batch with one, BENCHMARKS.md session 9).
   int train_threads = 1;
-  if (train && absl::GetFlag(FLAGS_local)) {
+  const bool local_train = train && absl::GetFlag(FLAGS_local);
+  if (local_train) {
     train_threads = absl::GetFlag(FLAGS_train_threads);
     if (train_threads < 0 || train_threads > 256) {
       std::cerr << "edge-server: --train_threads must be in [0, 256], got " << train_threads << "\n";
@@ -100,7 +101,6 @@ int main(int argc, char** argv) {
     }
     if (train_threads == 0) train_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   }
-  const bool local_train = train && absl::GetFlag(FLAGS_local);
   codedge::EnsureBlasEnvironment(local_train && train_threads == 1 ? 0 : 1, argv);
   codedge::EdgeServerOptions options;
   options.address = absl::GetFlag(FLAGS_listen);

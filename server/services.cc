@@ -590,7 +590,8 @@ void WorkerService::DropSilent() {
     // peer does not read, and with a write to it in flight the stream ends
     // only when gRPC gives up on the connection (an uncoded job took 10.7 s
     // instead of 1.5 s in a test with a 16 MB B). It sent nothing for this
-    // long: no result of it is queued.
+    // long; a result that races the drop is refused as no longer held (its
+    // task was given back here), so nothing is lost.
     pool_->OnWorkerLost(info.id);
     Kick();
   }

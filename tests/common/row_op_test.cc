@@ -164,8 +164,6 @@ TEST_CASE("Row operations that do not fit their operands are refused clearly", "
       {"negative padding", with(fwd, [](ConvGeometry& c) { c.pad = -1; }), 72, 18, 4, "padding"},
       {"a kernel wider than the padded image", with(fwd, [](ConvGeometry& c) { c.kw = 9; }), 72, 54, 4, "fit"},
       {"an image too large", with(fwd, [](ConvGeometry& c) { c.h = c.w = 1 << 14; }), 1 << 29, 18, 4, "too large"},
-      // 2^32 output pixels of 2^48 values each: 2^80, which wraps to 0 in
-      // int64 arithmetic.
       {"a row of 2^32.2 multiply-adds (cancels are noticed between rows)",
        with(fwd,
             [](ConvGeometry& c) {
@@ -173,6 +171,8 @@ TEST_CASE("Row operations that do not fit their operands are refused clearly", "
               c.c = 16;
             }),
        64 * 64 * 16, 144, 8192, "multiply-adds"},
+      // 2^32 output pixels of 2^48 values each: 2^80, which wraps to 0 in
+      // int64 arithmetic.
       {"im2col rows too large",
        with(fwd,
             [](ConvGeometry& c) {

@@ -233,9 +233,10 @@ TEST_CASE("Real processes: a frozen worker (SIGSTOP) is dropped and an uncoded j
 }
 
 TEST_CASE("Real processes: a frozen worker with a write in flight is dropped at once, not at keepalive", "[process]") {
-  // The worker freezes before the job: its B (2 MB) is more than HTTP/2's
+  // The worker freezes before the job: its B (16 MB) is more than HTTP/2's
   // window lets the server send, so that write stays in flight. Dropping
-  // the silent worker must not wait for it (gRPC keepalive: ~20 s more).
+  // the silent worker must not wait for it (the job took 10.7 s when it
+  // did).
   ServerProcess server(0, {"--heartbeat_interval=100ms", "--worker_timeout=1s"});
   std::vector<std::unique_ptr<Process>> workers;
   workers.push_back(StartWorker(server.port, 0, {}));
