@@ -200,6 +200,50 @@ TEST_CASE("A worker that sends an empty message is cut off clearly and the serve
   CHECK(RelativeError(*MatrixFromProto(resp.product(), "p"), a.cast<double>() * b.cast<double>()) < 1e-5);
 }
 
+// The server ends a stream on the worker's error while a write to it is in
+// flight (a 16 MB B to a peer that reads nothing): gRPC finishes the stream
+// only when the write does, and the task the worker held must not wait for
+// that. Here the hand-driven worker takes a task, never reads, and breaks
+// the protocol; its stream would end only at its own 30 s deadline.
+TEST_CASE("A worker cut off for an error mid-write gives its tasks back at once", "[cluster][bad-input]") {
+  Cluster cluster(0);
+  auto worker_stub = v1::Worker::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", cluster.server->port()), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  auto stream = GreetedWorkerStream(*worker_stub, &ctx);
+  v1::WorkerMessage ready;
+  ready.mutable_ready()->set_credits(1);
+  REQUIRE(stream->Write(ready));
+  REQUIRE(cluster.WaitForWorkers(1));
+
+  Pcg32 rng(10, 9);
+  const Matrix a = RandomUniformMatrix(4, 2048, rng), b = RandomUniformMatrix(2048, 2048, rng);  // B: 16 MB
+  auto compute = cluster.Stub();
+  v1::MultiplyResponse resp;
+  grpc::Status job_status;
+  std::atomic<int64_t> done_micros{0};
+  const absl::Time start = absl::Now();
+  std::thread job([&] {
+    job_status = Multiply(*compute, a, b, "uncoded:k=4", &resp, absl::Seconds(60));
+    done_micros = absl::ToUnixMicros(absl::Now());
+  });
+  // The only worker so far: it is handed a task (B and its row) at once.
+  absl::SleepFor(absl::Milliseconds(300));
+  cluster.AddWorker({}, /*seed=*/1);
+  REQUIRE(cluster.WaitForWorkers(2));
+  const absl::Time cut = absl::Now();
+  REQUIRE(stream->Write(v1::WorkerMessage()));  // no message set: the server cuts it off
+  job.join();
+  REQUIRE(job_status.ok());
+  CHECK(RelativeError(*MatrixFromProto(resp.product(), "p"), a.cast<double>() * b.cast<double>()) < 1e-4);
+  const double after_cut = absl::ToDoubleSeconds(absl::FromUnixMicros(done_micros.load()) - cut);
+  INFO("job done " << after_cut << " s after the cut, " << absl::ToDoubleSeconds(absl::Now() - start) << " s in all");
+  CHECK(after_cut < 10);
+  ctx.TryCancel();
+  (void)stream->Finish();
+}
+
 TEST_CASE("Task blocks sent in pieces decode to the product for plain and coded tasks", "[cluster]") {
   Pcg32 rng(10, 2);
   // 64 columns = 256 bytes a row; 4 KiB pieces = 16 rows: every block of
