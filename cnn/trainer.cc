@@ -319,10 +319,16 @@ absl::Status CheckWritable(const std::string& path, const char* flag) {
 }  // namespace
 
 absl::Status CheckTrainOptions(const TrainOptions& o) {
-  if (o.batch < 1 || o.epochs < 1 || o.max_batches < 0 || o.checkpoint_every < 1 || o.threads < 1 || o.threads > 256) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "batch (", o.batch, "), epochs (", o.epochs, "), checkpoint_every (", o.checkpoint_every, ") and threads (",
-        o.threads, ", at most 256) must be >= 1, max_batches (", o.max_batches, ") >= 0"));
+  // Named as edge-server train's flags, the one at fault only.
+  for (const auto& [name, value] : {std::pair<const char*, int64_t>{"--batch", o.batch}, {"--epochs", o.epochs},
+                                    {"--checkpoint_every", o.checkpoint_every}}) {
+    if (value < 1) return absl::InvalidArgumentError(absl::StrCat(name, " must be >= 1, got ", value));
+  }
+  if (o.max_batches < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("--max_batches must be >= 0 (0: no limit), got ", o.max_batches));
+  }
+  if (o.threads < 1 || o.threads > 256) {
+    return absl::InvalidArgumentError(absl::StrCat("training threads must be in [1, 256], got ", o.threads));
   }
   const SgdOptions& g = o.sgd;
   if (!(std::isfinite(g.learning_rate) && g.learning_rate > 0)) {
@@ -342,6 +348,38 @@ absl::Status CheckTrainOptions(const TrainOptions& o) {
   return absl::OkStatus();
 }
 
+namespace {
+
+// The run `o` asks for over `train_size` examples: its length and rates.
+RunShape PlannedRun(int64_t train_size, const TrainOptions& o) {
+  const int64_t per_epoch = train_size / o.batch;
+  const int64_t total = o.max_batches > 0 ? std::min<int64_t>(o.max_batches, per_epoch * o.epochs)
+                                          : per_epoch * o.epochs;
+  return RunShape{o.batch, total, o.lr_schedule, o.sgd.learning_rate};
+}
+
+// With --resume and an existing checkpoint: loads it into `model` and
+// returns where it stopped, if it continues this run (same seed and shape);
+// otherwise the start of the run.
+absl::StatusOr<Position> ResumeFrom(Model& model, const RunShape& run, const TrainOptions& o) {
+  Position pos{0, 0, o.seed, run};
+  if (!o.resume || o.checkpoint_path.empty() || !std::filesystem::exists(o.checkpoint_path)) return pos;
+  ASSIGN_OR_RETURN(pos, LoadModel(model, o.checkpoint_path, o.key ? &*o.key : nullptr));
+  if (pos.seed != o.seed) {
+    return absl::InvalidArgumentError(absl::StrCat(o.checkpoint_path, " was trained with seed ", pos.seed,
+                                                   ", not ", o.seed));
+  }
+  RETURN_IF_ERROR(CheckResume(o.checkpoint_path, pos.run, run));
+  return pos;
+}
+
+}  // namespace
+
+absl::Status CheckResumable(const Model& model, int64_t train_size, const TrainOptions& o) {
+  Model scratch = model.Clone();
+  return ResumeFrom(scratch, PlannedRun(train_size, o), o).status();
+}
+
 absl::StatusOr<TrainReport> Train(Model& model, const Dataset& train, const Dataset& test, MatmulEngine& engine,
                                   const TrainOptions& o) {
   RETURN_IF_ERROR(CheckTrainOptions(o));
@@ -351,17 +389,10 @@ absl::StatusOr<TrainReport> Train(Model& model, const Dataset& train, const Data
   }
   if (train.size() < o.batch) return absl::InvalidArgumentError("fewer training examples than one batch");
   const int64_t per_epoch = train.size() / o.batch;
-  const int64_t total = o.max_batches > 0 ? std::min<int64_t>(o.max_batches, per_epoch * o.epochs)
-                                          : per_epoch * o.epochs;
-  const RunShape run{o.batch, total, o.lr_schedule, o.sgd.learning_rate};
-  Position pos{0, 0, o.seed, run};
-  if (o.resume && !o.checkpoint_path.empty() && std::filesystem::exists(o.checkpoint_path)) {
-    ASSIGN_OR_RETURN(pos, LoadModel(model, o.checkpoint_path, o.key ? &*o.key : nullptr));
-    if (pos.seed != o.seed) {
-      return absl::InvalidArgumentError(absl::StrCat(o.checkpoint_path, " was trained with seed ", pos.seed,
-                                                     ", not ", o.seed));
-    }
-    RETURN_IF_ERROR(CheckResume(o.checkpoint_path, pos.run, run));
+  const RunShape run = PlannedRun(train.size(), o);
+  const int64_t total = run.total_batches;
+  ASSIGN_OR_RETURN(const Position pos, ResumeFrom(model, run, o));
+  if (pos.next_batch > 0 || pos.epoch > 0) {
     Log().info("resumed from {} at epoch {} batch {}", o.checkpoint_path, pos.epoch + 1, pos.next_batch);
   }
   std::vector<Model> replicas;  // data parallel: o.threads - 1 more copies of the model

@@ -99,6 +99,11 @@ struct TrainReport {
 // they are (the last checkpoint stays usable).
 absl::StatusOr<TrainReport> Train(Model& model, const Dataset& train, const Dataset& test, MatmulEngine& engine,
                                   const TrainOptions& options);
+// What Train would refuse in `options`' checkpoint before its first batch
+// (not a weights file, another model, seed or run shape), checked on a copy
+// of `model`: a server calls it before it waits for workers. OK when there
+// is nothing to resume.
+absl::Status CheckResumable(const Model& model, int64_t train_size, const TrainOptions& options);
 
 // The gradients of the mean loss over the batch (`images`, `labels`) into
 // every Param::grad of `model`, the batch cut into 1 + replicas.size() parts

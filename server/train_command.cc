@@ -163,6 +163,9 @@ absl::Status RunTrainCommand(const TrainCommand& c) {
   ASSIGN_OR_RETURN(cnn::Model model, cnn::Model::Create(c.model, c.model_seed));
   Log().info("data: {} training and {} test images of {}x{}x{} from {}", train->size(), test->size(), train->h,
              train->w, train->c, dir);
+  // A checkpoint that cannot continue this run is refused now, not after
+  // the workers came.
+  RETURN_IF_ERROR(cnn::CheckResumable(model, train->size(), options));
 
   std::unique_ptr<EdgeServer> server;
   std::unique_ptr<cnn::MatmulEngine> engine;

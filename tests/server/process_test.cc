@@ -438,7 +438,8 @@ TEST_CASE("Real processes: edge-server train refuses bad settings at once and st
   refused({"--strategy=mds:m=5,n=10"}, "MDS needs m >= n");
   refused({"--strategy=lt:c=-1"}, "LT c must be > 0");
   refused({"--workers=0"}, "--workers must be >= 1");
-  refused({"--batch=0"}, "batch (0)");
+  refused({"--batch=0"}, "--batch must be >= 1, got 0");
+  refused({"--max_batches=-1"}, "--max_batches must be >= 0");
   refused({"--lr=nan"}, "learning rate");
   refused({"--weights=/nonexistent-dir/w.bin"}, "--weights: cannot write");
 
@@ -471,6 +472,20 @@ TEST_CASE("Real processes: edge-server train refuses bad settings at once and st
   INFO(p.Log());
   CHECK(p.Log().find("--resume continues from there") != std::string::npos);
   CHECK(std::ifstream(ckpt).good());
+  // A checkpoint that cannot continue the run asked for is refused before
+  // the server waits for workers (none come here).
+  refused({"--workers=1", "--strategy=uncoded:k=2", "--train_limit=5000", "--test_limit=100", "--resume",
+           "--checkpoint=" + ckpt, "--max_batches=5"},
+          "written by a run with");
+  const std::string junk = TempPath("train-junk.ckpt");
+  std::ofstream(junk) << "not a checkpoint\n";
+  Process j({CODEDGE_EDGE_SERVER, "train", "--insecure", "--listen=127.0.0.1:0", "--workers=1", "--train_limit=5000",
+             "--test_limit=100", "--resume", "--checkpoint=" + junk},
+            TempPath("train-junk.log"));
+  CHECK(j.WaitExit(absl::Seconds(10)) == 1);
+  INFO(j.Log());
+  CHECK(j.Log().find("not a codedge weights file") != std::string::npos);
+  std::remove(junk.c_str());
   std::remove(ckpt.c_str());
 }
 
