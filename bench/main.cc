@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -69,8 +70,9 @@ ABSL_FLAG(std::string, strategies, "",
           "'uncoded,lt:symbols_per_task=20,symbol_rows=8'); privacy: strategy specs "
           "(e.g. 'uncoded:k=10;mds:m=15,n=10'). ';' separates strategies when present, else ','");
 ABSL_FLAG(absl::Duration, time_unit, absl::ZeroDuration(),
-          "matmul: length of one latency unit (0: 30ms for the paper model, 1s for initial-delay)");
-ABSL_FLAG(int, workers, 10, "matmul: edge-worker processes");
+          "matmul, train: length of one latency unit (0: matmul 30ms for the paper model, 1s for initial-delay; train "
+          "1ms; the paper's own latencies are in seconds)");
+ABSL_FLAG(int, workers, 10, "matmul, train: edge-worker processes");
 ABSL_FLAG(bool, quick, false, "matmul: fewer points and one repeat (make demo)");
 ABSL_FLAG(double, cpu_quota, 0,
           "matmul, train: CPU quota per worker, fraction of one core (0: none; needs root and cgroups; the bound then "
@@ -81,9 +83,9 @@ ABSL_FLAG(double, mu, 1.0, "matmul initial-delay: mean start delay (units)");
 ABSL_FLAG(double, row_units, 0.001, "matmul initial-delay: time per row (units)");
 ABSL_FLAG(int64_t, rows, 10000, "matmul initial-delay: rows of A");
 ABSL_FLAG(std::string, lt, "", "matmul: options of the lt strategy, e.g. symbols_per_task=20");
-ABSL_FLAG(std::string, csv, "", "matmul: also write the results as CSV to this file");
+ABSL_FLAG(std::string, csv, "", "matmul, train: also write the results as CSV to this file");
 ABSL_FLAG(int64_t, batches, 10, "train: batches of 50 per strategy and distribution");
-ABSL_FLAG(std::string, plots, "", "matmul: write gnuplot data, script and PNG/SVG figures into this directory");
+ABSL_FLAG(std::string, plots, "", "matmul, train: write gnuplot data, script and PNG/SVG figures into this directory");
 ABSL_FLAG(std::string, shapes, "10000x1000x10,1000x1000x1000,25088x27x32,6272x288x64",
           "gemm: comma-separated MxKxN product shapes (defaults: the codes benchmark's and CNN-like im2col shapes)");
 ABSL_FLAG(std::string, scale_workers, "10,100,500", "scale: comma-separated worker counts (one server each)");
@@ -152,6 +154,22 @@ class OutputFile {
   std::ofstream out_;
 };
 
+// --plots: its folder made and writable before the work, like OutputFile.
+bool PlotsFolderReady(const std::string& dir) {
+  if (dir.empty()) return true;
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) {
+    std::cerr << "edge-bench: cannot create the --plots folder '" << dir << "': " << ec.message() << "\n";
+    return false;
+  }
+  if (access(dir.c_str(), W_OK | X_OK) != 0) {
+    std::cerr << "edge-bench: cannot write into the --plots folder '" << dir << "': " << std::strerror(errno) << "\n";
+    return false;
+  }
+  return true;
+}
+
 int Repeats(int fallback) {
   const int r = absl::GetFlag(FLAGS_repeats);
   return r > 0 ? r : fallback;
@@ -190,7 +208,10 @@ int RunMatmul() {
     o.security = *security;
   }
   OutputFile json, csv;
-  if (!json.Open(absl::GetFlag(FLAGS_json), "--json") || !csv.Open(absl::GetFlag(FLAGS_csv), "--csv")) return 2;
+  if (!json.Open(absl::GetFlag(FLAGS_json), "--json") || !csv.Open(absl::GetFlag(FLAGS_csv), "--csv") ||
+      !PlotsFolderReady(absl::GetFlag(FLAGS_plots))) {
+    return 2;
+  }
   auto r = codedge::bench::RunMatmulBench(o);
   if (!r.ok()) {
     std::cerr << "edge-bench matmul: " << r.status() << "\n";
@@ -212,7 +233,10 @@ int RunTrain() {
   codedge::bench::TrainBenchOptions o;
   if (!absl::GetFlag(FLAGS_strategies).empty()) o.strategies = codedge::bench::SplitStrategies(absl::GetFlag(FLAGS_strategies));
   OutputFile json, csv;
-  if (!json.Open(absl::GetFlag(FLAGS_json), "--json") || !csv.Open(absl::GetFlag(FLAGS_csv), "--csv")) return 2;
+  if (!json.Open(absl::GetFlag(FLAGS_json), "--json") || !csv.Open(absl::GetFlag(FLAGS_csv), "--csv") ||
+      !PlotsFolderReady(absl::GetFlag(FLAGS_plots))) {
+    return 2;
+  }
   o.workers = absl::GetFlag(FLAGS_workers);
   o.batches = absl::GetFlag(FLAGS_batches);
   if (absl::GetFlag(FLAGS_time_unit) > absl::ZeroDuration()) o.time_unit = absl::GetFlag(FLAGS_time_unit);
@@ -421,6 +445,10 @@ int main(int argc, char** argv) {
   }
   if (const double q = absl::GetFlag(FLAGS_cpu_quota); !(q >= 0 && std::isfinite(q))) {
     std::cerr << "edge-bench: --cpu_quota must be >= 0 (cores per worker; 0: none), got " << q << "\n";
+    return 2;
+  }
+  if (absl::GetFlag(FLAGS_threads) < 0) {
+    std::cerr << "edge-bench: --threads must be >= 1 (0: all cores), got " << absl::GetFlag(FLAGS_threads) << "\n";
     return 2;
   }
   if (const std::string server = absl::GetFlag(FLAGS_server); !server.empty()) {

@@ -30,6 +30,9 @@
 namespace codedge::bench {
 namespace {
 
+// How long `--server` may take to accept a connection.
+constexpr absl::Duration kConnectTimeout = absl::Seconds(20);
+
 // A set of experiments sharing one latency set per repeat: the sizes of
 // Scheme A run on the same workers; each Scheme B point has its own.
 struct Group {
@@ -202,7 +205,17 @@ absl::StatusOr<MatmulResult> RunMatmulBench(const MatmulOptions& o) {
       args.SetMaxSendMessageSize(1 << 30);
       const ClientSecurity security = external ? o.security : PlaintextClient();
       security.Apply(&args);
-      auto stub = v1::Compute::NewStub(grpc::CreateCustomChannel(address, security.credentials, args));
+      std::shared_ptr<grpc::Channel> channel = grpc::CreateCustomChannel(address, security.credentials, args);
+      if (external) Log().info("matmul: connecting to {}", address);
+      if (external && !channel->WaitForConnected(absl::ToChronoTime(absl::Now() + kConnectTimeout))) {
+        // Each job below waits for a server that is coming up, for up to 10
+        // minutes: a wrong address would look like a hang.
+        return absl::UnavailableError(absl::StrCat("cannot reach an edge server at ", address, " in ",
+                                                   absl::FormatDuration(kConnectTimeout),
+                                                   ": is it running there, and do --insecure / --tls_* match its "
+                                                   "transport?"));
+      }
+      auto stub = v1::Compute::NewStub(channel);
       std::string line;
       for (int64_t rows : g.sizes) {
         const auto& [a, local_rate] = inputs.at(rows);
