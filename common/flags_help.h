@@ -1,10 +1,12 @@
-// `--help` for the three binaries. Abseil lists under --help only the flags
+// `--help` and `--version` for the three binaries. Abseil lists under --help only the flags
 // of a file named after the program (edge-server.cc); ours live in
 // server/main.cc, worker/main.cc, bench/main.cc and proto/client_flags.cc,
 // so --help printed "No flags matched". Header-only: each main links the
 // Abseil flags libraries already.
 #ifndef CODEDGE_COMMON_FLAGS_HELP_H_
 #define CODEDGE_COMMON_FLAGS_HELP_H_
+
+#include <string>
 
 #include "absl/flags/usage_config.h"
 #include "absl/strings/match.h"
@@ -19,6 +21,9 @@ inline void ListOurFlagsInHelp() {
   const auto ours = [](absl::string_view file) { return !absl::StrContains(file, "absl/"); };
   config.contains_helpshort_flags = ours;
   config.contains_help_flags = ours;
+#ifdef CODEDGE_VERSION  // the binaries' mains (CMake): --version names the release, not the build type
+  config.version_string = [] { return std::string("codedge " CODEDGE_VERSION "\n"); };
+#endif
   absl::SetFlagsUsageConfig(config);
 }
 
