@@ -50,7 +50,6 @@ absl::StatusOr<LtOverheadRow> MeasureLtOverhead(int64_t k, const LtParams& base,
   row.k = k;
   row.decoder = base.elimination ? "peeling+elimination" : "peeling";
   row.runs = runs;
-  row.c = base.c > 0 ? base.c : DefaultLtC(k);
   row.delta = base.delta;
   Pcg32 rng(seed, k);
   const Matrix a = RandomMatrix(k, 1, rng);
@@ -62,6 +61,7 @@ absl::StatusOr<LtOverheadRow> MeasureLtOverhead(int64_t k, const LtParams& base,
     p.symbols_per_task = 1;
     p.seed = MixSeed(seed, static_cast<uint64_t>(run));
     ASSIGN_OR_RETURN(auto code, LtCode::Create(k, p));
+    row.c = code->params().c;  // c = 0 resolved by k, as the code did it
     auto decoder = code->NewDecoder();
     Matrix value(1, 1);
     bool done = false;

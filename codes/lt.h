@@ -109,7 +109,7 @@ class LtCode : public Code {
   // Coded symbol `index` (>= 0), coefficients all 1.
   CodedSymbol Symbol(int64_t index) const;
 
-  const LtParams& params() const { return params_; }  // symbols_per_task resolved
+  const LtParams& params() const { return params_; }  // c and symbols_per_task resolved
   int64_t k() const { return layout().num_symbols; }
   double mean_degree() const { return mean_degree_; }
 
