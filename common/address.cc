@@ -1,6 +1,12 @@
 #include "common/address.h"
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -34,6 +40,39 @@ absl::Status CheckHostPort(absl::string_view address, absl::string_view flag, bo
     return bad(listen ? "the port must be in [0, 65535]; 0: any free port" : "the port must be in [1, 65535]");
   }
   return absl::OkStatus();
+}
+
+std::string WhyCannotListen(absl::string_view address) {
+  const size_t colon = address.rfind(':');
+  if (colon == absl::string_view::npos || colon == 0) return "";
+  std::string host(address.substr(0, colon));
+  const std::string port(address.substr(colon + 1));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* found = nullptr;
+  if (const int rc = getaddrinfo(host.c_str(), port.c_str(), &hints, &found); rc != 0) {
+    return absl::StrCat("'", host, "' does not resolve: ", gai_strerror(rc));
+  }
+  std::string why;
+  for (addrinfo* a = found; a != nullptr; a = a->ai_next) {
+    const int fd = socket(a->ai_family, a->ai_socktype, a->ai_protocol);
+    if (fd < 0) continue;
+    const int one = 1;
+    (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));  // as gRPC does
+    const bool bound = bind(fd, a->ai_addr, a->ai_addrlen) == 0;
+    const int err = errno;
+    close(fd);
+    if (bound) {
+      why.clear();
+      break;
+    }
+    why = std::strerror(err);
+  }
+  freeaddrinfo(found);
+  return why;
 }
 
 }  // namespace codedge

@@ -4,6 +4,8 @@
 #ifndef CODEDGE_COMMON_ADDRESS_H_
 #define CODEDGE_COMMON_ADDRESS_H_
 
+#include <string>
+
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 
@@ -15,6 +17,12 @@ namespace codedge {
 // ("dns:///host:port", "unix:/path", "ipv4:..." and the like) are passed
 // through unchecked. InvalidArgument naming `flag` otherwise.
 absl::Status CheckHostPort(absl::string_view address, absl::string_view flag, bool listen);
+
+// Why a server cannot listen on HOST:PORT, as the system says it: the host
+// does not resolve, or binding a TCP socket to it fails (strerror, e.g.
+// "Address already in use"). Empty if such a socket binds (the cause is
+// elsewhere: the TLS credentials, say) or the address is not HOST:PORT.
+std::string WhyCannotListen(absl::string_view address);
 
 }  // namespace codedge
 

@@ -22,11 +22,19 @@ absl::StatusOr<std::unique_ptr<EdgeServer>> EdgeServer::Start(const EdgeServerOp
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 5000);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PING_STRIKES, 0);
   builder.AddChannelArgument(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 << 20);
+  // gRPC binds with SO_REUSEPORT by default: a second edge-server on a
+  // taken port started and the kernel split the workers between the two.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.RegisterCallbackGenericService(&s->workers_);
   builder.RegisterService(&s->compute_);
   s->server_ = builder.BuildAndStart();
   if (!s->server_ || s->port_ == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.address));
+    const std::string why = WhyCannotListen(options.address);
+    return absl::UnavailableError(absl::StrCat(
+        "cannot listen on ", options.address, ": ",
+        !why.empty() ? why
+                     : options.security.plaintext ? "see gRPC's message above"
+                                                  : "see gRPC's message above (does --tls_key belong to --tls_cert?)"));
   }
   s->pool_.SetVerifyResults(options.verify_results);
   s->pool_.SetWorkHook([p = s.get()] { p->workers_.Kick(); });

@@ -140,6 +140,21 @@ TEST_CASE("Bad requests get clear errors and the server keeps serving", "[cluste
   CHECK(RelativeError(*MatrixFromProto(resp.product(), "p"), a.cast<double>() * b.cast<double>()) < 1e-4);
 }
 
+TEST_CASE("A second server on a taken port is refused, saying why", "[cluster][bad-input]") {
+  Cluster cluster(0);
+  EdgeServerOptions o;
+  o.address = absl::StrCat("127.0.0.1:", cluster.server->port());
+  // gRPC's default SO_REUSEPORT let this one start and share the port.
+  absl::StatusOr<std::unique_ptr<EdgeServer>> second = EdgeServer::Start(o);
+  REQUIRE_FALSE(second.ok());
+  CHECK(second.status().code() == absl::StatusCode::kUnavailable);
+  CHECK(second.status().message().find("Address already in use") != std::string::npos);
+  o.address = "no-such-host.invalid:5000";
+  second = EdgeServer::Start(o);
+  REQUIRE_FALSE(second.ok());
+  CHECK(second.status().message().find("'no-such-host.invalid' does not resolve") != std::string::npos);
+}
+
 TEST_CASE("A worker with the wrong protocol version is refused clearly", "[cluster][bad-input]") {
   Cluster cluster(0);
   auto stub = v1::Worker::NewStub(
