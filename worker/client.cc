@@ -112,6 +112,13 @@ absl::Status WorkerClient::Run(absl::Notification* stop, absl::Notification* dra
                  options_.security.plaintext ? "a TLS server refuses plaintext: connect with --tls_ca"
                                              : "a server that requires client certificates needs --tls_cert and "
                                                "--tls_key signed by its CA");
+    } else if (!ever_welcomed && !hinted && !options_.security.plaintext &&
+               absl::StrContains(s.message(), "wrong version number")) {
+      // Our TLS handshake was answered in plaintext.
+      hinted = true;
+      Log().warn("{}: {} does not answer in TLS: it is probably a plaintext server (--insecure); start it with "
+                 "--tls_cert and --tls_key, or connect with --insecure",
+                 options_.name, options_.server);
     }
     if (s.code() == absl::StatusCode::kFailedPrecondition || s.code() == absl::StatusCode::kUnauthenticated ||
         s.code() == absl::StatusCode::kPermissionDenied) {

@@ -358,6 +358,12 @@ TEST_CASE("Real processes: mutual TLS admits certified workers and clients only"
   CHECK_FALSE(Multiply(server.port, a, b, "mds:m=6,n=4", &product, nullptr, *LoadClientSecurity(tls_only),
                        absl::Seconds(3)).ok());
   CHECK_FALSE(Multiply(server.port, a, b, "mds:m=6,n=4", &product, nullptr, PlaintextClient(), absl::Seconds(3)).ok());
+
+  // A TLS worker facing a plaintext server is told so (last: this server's
+  // log takes the same file as the one above).
+  ServerProcess plaintext;
+  auto tls_worker = StartWorker(plaintext.port, 4, {"--tls_ca=" + certs("ca.pem")});
+  CHECK(tls_worker->WaitFor("does not answer in TLS: it is probably a plaintext server"));
 }
 
 TEST_CASE("Real processes: a token server refuses workers and clients without the token", "[process][security]") {
