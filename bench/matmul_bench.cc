@@ -20,6 +20,7 @@
 #include "bench/launcher.h"
 #include "bench/scenario.h"
 #include "bench/stats.h"
+#include "codes/factory.h"
 #include "common/logging.h"
 #include "common/matrix_util.h"
 #include "common/random.h"
@@ -132,6 +133,11 @@ absl::StatusOr<MatmulResult> RunMatmulBench(const MatmulOptions& o) {
   std::vector<std::pair<std::string, std::string>> strategies;
   for (const std::string& s : o.strategies) {
     ASSIGN_OR_RETURN(std::string spec, StrategySpec(s, o.workers, o.lt_spec));
+    // Checked here, before any worker starts (the server would refuse it
+    // only at the first job).
+    if (absl::Status st = ParseCodeSpec(spec).status(); !st.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat("strategy ", s, " (", spec, "): ", st.message()));
+    }
     strategies.emplace_back(s, spec);
   }
   const bool initial = o.model == "initial-delay";

@@ -119,6 +119,15 @@ TEST_CASE("edge-bench matmul refuses bad options with clear errors", "[matmul]")
   o = MatmulOptions{};
   o.workers = 1;
   CHECK(RunMatmulBench(o).status().code() == absl::StatusCode::kInvalidArgument);
+  // An LT option the code does not have, before any process starts (it
+  // failed after the cluster came up).
+  o = MatmulOptions{};
+  o.lt_spec = "bogus=1";
+  const absl::Time start = absl::Now();
+  r = RunMatmulBench(o);
+  CHECK(r.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(r.status().message().find("has no parameter 'bogus'") != std::string::npos);
+  CHECK(absl::Now() - start < absl::Seconds(1));
 }
 
 TEST_CASE("The launcher tears its processes down and reports a worker that cannot start", "[matmul][process]") {
