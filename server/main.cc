@@ -46,6 +46,7 @@ ABSL_FLAG(int64_t, max_batches, 0, "train: stop after this many batches (0: all 
 ABSL_FLAG(std::string, strategy, "mds", "train: coding strategy of every product (as in Compute.Multiply)");
 ABSL_FLAG(bool, local, false, "train: compute every product on this machine (no workers)");
 ABSL_FLAG(int, workers, 1, "train: wait for this many workers before training");
+ABSL_FLAG(absl::Duration, wait_workers, absl::Minutes(2), "train: how long to wait for --workers before giving up");
 ABSL_FLAG(double, lr, 0.01, "train: SGD learning rate");
 ABSL_FLAG(std::string, lr_schedule, "linear",
           "train: learning rate over the run of --epochs / --max_batches: constant, linear or cosine (decayed "
@@ -150,6 +151,11 @@ int main(int argc, char** argv) {
     c.strategy = absl::GetFlag(FLAGS_strategy);
     c.local = absl::GetFlag(FLAGS_local);
     c.min_workers = absl::GetFlag(FLAGS_workers);
+    c.wait_for_workers = absl::GetFlag(FLAGS_wait_workers);
+    if (c.wait_for_workers <= absl::ZeroDuration()) {
+      std::cerr << "edge-server: --wait_workers must be > 0, got " << absl::FormatDuration(c.wait_for_workers) << "\n";
+      return 2;
+    }
     c.train_limit = absl::GetFlag(FLAGS_train_limit);
     c.test_limit = absl::GetFlag(FLAGS_test_limit);
     c.model_seed = absl::GetFlag(FLAGS_seed);

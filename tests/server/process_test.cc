@@ -444,6 +444,7 @@ TEST_CASE("Real processes: edge-server train refuses bad settings at once and st
   refused({"--strategy=mds:m=5,n=10"}, "MDS needs m >= n");
   refused({"--strategy=lt:c=-1"}, "LT c must be > 0");
   refused({"--workers=0"}, "--workers must be >= 1");
+  refused({"--wait_workers=0s"}, "--wait_workers must be > 0");
   refused({"--batch=0"}, "--batch must be >= 1, got 0");
   refused({"--max_batches=-1"}, "--max_batches must be >= 0");
   refused({"--lr=nan"}, "learning rate");
