@@ -318,9 +318,14 @@ void PrintMatmulTable(const MatmulResult& r, std::ostream& out) {
     const std::string key = absl::StrCat(x.scheme, x.distribution, x.param, x.rows);
     if (!last.empty() && key != last) out << "\n";
     last = key;
-    out << absl::StrFormat("%-13s %-12s %-16s %6d  %-15s %9.2f [%8.2f, %8.2f] %8.2f %7.3f [%6.3f, %6.3f] %6.3f %8.2f\n",
-                           x.scheme, x.distribution, x.param, x.rows, x.strategy, x.t_median, x.t_min, x.t_max,
-                           x.t_star_median, x.ratio_median, x.ratio_min, x.ratio_max, x.work_median, x.client_median);
+    // No T* (a running cluster: --server): its latencies are unknown here.
+    const std::string ideal =
+        x.t_star_median > 0
+            ? absl::StrFormat("%8.2f %7.3f [%6.3f, %6.3f]", x.t_star_median, x.ratio_median, x.ratio_min, x.ratio_max)
+            : absl::StrFormat("%8s %7s %16s", "-", "-", "");
+    out << absl::StrFormat("%-13s %-12s %-16s %6d  %-15s %9.2f [%8.2f, %8.2f] %s %6.3f %8.2f\n", x.scheme,
+                           x.distribution, x.param, x.rows, x.strategy, x.t_median, x.t_min, x.t_max, ideal,
+                           x.work_median, x.client_median);
   }
   out << absl::StrFormat("(%s; %.0f s wall)\n", r.quotas_applied ? "CPU quotas applied" : "no CPU quotas", r.wall_s);
 }
