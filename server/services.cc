@@ -144,6 +144,7 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor,
       }
     }
     Flush();
+    ReleaseIfCut();
   }
 
   void OnCancel() override { Close(grpc::Status::CANCELLED); }
@@ -162,7 +163,8 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor,
       svc_->conns_.erase(id_);
     }
     // After the results this worker sent before it went (they are decoded
-    // in order on the work threads): what it still holds goes to the others.
+    // in order on the work threads): what it still holds goes to the
+    // others (mostly nothing by now: the cut gave it back, ReleaseIfCut).
     Serially([this, name, results] {
       svc_->pool_->OnWorkerLost(id_);
       Log().info("worker {} ({}) disconnected after {} results", id_, name, results);
@@ -237,29 +239,14 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor,
     Flush();
   }
 
-  // Ends the stream with `s`. A worker's tasks go to the others now, after
-  // the results it sent before (Serially), not when gRPC finishes the
-  // stream: with a write to a peer that does not read in flight (a frozen
-  // device, or one that broke the protocol), the stream ends only when gRPC
-  // gives up on the connection or on the call's deadline. In two tests a
-  // job waited 10.7 s for a frozen worker (the whole test now takes 1.5 s)
-  // and 29.7 s for one cut off mid-write (now 0.4 s). A result racing the
-  // cut is refused as no longer held: its task was given back, so nothing
-  // is lost.
+  // Ends the stream with `s` (its tasks go to the others: ReleaseIfCut).
   void Close(const grpc::Status& s) {
-    bool release;
     {
       absl::MutexLock lock(&mu_);
-      release = hello_ && !finishing_ && !done_;
       FinishLocked(s);
     }
     Flush();
-    if (release) {
-      Serially([this] {
-        svc_->pool_->OnWorkerLost(id_);
-        svc_->Kick();
-      });
-    }
+    ReleaseIfCut();
   }
 
   // How long since the last message, if the worker has said Hello and the
@@ -431,7 +418,7 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor,
       serial_running_ = true;
     }
     // Not self_: Close may come from another thread (DropSilent, CloseAll)
-    // after OnDone released it; the caller's reference keeps `this` alive.
+    // while OnDone resets it; every caller holds a reference to `this`.
     if (start) svc_->work_.Post([self = shared_from_this()] { self->RunSerially(self); });
   }
   // One item per work item, then back in line: a busy worker's results do
@@ -467,12 +454,35 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor,
   void FinishLocked(const grpc::Status& s) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (finishing_) return;
     finishing_ = true;
+    release_pending_ = hello_ && !done_;
     final_status_ = s;
     if (!s.ok() && writing_) {
       while (outbox_.size() > 1) outbox_.pop_back();  // keep only the write in flight
     } else if (!s.ok()) {
       outbox_.clear();
     }
+  }
+
+  // Once the server has decided to end an admitted worker's stream
+  // (FinishLocked), its tasks go to the others, after the results it sent
+  // before (Serially), not when gRPC finishes the stream: with a write in
+  // flight to a peer that does not read (a frozen device, or one that broke
+  // the protocol), the stream ends only when gRPC gives up on the
+  // connection or on the call's deadline. In two tests a job waited 10.7 s
+  // for a frozen worker and 29.7 s for one cut off mid-write; with this the
+  // whole tests take 1.5 s and 0.4 s. No result is read after the cut
+  // (OnReadDone stops); one already in flight is refused as no longer held,
+  // its task given back here, so nothing is lost.
+  void ReleaseIfCut() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!release_pending_) return;
+      release_pending_ = false;
+    }
+    Serially([this] {
+      svc_->pool_->OnWorkerLost(id_);
+      svc_->Kick();
+    });
   }
 
   // Starts the next write, or the Finish once the outbox is drained; the
@@ -515,6 +525,7 @@ class WorkerService::Conn final : public grpc::ServerGenericBidiReactor,
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool hello_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
+  bool release_pending_ ABSL_GUARDED_BY(mu_) = false;  // FinishLocked on an admitted stream: see ReleaseIfCut
   bool draining_ ABSL_GUARDED_BY(mu_) = false;  // the worker asked for no more tasks
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool done_ ABSL_GUARDED_BY(mu_) = false;
