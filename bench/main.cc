@@ -448,7 +448,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (absl::GetFlag(FLAGS_threads) < 0) {
-    std::cerr << "edge-bench: --threads must be >= 1 (0: all cores), got " << absl::GetFlag(FLAGS_threads) << "\n";
+    std::cerr << "edge-bench: --threads must be >= 0 (0: all cores), got " << absl::GetFlag(FLAGS_threads) << "\n";
     return 2;
   }
   if (const std::string server = absl::GetFlag(FLAGS_server); !server.empty()) {

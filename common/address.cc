@@ -43,6 +43,9 @@ absl::Status CheckHostPort(absl::string_view address, absl::string_view flag, bo
 }
 
 std::string WhyCannotListen(absl::string_view address) {
+  for (absl::string_view scheme : {"dns:", "unix:", "unix-abstract:", "ipv4:", "ipv6:", "vsock:"}) {
+    if (absl::StartsWith(address, scheme)) return "";  // a gRPC URI, not HOST:PORT
+  }
   const size_t colon = address.rfind(':');
   if (colon == absl::string_view::npos || colon == 0) return "";
   std::string host(address.substr(0, colon));

@@ -11,6 +11,7 @@
 #include <set>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -113,7 +114,7 @@ absl::Status WorkerClient::Run(absl::Notification* stop, absl::Notification* dra
                                              : "a server that requires client certificates needs --tls_cert and "
                                                "--tls_key signed by its CA");
     } else if (!ever_welcomed && !hinted && !options_.security.plaintext &&
-               absl::StrContains(s.message(), "wrong version number")) {
+               absl::StrContains(absl::AsciiStrToLower(s.message()), "wrong version number")) {
       // Our TLS handshake was answered in plaintext.
       hinted = true;
       Log().warn("{}: {} does not answer in TLS: it is probably a plaintext server (--insecure); start it with "
