@@ -392,7 +392,7 @@ absl::StatusOr<TrainReport> Train(Model& model, const Dataset& train, const Data
   const RunShape run = PlannedRun(train.size(), o);
   const int64_t total = run.total_batches;
   ASSIGN_OR_RETURN(const Position pos, ResumeFrom(model, run, o));
-  if (pos.next_batch > 0 || pos.epoch > 0) {
+  if (o.resume && !o.checkpoint_path.empty() && std::filesystem::exists(o.checkpoint_path)) {
     Log().info("resumed from {} at epoch {} batch {}", o.checkpoint_path, pos.epoch + 1, pos.next_batch);
   }
   std::vector<Model> replicas;  // data parallel: o.threads - 1 more copies of the model

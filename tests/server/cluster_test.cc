@@ -246,12 +246,13 @@ TEST_CASE("A worker cut off for an error mid-write gives its tasks back at once"
   // The only worker so far: it is handed a task (B and its row) at once.
   absl::SleepFor(absl::Milliseconds(300));
   cluster.AddWorker({}, /*seed=*/1);
-  REQUIRE(cluster.WaitForWorkers(2));
+  CHECK(cluster.WaitForWorkers(2));  // not REQUIRE: the job's thread must be joined
   const absl::Time cut = absl::Now();
   REQUIRE(stream->Write(v1::WorkerMessage()));  // no message set: the server cuts it off
   job.join();
   REQUIRE(job_status.ok());
   CHECK(RelativeError(*MatrixFromProto(resp.product(), "p"), a.cast<double>() * b.cast<double>()) < 1e-4);
+  CHECK(resp.stats().tasks_sent() > 4);  // the cut worker's task went out a second time
   const double after_cut = absl::ToDoubleSeconds(absl::FromUnixMicros(done_micros.load()) - cut);
   INFO("job done " << after_cut << " s after the cut, " << absl::ToDoubleSeconds(absl::Now() - start) << " s in all");
   CHECK(after_cut < 10);
