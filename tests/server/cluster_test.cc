@@ -66,6 +66,11 @@ struct Cluster {
     }
     return server->workers().Workers().size() >= n;
   }
+  // A hand-driven worker's stub (plaintext, default channel).
+  std::unique_ptr<v1::Worker::Stub> WorkerStub() {
+    return v1::Worker::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", server->port()), grpc::InsecureChannelCredentials()));
+  }
   std::unique_ptr<v1::Compute::Stub> Stub() {
     grpc::ChannelArguments args;
     args.SetMaxReceiveMessageSize(1 << 30);
@@ -157,8 +162,7 @@ TEST_CASE("A second server on a taken port is refused, saying why", "[cluster][b
 
 TEST_CASE("A worker with the wrong protocol version is refused clearly", "[cluster][bad-input]") {
   Cluster cluster(0);
-  auto stub = v1::Worker::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", cluster.server->port()), grpc::InsecureChannelCredentials()));
+  auto stub = cluster.WorkerStub();
   // 1: before task pieces; 2: before row operations (it would compute a
   // plain product where the job asks for a convolution).
   for (auto [version, says] : {std::pair{v1::PROTOCOL_VERSION_1, "protocol version 1"},
@@ -194,8 +198,7 @@ std::unique_ptr<RawWorkerStream> GreetedWorkerStream(v1::Worker::Stub& stub, grp
 TEST_CASE("A worker that sends an empty message is cut off clearly and the server keeps serving", "[cluster][bad-input]") {
   Cluster cluster(1);
   REQUIRE(cluster.WaitForWorkers(1));
-  auto stub = v1::Worker::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", cluster.server->port()), grpc::InsecureChannelCredentials()));
+  auto stub = cluster.WorkerStub();
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
   auto stream = GreetedWorkerStream(*stub, &ctx);
@@ -222,8 +225,7 @@ TEST_CASE("A worker that sends an empty message is cut off clearly and the serve
 // the protocol; its stream would end only at its own 30 s deadline.
 TEST_CASE("A worker cut off for an error mid-write gives its tasks back at once", "[cluster][bad-input]") {
   Cluster cluster(0);
-  auto worker_stub = v1::Worker::NewStub(
-      grpc::CreateChannel(absl::StrCat("127.0.0.1:", cluster.server->port()), grpc::InsecureChannelCredentials()));
+  auto worker_stub = cluster.WorkerStub();
   grpc::ClientContext ctx;
   ctx.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
   auto stream = GreetedWorkerStream(*worker_stub, &ctx);
