@@ -134,12 +134,9 @@ absl::StatusOr<MatmulResult> RunMatmulBench(const MatmulOptions& o) {
   for (const std::string& s : o.strategies) {
     ASSIGN_OR_RETURN(std::string spec, StrategySpec(s, o.workers, o.lt_spec));
     // Checked here, before any worker starts (the server would refuse it
-    // only at the first job): the spec, then the code's parameters on the
-    // smallest A the bench multiplies (1000 rows; T-private codes are made
-    // elsewhere and only parsed).
+    // only at the first job).
     absl::StatusOr<CodeSpec> parsed = ParseCodeSpec(spec);
-    absl::Status st = parsed.status();
-    if (st.ok() && parsed->strategy != Strategy::kPrivate) st = MakeCode(*parsed, 1000).status();
+    absl::Status st = parsed.ok() ? CheckCodeSpec(*parsed) : parsed.status();
     if (!st.ok()) return absl::InvalidArgumentError(absl::StrCat("strategy ", s, " (", spec, "): ", st.message()));
     strategies.emplace_back(s, spec);
   }

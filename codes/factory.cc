@@ -156,4 +156,9 @@ absl::StatusOr<std::unique_ptr<Code>> MakeCode(const CodeSpec& spec, int64_t row
   return absl::InvalidArgumentError("unknown strategy");
 }
 
+absl::Status CheckCodeSpec(const CodeSpec& spec, int64_t rows, int64_t inner) {
+  if (spec.strategy == Strategy::kPrivate) return PrivateCode::Create(spec.priv, rows, inner).status();
+  return MakeCode(spec, rows).status();
+}
+
 }  // namespace codedge

@@ -54,6 +54,11 @@ std::string CodeSpecString(const CodeSpec& spec);
 // parameters (the same checks as each code's Create) and for kPrivate, which
 // is not a float code (PrivateCode::Create makes it).
 absl::StatusOr<std::unique_ptr<Code>> MakeCode(const CodeSpec& spec, int64_t rows);
+// OK if `spec`'s parameters make a code, T-private included, for an A of
+// `rows` x `inner` (the parameter checks do not depend on the size): a bad
+// strategy is refused before any worker is waited for or started.
+// InvalidArgument otherwise.
+absl::Status CheckCodeSpec(const CodeSpec& spec, int64_t rows = 1000, int64_t inner = 100);
 
 }  // namespace codedge
 

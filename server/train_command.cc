@@ -26,14 +26,12 @@ absl::StatusOr<CodeSpec> TrainingCodeSpec(const std::string& strategy) {
 
 namespace {
 
-// A bad strategy is refused now, not after the workers connected: its code
-// is built for a product of 1000 rows (parameter checks do not depend on the
-// product's size).
+// A bad strategy is refused now, not after the workers connected
+// (CheckCodeSpec), training's automatic LT symbol size resolved first.
 absl::Status CheckTrainingSpec(const CodeSpec& spec) {
-  if (spec.strategy == Strategy::kPrivate) return PrivateCode::Create(spec.priv, 1000, 100).status();
   CodeSpec s = spec;
   if (s.strategy == Strategy::kLt && s.lt.symbol_rows == kAutoLtSymbolRows) s.lt.symbol_rows = AutoLtSymbolRows(1000);
-  return MakeCode(s, 1000).status();
+  return CheckCodeSpec(s);
 }
 
 // Waits until `c.min_workers` workers are connected, with a note every 10 s;
