@@ -15,10 +15,20 @@
 
 namespace codedge {
 
-absl::Status CheckHostPort(absl::string_view address, absl::string_view flag, bool listen) {
+namespace {
+
+// A gRPC target URI rather than HOST:PORT.
+bool IsGrpcUri(absl::string_view address) {
   for (absl::string_view scheme : {"dns:", "unix:", "unix-abstract:", "ipv4:", "ipv6:", "vsock:"}) {
-    if (absl::StartsWith(address, scheme)) return absl::OkStatus();
+    if (absl::StartsWith(address, scheme)) return true;
   }
+  return false;
+}
+
+}  // namespace
+
+absl::Status CheckHostPort(absl::string_view address, absl::string_view flag, bool listen) {
+  if (IsGrpcUri(address)) return absl::OkStatus();
   auto bad = [&](absl::string_view why) {
     return absl::InvalidArgumentError(
         absl::StrCat(flag, ": '", address, "' is not HOST:PORT (", why, "), e.g. ",
@@ -43,9 +53,7 @@ absl::Status CheckHostPort(absl::string_view address, absl::string_view flag, bo
 }
 
 std::string WhyCannotListen(absl::string_view address) {
-  for (absl::string_view scheme : {"dns:", "unix:", "unix-abstract:", "ipv4:", "ipv6:", "vsock:"}) {
-    if (absl::StartsWith(address, scheme)) return "";  // a gRPC URI, not HOST:PORT
-  }
+  if (IsGrpcUri(address)) return "";
   const size_t colon = address.rfind(':');
   if (colon == absl::string_view::npos || colon == 0) return "";
   std::string host(address.substr(0, colon));

@@ -33,8 +33,8 @@ absl::StatusOr<std::unique_ptr<EdgeServer>> EdgeServer::Start(const EdgeServerOp
     return absl::UnavailableError(absl::StrCat(
         "cannot listen on ", options.address, ": ",
         !why.empty() ? why
-                     : options.security.plaintext ? "see gRPC's message above"
-                                                  : "see gRPC's message above (does --tls_key belong to --tls_cert?)"));
+                     : absl::StrCat("see gRPC's message above",
+                                    options.security.plaintext ? "" : " (does --tls_key belong to --tls_cert?)")));
   }
   s->pool_.SetVerifyResults(options.verify_results);
   s->pool_.SetWorkHook([p = s.get()] { p->workers_.Kick(); });
