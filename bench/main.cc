@@ -9,12 +9,13 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
-#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <string>
 #include <vector>
+
+#include <unistd.h>
 
 #include <grpcpp/grpcpp.h>
 
@@ -22,6 +23,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
@@ -116,6 +118,14 @@ constexpr char kUsage[] =
     "          edge-bench matmul --plots plots/ --csv matmul.csv\n"
     "          edge-bench matmul --model initial-delay";
 
+// Makes `dir` (and its parents) if missing; false, saying why, if it cannot.
+bool MakeFolder(const std::filesystem::path& dir, const std::string& what) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) std::cerr << "edge-bench: cannot create " << what << ": " << ec.message() << "\n";
+  return !ec;
+}
+
 // An output file named by a flag: opened before the work (a bad path fails
 // in a second, not after an hour of benchmarking), written after it.
 class OutputFile {
@@ -125,14 +135,9 @@ class OutputFile {
     path_ = path;
     if (path.empty()) return true;
     // Its folder is made if missing (as --plots makes its own).
-    if (const std::filesystem::path dir = std::filesystem::path(path).parent_path(); !dir.empty()) {
-      std::error_code ec;
-      std::filesystem::create_directories(dir, ec);
-      if (ec) {
-        std::cerr << "edge-bench: cannot create the folder of " << flag << " file '" << path << "': " << ec.message()
-                  << "\n";
-        return false;
-      }
+    if (const std::filesystem::path dir = std::filesystem::path(path).parent_path();
+        !dir.empty() && !MakeFolder(dir, absl::StrCat("the folder of ", flag, " file '", path, "'"))) {
+      return false;
     }
     out_.open(path);
     if (!out_) std::cerr << "edge-bench: cannot write " << flag << " file '" << path << "': " << std::strerror(errno) << "\n";
@@ -157,12 +162,7 @@ class OutputFile {
 // --plots: its folder made and writable before the work, like OutputFile.
 bool PlotsFolderReady(const std::string& dir) {
   if (dir.empty()) return true;
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) {
-    std::cerr << "edge-bench: cannot create the --plots folder '" << dir << "': " << ec.message() << "\n";
-    return false;
-  }
+  if (!MakeFolder(dir, absl::StrCat("the --plots folder '", dir, "'"))) return false;
   if (access(dir.c_str(), W_OK | X_OK) != 0) {
     std::cerr << "edge-bench: cannot write into the --plots folder '" << dir << "': " << std::strerror(errno) << "\n";
     return false;
