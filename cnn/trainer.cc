@@ -359,12 +359,11 @@ RunShape PlannedRun(int64_t train_size, const TrainOptions& o) {
 }
 
 // With --resume and an existing checkpoint: loads it into `model` and
-// returns where it stopped, if it continues this run (same seed and shape);
-// otherwise the start of the run.
-absl::StatusOr<Position> ResumeFrom(Model& model, const RunShape& run, const TrainOptions& o) {
-  Position pos{0, 0, o.seed, run};
-  if (!o.resume || o.checkpoint_path.empty() || !std::filesystem::exists(o.checkpoint_path)) return pos;
-  ASSIGN_OR_RETURN(pos, LoadModel(model, o.checkpoint_path, o.key ? &*o.key : nullptr));
+// returns where it stopped, if it continues this run (same seed and
+// shape); nullopt when there is nothing to resume.
+absl::StatusOr<std::optional<Position>> ResumeFrom(Model& model, const RunShape& run, const TrainOptions& o) {
+  if (!o.resume || o.checkpoint_path.empty() || !std::filesystem::exists(o.checkpoint_path)) return std::nullopt;
+  ASSIGN_OR_RETURN(Position pos, LoadModel(model, o.checkpoint_path, o.key ? &*o.key : nullptr));
   if (pos.seed != o.seed) {
     return absl::InvalidArgumentError(absl::StrCat(o.checkpoint_path, " was trained with seed ", pos.seed,
                                                    ", not ", o.seed));
@@ -391,10 +390,9 @@ absl::StatusOr<TrainReport> Train(Model& model, const Dataset& train, const Data
   const int64_t per_epoch = train.size() / o.batch;
   const RunShape run = PlannedRun(train.size(), o);
   const int64_t total = run.total_batches;
-  ASSIGN_OR_RETURN(const Position pos, ResumeFrom(model, run, o));
-  if (o.resume && !o.checkpoint_path.empty() && std::filesystem::exists(o.checkpoint_path)) {
-    Log().info("resumed from {} at epoch {} batch {}", o.checkpoint_path, pos.epoch + 1, pos.next_batch);
-  }
+  ASSIGN_OR_RETURN(const std::optional<Position> resumed, ResumeFrom(model, run, o));
+  const Position pos = resumed.value_or(Position{0, 0, o.seed, run});
+  if (resumed) Log().info("resumed from {} at epoch {} batch {}", o.checkpoint_path, pos.epoch + 1, pos.next_batch);
   std::vector<Model> replicas;  // data parallel: o.threads - 1 more copies of the model
   for (int t = 1; t < o.threads; ++t) replicas.push_back(model.Clone());
   int64_t done_before = static_cast<int64_t>(pos.epoch) * per_epoch + static_cast<int64_t>(pos.next_batch);
