@@ -143,13 +143,14 @@ absl::Status CheckRowOp(const RowOp& op, int64_t a_cols, int64_t b_rows, int64_t
   // The result row: B's free side times a fixed count of at most 2^32
   // (pixels or kernel offsets), in double for the same reason. (An input
   // gradient's result row is an image, bounded by CheckConvGeometry.)
-  const double out_values =
-      op.kind == RowOp::Kind::kIm2colProduct
-          ? static_cast<double>(g.out_h()) * static_cast<double>(g.out_w()) * static_cast<double>(b_cols)
-          : static_cast<double>(g.kh) * static_cast<double>(g.kw) * static_cast<double>(b_cols);
-  if (op.kind != RowOp::Kind::kProductCol2im && out_values > kMaxRowOpValues) {
-    return absl::InvalidArgumentError(absl::StrCat("convolution too large (", op.ToString(), ", B ", b_rows, "x",
-                                                   b_cols, "): a result row over ", kMaxRowOpValues, " values"));
+  if (op.kind != RowOp::Kind::kProductCol2im) {
+    const double fixed_count = op.kind == RowOp::Kind::kIm2colProduct
+                                   ? static_cast<double>(g.out_h()) * static_cast<double>(g.out_w())
+                                   : static_cast<double>(g.kh) * static_cast<double>(g.kw);
+    if (fixed_count * static_cast<double>(b_cols) > kMaxRowOpValues) {
+      return absl::InvalidArgumentError(absl::StrCat("convolution too large (", op.ToString(), ", B ", b_rows, "x",
+                                                     b_cols, "): a result row over ", kMaxRowOpValues, " values"));
+    }
   }
   // The work of a row, bounded from the double-checked sizes above.
   const double macs = op.kind == RowOp::Kind::kProductCol2im
